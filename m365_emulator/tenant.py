@@ -1,0 +1,270 @@
+"""The emulated tenant's state: directory users, photos, SharePoint profiles, grants, clock.
+
+Everything the three emulated services (Entra ID, Graph, SharePoint) know lives in one
+`Tenant`, guarded by one re-entrant lock, so that concurrent requests from several app
+instances see a consistent tenant. The services are views over this state; the modelled
+sync between them (reference §5) lives in `sync.py`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from m365_emulator.faults import Faults
+
+DEMO_TENANT_ID = "5b1e5f5a-7d6a-4c1e-9f63-2f6d1c0d7a11"
+DEMO_CLIENT_ID = "d3b07384-d9a0-4c5b-9f1d-6a7e5c2b1f00"
+DEMO_CLIENT_SECRET = "demo-secret-not-for-production"  # noqa: S105 (a demo tenant's published secret)
+
+
+class Clock:
+    """Wall clock that tests can move forward (the sync model's 24 h interval, code expiry)."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self._offset = 0.0 if start is None else start - time.time()
+        self._lock = threading.Lock()
+
+    def time(self) -> float:
+        with self._lock:
+            return time.time() + self._offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), UTC)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
+
+
+@dataclass(frozen=True)
+class Origins:
+    """Where each emulated service is reached, as `scheme://host[:port]` without a slash.
+
+    `browser` is the prefix under which the pages a browser visits (authorize, sign-out)
+    are served. In-process demo mode serves them under the app's own origin, so it is a
+    path only (e.g. ``/_m365``); standalone it is the login origin.
+    """
+
+    login: str
+    graph: str
+    sharepoint: str
+    mysite: str
+    browser: str
+
+    @classmethod
+    def single(cls, origin: str) -> Origins:
+        """All services on one origin (the standalone HTTPS server, the test server)."""
+        origin = origin.rstrip("/")
+        return cls(login=origin, graph=origin, sharepoint=origin, mysite=origin, browser=origin)
+
+    @classmethod
+    def virtual(cls, browser_prefix: str = "/_m365") -> Origins:
+        """Reserved `.test` host names, reached in-process through the transport adapter."""
+        return cls(
+            login="https://login.m365.test",
+            graph="https://graph.m365.test",
+            sharepoint="https://contoso.sharepoint.m365.test",
+            mysite="https://contoso-my.sharepoint.m365.test",
+            browser=browser_prefix.rstrip("/"),
+        )
+
+    def hosts(self) -> set[str]:
+        """Host[:port] values that requests to this tenant's services carry."""
+        return {
+            urlsplit(o).netloc
+            for o in (self.login, self.graph, self.sharepoint, self.mysite)
+            if "://" in o
+        }
+
+
+@dataclass
+class ClientRegistration:
+    """An app registration: credentials and registered redirect URIs (Entra's reply URLs)."""
+
+    client_id: str
+    secret: str
+    redirect_uris: list[str]
+    name: str = "Profile photo fixer"
+    # Demo only: accept any redirect URI whose path is one of these (the demo app can be
+    # served on whatever host and port; a real registration lists exact URIs).
+    any_origin_paths: tuple[str, ...] = ()
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StoredPhoto:
+    """One version of a user's photo as the source of truth (Entra/Exchange) holds it."""
+
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+    etag: str
+    version: int
+    stored_at: float
+
+
+@dataclass
+class SharePointPictures:
+    """The My Site host's three thumbnails, generated from some photo version."""
+
+    small: bytes
+    medium: bytes
+    large: bytes
+    # Which StoredPhoto.version they were made from; None when uploaded to SharePoint directly.
+    source_version: int | None
+    taken_at: float
+
+
+@dataclass
+class SharePointProfile:
+    """The user's UPA record: properties as SharePoint last imported or was told them."""
+
+    properties: dict[str, str]
+    pictures: SharePointPictures | None = None
+    placeholder_state: str = "1"
+    exchange_sync_state: str = "1"
+    last_photo_pull: float | None = None
+
+
+@dataclass
+class PendingAttributeImport:
+    """An Entra attribute change that SharePoint's profile import has not picked up yet."""
+
+    property_key: str
+    value: str
+    due_at: float
+
+
+@dataclass
+class User:
+    """A directory user with mailbox and photo state, and their SharePoint profile."""
+
+    key: str  # demo key, e.g. "stale-photo"; stable across resets
+    oid: str
+    upn: str
+    directory: dict[str, object]  # Graph user properties by Graph name (displayName, ...)
+    demonstrates: str  # one line for the sign-in page
+    has_mailbox: bool = True
+    on_premises_synced: bool = False
+    photo: StoredPhoto | None = None
+    sharepoint: SharePointProfile = field(default_factory=lambda: SharePointProfile({}))
+    pending_imports: list[PendingAttributeImport] = field(default_factory=list)
+    password: str = ""  # unused: the demo sign-in page only picks a user
+
+
+@dataclass
+class LoggedRequest:
+    """One request as the emulator saw it, for tests and benchmarks."""
+
+    at: float
+    service: str
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    status: int = 0
+    duration: float = 0.0
+    user_oid: str | None = None
+
+
+class Tenant:
+    """All state of one emulated Microsoft 365 tenant.
+
+    Hold `tenant.lock` while reading or changing several fields that must agree. The
+    seeded content comes from `seed.py`; `reset()` puts it back (tests call it between
+    tests so one test's writes never leak into the next).
+    """
+
+    def __init__(
+        self,
+        origins: Origins,
+        *,
+        tenant_id: str = DEMO_TENANT_ID,
+        domain: str = "contoso.onmicrosoft.com",
+        clock: Clock | None = None,
+        photo_pull_interval: float = 24 * 3600,
+        attribute_import_delay: float = 24 * 3600,
+        code_lifetime: float = 600,
+        access_token_lifetime: float = 3600,
+        local_uploads_disabled: bool = False,
+        seed: Callable[[Tenant], None] | None = None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.origins = origins
+        self.tenant_id = tenant_id
+        self.domain = domain
+        self.clock = clock or Clock()
+        # Exchange → SharePoint picture pull: at most once per interval (reference §5.2 step 5).
+        self.photo_pull_interval = photo_pull_interval
+        # Entra → SharePoint UPA attribute import delay (reference §5.5: batch, not guaranteed).
+        self.attribute_import_delay = attribute_import_delay
+        self.code_lifetime = code_lifetime
+        self.access_token_lifetime = access_token_lifetime
+        # MC653734 (reference §4.5, §5.4): SharePoint refuses local picture uploads.
+        self.local_uploads_disabled = local_uploads_disabled
+        self._seed = seed
+        self.clients: dict[str, ClientRegistration] = {}
+        self.users: dict[str, User] = {}  # by oid
+        # Entra grant state: consents per (oid, client_id), one-time codes, refresh tokens.
+        self.consents: dict[tuple[str, str], set[str]] = {}
+        self.codes: dict[str, dict] = {}
+        self.refresh_tokens: dict[str, dict] = {}
+        self.requests: list[LoggedRequest] = []
+        self.faults = Faults()
+        self.reset()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget every change and grant; reseed the demo content."""
+        with self.lock:
+            self.clients.clear()
+            self.users.clear()
+            self.consents.clear()
+            self.codes.clear()
+            self.refresh_tokens.clear()
+            self.requests.clear()
+            self.faults.clear()
+            if self._seed is not None:
+                self._seed(self)
+
+    # -- lookups ---------------------------------------------------------------------------
+    def user(self, key_or_oid: str) -> User:
+        """A user by demo key, object id or UPN (case-insensitive); KeyError if unknown."""
+        with self.lock:
+            if key_or_oid in self.users:
+                return self.users[key_or_oid]
+            wanted = key_or_oid.lower()
+            for user in self.users.values():
+                if user.key == key_or_oid or user.upn.lower() == wanted:
+                    return user
+        raise KeyError(key_or_oid)
+
+    def add_user(self, user: User) -> User:
+        with self.lock:
+            self.users[user.oid] = user
+        return user
+
+    def add_client(self, client: ClientRegistration) -> ClientRegistration:
+        with self.lock:
+            self.clients[client.client_id] = client
+        return client
+
+    def log(self, entry: LoggedRequest) -> None:
+        with self.lock:
+            self.requests.append(entry)
+
+    def requests_to(self, service: str) -> list[LoggedRequest]:
+        with self.lock:
+            return [r for r in self.requests if r.service == service]
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def expires(self, seconds: float) -> datetime:
+        return self.clock.now() + timedelta(seconds=seconds)
