@@ -1,0 +1,1 @@
+"""photos package."""
