@@ -217,6 +217,12 @@ class Tenant:
         self.refresh_tokens: dict[str, dict] = {}
         self.requests: list[LoggedRequest] = []
         self.faults = Faults()
+        # The tenant's RS256 key (tokens.SigningKey), made on first use and kept across
+        # resets so that a long-running server's JWKS stays stable.
+        self.signing_key: object | None = None
+        # Test-only: claims to override (value None: drop) in every ID token issued, so the
+        # app's own ID-token checks can be exercised (security.md A5).
+        self.id_token_tamper: dict[str, object] = {}
         self.reset()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -230,6 +236,7 @@ class Tenant:
             self.refresh_tokens.clear()
             self.requests.clear()
             self.faults.clear()
+            self.id_token_tamper = {}
             if self._seed is not None:
                 self._seed(self)
 
