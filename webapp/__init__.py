@@ -1,1 +1,132 @@
-"""webapp package."""
+"""ProfileFix: see and fix how Exchange/Entra and SharePoint show your Microsoft 365 profile.
+
+`create_app()` is the composition root: settings → extensions → blueprints → handlers.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+from cachelib import FileSystemCache
+from dotenv import load_dotenv
+from flask import Flask
+from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp.extensions import babel, csrf, limiter, select_locale, server_session
+from webapp.microsoft.http import build_session
+from webapp.settings import Settings
+from webapp.store import FileStore, RedisStore, Store, connect_redis
+
+__version__ = "0.1.0"
+
+
+def _template_folder() -> str:
+    """Top-level `templates/` in a checkout; shipped inside the package in a wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "templates", here / "_templates"):
+        if candidate.is_dir():
+            return str(candidate)
+    raise RuntimeError("templates/ not found next to the webapp package")
+
+
+def create_app(settings: Settings | None = None, http: requests.Session | None = None) -> Flask:
+    """Build the app. Without settings they come from the environment (and `.env`);
+    with no CLIENT_ID there, the app runs on the built-in demo tenant.
+
+    :raise SettingsError: when the settings are contradictory or unsafe.
+    """
+    app = Flask(__name__, template_folder=_template_folder())
+    if settings is None:
+        load_dotenv(os.environ.get("PROFILEFIX_ENV_FILE", ".env"))
+        settings = Settings.from_env()
+    if settings is None:
+        # The one place that wires demo mode (DEVELOPERS.md: one code path).
+        from webapp import demo
+
+        settings, http = demo.wire(app)
+    if http is None:
+        http = build_session(ca_bundle=settings.requests_ca_bundle)
+    _configure(app, settings, http)
+    return app
+
+
+def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
+    app.extensions["settings"] = settings
+    app.extensions["http"] = http
+    store = _store(app, settings)
+    app.extensions["store"] = store
+    cookie_prefix = "__Host-" if settings.secure_cookies else ""
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024 + 64 * 1024,
+        SESSION_COOKIE_NAME=f"{cookie_prefix}session",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_PERMANENT=True,
+        SESSION_REFRESH_EACH_REQUEST=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
+        SESSION_KEY_PREFIX="profilefix:session:",
+        AUTH_FLOW_COOKIE=f"{cookie_prefix}authflow",
+        WTF_CSRF_TIME_LIMIT=settings.session_max_hours * 3600,
+        WTF_CSRF_SSL_STRICT=True,
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_KEY_PREFIX="profilefix",
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+    )
+    if settings.redis_url:
+        app.config.update(
+            SESSION_TYPE="redis",
+            SESSION_REDIS=store.client,  # type: ignore[attr-defined]
+            RATELIMIT_STORAGE_URI=settings.redis_url,
+            RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+        )
+    else:
+        app.config.update(
+            SESSION_TYPE="cachelib",
+            SESSION_CACHELIB=FileSystemCache(
+                os.path.join(app.instance_path, "sessions"), threshold=10_000
+            ),
+            RATELIMIT_STORAGE_URI="memory://",
+        )
+    if settings.public_url:
+        app.config["SERVER_NAME"] = None
+        app.config["PREFERRED_URL_SCHEME"] = settings.public_url.split("://")[0]
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+
+    server_session.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+
+    from webapp import headers
+    from webapp.auth import guard
+    from webapp.auth import views as auth_views
+    from webapp.views import errors, language, overview
+
+    @app.context_processor
+    def _page_context() -> dict[str, object]:
+        return {
+            "demo": settings.demo,
+            "version": __version__,
+            "current_language": str(get_locale() or "en"),
+        }
+
+    headers.init_app(app)
+    guard.init_app(app)
+    errors.init_app(app)
+    for module in (auth_views, overview, language):
+        app.register_blueprint(module.bp)
+
+
+def _store(app: Flask, settings: Settings) -> Store:
+    if settings.redis_url:
+        return RedisStore(connect_redis(settings.redis_url))
+    return FileStore(os.path.join(app.instance_path, "records"))

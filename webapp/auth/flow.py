@@ -1,0 +1,327 @@
+"""Sign-in with MSAL (auth-code flow with PKCE) and per-resource tokens, without Flask.
+
+The token cache and the signed-in user live in a `MutableMapping` the caller passes in
+(the server-side session), never in a cookie. MSAL dicts become typed errors here and go
+no further (STYLE §3.6). Since msal 1.38 the ID token is not validated by MSAL; we check
+signature, audience, issuer, tenant and lifetime ourselves (security.md §0 item 4).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import jwt
+import msal
+import requests
+
+from webapp.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CACHE_KEY = "auth.token_cache"
+USER_KEY = "auth.user"
+# Clock skew tolerated on ID-token times (seconds).
+LEEWAY = 120
+_DISCOVERY_TTL = 3600
+
+
+class SignInError(Exception):
+    """The sign-in did not complete; `reason` is a short code the page words for the user."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class InteractionRequiredError(Exception):
+    """No token can be had silently; the user must go through sign-in (again).
+
+    `consent` is True when the missing piece is consent for a resource's scopes.
+    """
+
+    def __init__(self, detail: str = "", *, consent: bool = False) -> None:
+        super().__init__(detail or "interaction required")
+        self.consent = consent
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    """Who is signed in: identified by `oid` + `tid` (security.md A6), named for display."""
+
+    oid: str
+    tid: str
+    name: str
+    username: str
+    home_account_id: str
+    signed_in_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SignedInUser:
+        return cls(**data)
+
+
+class _OidcMetadata:
+    """The authority's discovery document and signing keys, cached per process."""
+
+    _lock = threading.Lock()
+    _cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    @classmethod
+    def get(cls, http: requests.Session, url: str) -> dict[str, Any]:
+        now = time.monotonic()
+        with cls._lock:
+            hit = cls._cache.get(url)
+            if hit is not None and now - hit[0] < _DISCOVERY_TTL:
+                return hit[1]
+        response = http.get(url, timeout=(3.05, 10), allow_redirects=False)
+        response.raise_for_status()
+        document = response.json()
+        with cls._lock:
+            cls._cache[url] = (now, document)
+        return document
+
+    @classmethod
+    def forget(cls, url: str) -> None:
+        with cls._lock:
+            cls._cache.pop(url, None)
+
+
+# MSAL's HTTP cache (discovery documents) shared by every per-request MSAL app object.
+_MSAL_HTTP_CACHE: dict[str, Any] = {}
+
+
+class Auth:
+    """One request's view of sign-in state, over the caller's session mapping."""
+
+    def __init__(
+        self, settings: Settings, http: requests.Session, session: MutableMapping[str, Any]
+    ) -> None:
+        self.settings = settings
+        self.http = http
+        self.session = session
+        # One token refresh at a time per request: concurrent upstream calls share the cache.
+        self._lock = threading.Lock()
+
+    # -- the MSAL application ----------------------------------------------------------
+    def _msal(self) -> tuple[msal.ConfidentialClientApplication, msal.SerializableTokenCache]:
+        cache = msal.SerializableTokenCache()
+        blob = self.session.get(CACHE_KEY)
+        if blob:
+            cache.deserialize(blob)
+        app = msal.ConfidentialClientApplication(
+            self.settings.client_id,
+            client_credential=self.settings.client_secret,
+            authority=self.settings.authority,
+            token_cache=cache,
+            http_client=self.http,
+            http_cache=_MSAL_HTTP_CACHE,
+            # Any https authority works (sovereign clouds, test tenants, our emulator):
+            # no call to login.microsoftonline.com's instance discovery (reference §1.3).
+            instance_discovery=False,
+        )
+        return app, cache
+
+    def _save(self, cache: msal.SerializableTokenCache) -> None:
+        if cache.has_state_changed:
+            self.session[CACHE_KEY] = cache.serialize()
+
+    # -- sign-in -----------------------------------------------------------------------
+    def start(
+        self,
+        redirect_uri: str,
+        *,
+        login_hint: str | None = None,
+        prompt: str | None = "select_account",
+        claims_challenge: str | None = None,
+    ) -> dict[str, Any]:
+        """A new auth-code flow (state, nonce, PKCE) for Graph and SharePoint together.
+
+        One consent covers both resources: /authorize accepts scopes of several
+        resources (reference §2.2, §2.7). The flow dict is kept server-side by the caller.
+        """
+        app, _ = self._msal()
+        scopes = self.settings.graph_scopes + self.settings.sharepoint_scopes()
+        return app.initiate_auth_code_flow(
+            scopes,
+            redirect_uri=redirect_uri,
+            # Our own CSPRNG state even though msal>=1.36 uses secrets (security.md §0.3).
+            state=secrets.token_urlsafe(32),
+            prompt=prompt,
+            login_hint=login_hint,
+            response_mode="form_post",
+            claims_challenge=claims_challenge,
+        )
+
+    def complete(self, flow: dict[str, Any], auth_response: dict[str, str]) -> SignedInUser:
+        """Redeem the code for a Graph token, validate the ID token, remember the user.
+
+        :raise SignInError: cancelled, refused, state mismatch, or an invalid ID token.
+        """
+        if auth_response.get("error"):
+            reason = "cancelled" if auth_response["error"] == "access_denied" else "refused"
+            raise SignInError(reason, auth_response.get("error_description", "")[:300])
+        app, cache = self._msal()
+        try:
+            # A code is redeemed for one resource only (reference §1.5, §2.3).
+            result = app.acquire_token_by_auth_code_flow(
+                flow, auth_response, scopes=self.settings.graph_scopes
+            )
+        except ValueError as exc:  # state missing or mismatched
+            raise SignInError("state", str(exc)) from None
+        except RuntimeError as exc:  # nonce mismatch
+            raise SignInError("id_token", str(exc)) from None
+        if "error" in result:
+            raise SignInError("refused", _describe(result))
+        claims = self.validate_id_token(result["id_token"], flow)
+        home_account_id = _home_account_id(result, claims)
+        user = SignedInUser(
+            oid=claims["oid"],
+            tid=claims["tid"],
+            name=claims.get("name") or claims.get("preferred_username", ""),
+            username=claims.get("preferred_username", ""),
+            home_account_id=home_account_id,
+            signed_in_at=time.time(),
+        )
+        self.session[USER_KEY] = user.to_dict()
+        self._save(cache)
+        return user
+
+    def validate_id_token(self, id_token: str, flow: dict[str, Any]) -> dict[str, Any]:
+        """Check signature, aud, iss, tid, exp and nonce; return the claims.
+
+        :raise SignInError: with reason "id_token" when any check fails.
+        """
+        metadata = self.metadata()
+        try:
+            header = jwt.get_unverified_header(id_token)
+            key = self._signing_key(metadata, header.get("kid"))
+            claims = jwt.decode(
+                id_token,
+                key=key,
+                algorithms=["RS256"],
+                audience=self.settings.client_id,
+                leeway=LEEWAY,
+                options={"require": ["exp", "iat", "aud", "iss", "tid", "oid"]},
+            )
+        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            raise SignInError("id_token", str(exc)) from None
+        expected_issuer = str(metadata.get("issuer", "")).replace("{tenantid}", claims["tid"])
+        if claims["iss"] != expected_issuer:
+            raise SignInError("id_token", "issuer does not match the authority")
+        tenant = self.settings.tenant_id
+        if _looks_like_guid(tenant) and claims["tid"].lower() != tenant.lower():
+            raise SignInError("id_token", "token is for another tenant")
+        # MSAL compared the nonce already; check again so a future MSAL cannot drop it.
+        expected_nonce = hashlib.sha256(flow.get("nonce", "").encode()).hexdigest()
+        if claims.get("nonce") != expected_nonce:
+            raise SignInError("id_token", "nonce mismatch")
+        return claims
+
+    def _signing_key(self, metadata: dict[str, Any], kid: str | None) -> Any:
+        jwks_uri = metadata["jwks_uri"]
+        for attempt in range(2):
+            keys = _OidcMetadata.get(self.http, jwks_uri).get("keys", [])
+            for jwk in keys:
+                if kid is None or jwk.get("kid") == kid:
+                    return jwt.PyJWK.from_dict(jwk).key
+            # Keys roll over: fetch once more before giving up.
+            if attempt == 0:
+                _OidcMetadata.forget(jwks_uri)
+        raise ValueError("no signing key matches the token")
+
+    def metadata(self) -> dict[str, Any]:
+        """The authority's OIDC discovery document (reference §1.2)."""
+        return _OidcMetadata.get(
+            self.http, f"{self.settings.authority}/v2.0/.well-known/openid-configuration"
+        )
+
+    # -- the signed-in user and their tokens -------------------------------------------
+    @property
+    def user(self) -> SignedInUser | None:
+        data = self.session.get(USER_KEY)
+        return SignedInUser.from_dict(data) if data else None
+
+    def access_token(self, scopes: list[str], *, force_refresh: bool = False) -> str:
+        """A token for one resource's `scopes`, from the cache or silently refreshed.
+
+        :raise InteractionRequiredError: no signed-in user, expired session, or missing
+            consent (then `consent` is True).
+        """
+        with self._lock:
+            return self._access_token(scopes, force_refresh)
+
+    def _access_token(self, scopes: list[str], force_refresh: bool) -> str:
+        user = self.user
+        if user is None:
+            raise InteractionRequiredError("not signed in")
+        app, cache = self._msal()
+        accounts = [
+            a for a in app.get_accounts() if a.get("home_account_id") == user.home_account_id
+        ]
+        if not accounts:
+            raise InteractionRequiredError("no account in the token cache")
+        result = app.acquire_token_silent_with_error(
+            scopes, accounts[0], force_refresh=force_refresh
+        )
+        self._save(cache)
+        if result is None:
+            raise InteractionRequiredError("no refresh token")
+        if "access_token" not in result:
+            consent = result.get("suberror") == "consent_required" or 65001 in result.get(
+                "error_codes", []
+            )
+            logger.info("silent token failed: %s", result.get("error"))
+            raise InteractionRequiredError(result.get("error", ""), consent=consent)
+        return result["access_token"]
+
+    def sign_out(self, post_logout_redirect_uri: str) -> str:
+        """Forget the user and their tokens; return the authority's sign-out URL."""
+        self.session.pop(CACHE_KEY, None)
+        self.session.pop(USER_KEY, None)
+        try:
+            end_session = self.metadata().get("end_session_endpoint")
+        except requests.RequestException:
+            end_session = None
+        if not end_session:
+            return post_logout_redirect_uri
+        query = urlencode({"post_logout_redirect_uri": post_logout_redirect_uri})
+        return f"{end_session}{'&' if '?' in end_session else '?'}{query}"
+
+    def authority_origin(self) -> str:
+        parts = urlsplit(self.settings.authority)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+def _home_account_id(result: dict[str, Any], claims: dict[str, Any]) -> str:
+    """MSAL's home account id: `uid.utid` from client_info, else oid.tid (reference §1.7)."""
+    info = result.get("client_info")
+    if info:
+        padded = info + "=" * (-len(info) % 4)
+        decoded = json.loads(base64.urlsafe_b64decode(padded))
+        return f"{decoded['uid']}.{decoded['utid']}"
+    return f"{claims['oid']}.{claims['tid']}"
+
+
+def _describe(result: dict[str, Any]) -> str:
+    """A log-safe one-liner of an MSAL error dict (no tokens are ever in these)."""
+    codes = ",".join(str(c) for c in result.get("error_codes", []))
+    return f"{result.get('error')} {codes}".strip()
+
+
+def _looks_like_guid(value: str) -> bool:
+    parts = value.split("-")
+    return len(parts) == 5 and [len(p) for p in parts] == [8, 4, 4, 4, 12]

@@ -1,0 +1,47 @@
+"""Who is signed in (`g.user`) and the `login_required` decorator that keeps deep links."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, redirect, request, session, url_for
+
+from webapp.auth.flow import USER_KEY, SignedInUser
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _load_user() -> None:
+        g.user = None
+        data = session.get(USER_KEY)
+        if not data:
+            return
+        user = SignedInUser.from_dict(data)
+        max_age = current_app.extensions["settings"].session_max_hours * 3600
+        if time.time() - user.signed_in_at > max_age:
+            # Absolute session lifetime (security.md A9); the idle limit is the cookie's.
+            session.clear()
+            return
+        g.user = user
+
+
+def sign_in_url() -> str:
+    """The sign-in URL that brings the user back to the page they asked for."""
+    return url_for("auth.login", next=request.full_path.rstrip("?"))
+
+
+def login_required(view: F) -> F:
+    """Send signed-out visitors through sign-in and back to this exact page."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.get("user") is None:
+            return redirect(sign_in_url())
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]

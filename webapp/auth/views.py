@@ -1,0 +1,147 @@
+"""Sign-in, the redirect URI and sign-out: the thin Flask side of `auth.flow`.
+
+The flow record (MSAL's flow dict and the page to return to) is kept server-side in the
+record store, keyed by `state` and bound to this browser by a short-lived cookie. The
+callback is a cross-site form POST (response_mode=form_post), on which the Lax session
+cookie is not sent, so the flow cannot live in the session (security.md §0 item 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+
+from webapp.auth.flow import Auth, SignInError
+from webapp.auth.next_link import safe_next
+from webapp.extensions import csrf, limiter
+from webapp.store import pop_json, set_json
+
+bp = Blueprint("auth", __name__)
+logger = logging.getLogger(__name__)
+
+FLOW_TTL = 600
+# Pages a deep link may open after sign-in (helpdesk links, pages the session expired on).
+DEEP_LINK_ENDPOINTS = frozenset(
+    {"overview.index", "photo.upload", "resync.index", "overview.attributes", "profile.index"}
+)
+
+
+def auth() -> Auth:
+    """This request's sign-in helper over the server-side session."""
+    if "auth" not in g:
+        g.auth = Auth(current_app.extensions["settings"], current_app.extensions["http"], session)
+    return g.auth
+
+
+def redirect_uri() -> str:
+    """The registered redirect URI: from PUBLIC_URL when set, never from a spoofable Host."""
+    public_url = current_app.extensions["settings"].public_url
+    if public_url:
+        return f"{public_url}{url_for('auth.redirect_uri_view')}"
+    return url_for("auth.redirect_uri_view", _external=True)
+
+
+def is_deep_link_page(path: str) -> bool:
+    adapter = current_app.url_map.bind("localhost")
+    try:
+        endpoint, _args = adapter.match(path, method="GET")
+    except HTTPException:  # not found, method not allowed, redirects: not a page
+        return False
+    return endpoint in DEEP_LINK_ENDPOINTS
+
+
+def _binding(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@bp.get("/login")
+@limiter.limit("30 per minute", key_func=lambda: f"ip:{request.remote_addr}")
+def login() -> Response:
+    """Start sign-in and send the browser to the authority's sign-in page."""
+    target = safe_next(request.args.get("next"), is_deep_link_page)
+    claims = session.pop("auth.claims_challenge", None)
+    prompt = request.args.get("prompt")
+    flow = auth().start(
+        redirect_uri(),
+        prompt=prompt if prompt in ("consent", "login", "select_account") else "select_account",
+        claims_challenge=claims,
+    )
+    cookie_name = current_app.config["AUTH_FLOW_COOKIE"]
+    browser_token = request.cookies.get(cookie_name) or secrets.token_urlsafe(32)
+    record = {"flow": flow, "next": target, "binding": _binding(browser_token)}
+    set_json(current_app.extensions["store"], f"flow:{flow['state']}", record, FLOW_TTL)
+    response = redirect(flow["auth_uri"])
+    secure = current_app.extensions["settings"].secure_cookies
+    response.set_cookie(
+        cookie_name,
+        browser_token,
+        max_age=FLOW_TTL,
+        secure=secure,
+        httponly=True,
+        # The callback is a cross-site POST: only SameSite=None (which needs Secure)
+        # reaches it. Over plain http (demo, loopback) the sign-in pages are same-site.
+        samesite="None" if secure else "Lax",
+        path="/",
+    )
+    return response
+
+
+@bp.route("/auth/redirect", methods=["GET", "POST"], endpoint="redirect_uri_view")
+@csrf.exempt  # protected by state + PKCE + nonce + the browser-bound flow record
+def callback() -> Response | tuple[str, int]:
+    """The redirect URI: redeem the code, check the ID token, start a fresh session."""
+    params: dict[str, Any] = request.form.to_dict() if request.method == "POST" else {}
+    params = params or request.args.to_dict()
+    store = current_app.extensions["store"]
+    state = params.get("state", "")
+    record = pop_json(store, f"flow:{state}") if state else None
+    cookie = request.cookies.get(current_app.config["AUTH_FLOW_COOKIE"], "")
+    try:
+        if record is None or not cookie or record["binding"] != _binding(cookie):
+            raise SignInError("state", "no sign-in started in this browser for this state")
+        user = auth().complete(record["flow"], params)
+    except SignInError as exc:
+        logger.warning("sign-in failed: %s", exc.reason)
+        return render_template("auth/failed.html", reason=exc.reason), 400
+    # A new session id at every sign-in (security.md A1): keep only what was just set.
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+    logger.info("sign-in succeeded for oid=%s", user.oid)
+    target = safe_next(record.get("next"), is_deep_link_page)
+    response = redirect(target)
+    response.delete_cookie(current_app.config["AUTH_FLOW_COOKIE"], path="/")
+    return response
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Sign out here and at the authority (a POST: CSRF-protected, security.md A8)."""
+    if current_app.extensions["settings"].public_url:
+        back = current_app.extensions["settings"].public_url + url_for("auth.signed_out")
+    else:
+        back = url_for("auth.signed_out", _external=True)
+    target = auth().sign_out(back)
+    session.clear()
+    response = redirect(target)
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    response.delete_cookie(current_app.config["SESSION_COOKIE_NAME"], path="/")
+    return response
+
+
+@bp.get("/signed-out")
+def signed_out() -> str:
+    return render_template("auth/signed_out.html")

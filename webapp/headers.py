@@ -1,0 +1,45 @@
+"""Security headers on every response (security.md §3.8, checklist D1–D4)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, request
+
+
+def content_security_policy(authority: str) -> str:
+    """Strict CSP: our own scripts and styles only; forms may post to us and, because
+    Chromium applies form-action to the redirect after sign-out, to the authority
+    (security.md §0 item 10)."""
+    parts = urlsplit(authority)
+    authority_origin = f"{parts.scheme}://{parts.netloc}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' blob: data:; connect-src 'self'; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'; "
+        f"form-action 'self' {authority_origin}"
+    )
+
+
+def init_app(app: Flask) -> None:
+    settings = app.extensions["settings"]
+    csp = content_security_policy(settings.authority)
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        h = response.headers
+        h.setdefault("Content-Security-Policy", csp)
+        h["X-Content-Type-Options"] = "nosniff"
+        # Not no-referrer: Flask-WTF's SSL-strict CSRF check needs a same-origin Referer
+        # (security.md §0 item 9).
+        h["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+        h["X-Frame-Options"] = "DENY"
+        if settings.secure_cookies:
+            h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if request.endpoint != "static":
+            # Personal data: never cached by browsers or proxies (security.md D3).
+            h.setdefault("Cache-Control", "no-store")
+            h.add("Vary", "Cookie")
+        return response

@@ -1,0 +1,37 @@
+"""This request's Graph and SharePoint clients, built once per request and cached on `g`.
+
+Tokens are fetched lazily per resource and per host through MSAL's cache (silent refresh),
+so a page that only reads Graph never asks for a SharePoint token.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g
+
+from webapp.auth.views import auth
+from webapp.microsoft.graph import GraphClient
+from webapp.microsoft.sharepoint import SharePointClient
+
+
+def graph() -> GraphClient:
+    if "graph_client" not in g:
+        settings = current_app.extensions["settings"]
+        signed_in = auth()  # bound now: calls may run on worker threads without `g`
+        g.graph_client = GraphClient(
+            settings.graph_endpoint,
+            lambda: signed_in.access_token(settings.graph_scopes),
+            current_app.extensions["http"],
+        )
+    return g.graph_client
+
+
+def sharepoint() -> SharePointClient:
+    if "sharepoint_client" not in g:
+        settings = current_app.extensions["settings"]
+        signed_in = auth()
+        g.sharepoint_client = SharePointClient(
+            settings.sharepoint_url,
+            lambda origin: signed_in.access_token(settings.sharepoint_scopes(origin)),
+            current_app.extensions["http"],
+        )
+    return g.sharepoint_client

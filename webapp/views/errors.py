@@ -1,0 +1,89 @@
+"""App-wide error pages: branded, translated, no stack traces (security.md D9).
+
+Re-authentication needs become a trip through sign-in that returns to the same page;
+a dead Redis becomes a 503 with Retry-After in well under a second (security.md C7).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+import redis
+from flask import Flask, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response
+
+from webapp.auth.flow import InteractionRequiredError
+from webapp.microsoft.errors import AuthRequiredError, UpstreamError
+
+logger = logging.getLogger(__name__)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+STORE_RETRY_AFTER = 5
+
+
+def request_id() -> str:
+    """The correlation id shown on error pages and written to the logs."""
+    if "request_id" not in g:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
+    return g.request_id
+
+
+def _page(template: str, status: int, **context: object) -> tuple[str, int]:
+    return render_template(template, status=status, request_id=request_id(), **context), status
+
+
+def _reauthenticate(consent: bool = False) -> Response:
+    """Back through sign-in to the page the user was on (a GET page; forms go to it)."""
+    target = request.full_path.rstrip("?") if request.method == "GET" else request.path
+    params = {"next": target}
+    if consent:
+        params["prompt"] = "consent"
+    return redirect(url_for("auth.login", **params))
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(InteractionRequiredError)
+    def _interaction_required(exc: InteractionRequiredError) -> Response:
+        return _reauthenticate(consent=exc.consent)
+
+    @app.errorhandler(AuthRequiredError)
+    def _upstream_auth(exc: AuthRequiredError) -> Response:
+        return _reauthenticate()
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> tuple[str, int]:
+        logger.warning("CSRF check failed: %s", exc.description)
+        return _page("errors/csrf.html", 400)
+
+    @app.errorhandler(UpstreamError)
+    def _upstream(exc: UpstreamError) -> tuple[str, int]:
+        logger.warning("upstream %s failed: %s %s", exc.service, exc.status, exc.code)
+        return _page("errors/upstream.html", 502, error=exc)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response | tuple[str, int]:
+        if exc.code is None or exc.code < 400:
+            return exc.get_response()
+        response_body, status = _page("errors/http.html", exc.code, error=exc)
+        response = app.make_response((response_body, status))
+        if exc.code == 429 and getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def _internal(exc: InternalServerError) -> Response:
+        original = getattr(exc, "original_exception", None)
+        if isinstance(original, redis.RedisError):
+            # flask-session opens the session before any view; its failure reaches only the
+            # 500 handler (security.md §3.7), so the 503 page is made here.
+            logger.error("record store unavailable: %s", type(original).__name__)
+            g.store_down = True
+            response = app.make_response(_page("errors/unavailable.html", 503))
+            response.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+            return response
+        logger.exception("unhandled error", exc_info=original)
+        return app.make_response(_page("errors/http.html", 500, error=exc))
