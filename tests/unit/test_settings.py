@@ -1,0 +1,83 @@
+"""Settings: demo without configuration, one-line errors for unsafe or contradictory input."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from webapp.settings import Settings, SettingsError
+
+GOOD = {
+    "CLIENT_ID": "8f2b1c3d-0000-4000-8000-000000000001",
+    "CLIENT_SECRET": "s3cret",
+    "TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    "SHAREPOINT_URL": "https://contoso.sharepoint.com",
+    "SECRET_KEY": "x" * 48,
+}
+
+
+def test_no_client_id_means_demo_mode() -> None:
+    assert Settings.from_env({}) is None
+
+
+def test_real_tenant_defaults_follow_microsoft() -> None:
+    settings = Settings.from_env(GOOD)
+    assert settings is not None
+    assert settings.authority == f"https://login.microsoftonline.com/{GOOD['TENANT_ID']}"
+    assert settings.graph_endpoint == "https://graph.microsoft.com/v1.0"
+    assert settings.sharepoint_scopes() == [
+        "https://contoso.sharepoint.com/AllSites.Read",
+        "https://contoso.sharepoint.com/AllSites.Write",
+    ]
+    assert settings.sharepoint_scopes("https://contoso-my.sharepoint.com")[0] == (
+        "https://contoso-my.sharepoint.com/AllSites.Read"
+    )
+    assert settings.secure_cookies
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"CLIENT_SECRET": ""}, "CLIENT_SECRET"),
+        ({"SHAREPOINT_URL": ""}, "SHAREPOINT_URL"),
+        ({"AUTHORITY": "http://login.example.test/tenant"}, "AUTHORITY"),
+        ({"AUTHORITY": "https://login.example.test"}, "AUTHORITY"),
+        ({"GRAPH_ENDPOINT": "http://graph.example.test/v1.0"}, "GRAPH_ENDPOINT"),
+        ({"SHAREPOINT_URL": "https://contoso.sharepoint.com/sites/hr"}, "SHAREPOINT_URL"),
+        ({"SECRET_KEY": ""}, "SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"TENANT_ID": ""}, "TENANT_ID"),
+        ({"REDIS_URL": "http://redis"}, "REDIS_URL"),
+        ({"PUBLIC_URL": "profile.contoso.com"}, "PUBLIC_URL"),
+        ({"REQUESTS_CA_BUNDLE": "/no/such/file.pem"}, "REQUESTS_CA_BUNDLE"),
+        ({"MAX_UPLOAD_MB": "lots"}, "MAX_UPLOAD_MB"),
+        ({"TRUSTED_PROXIES": "9"}, "TRUSTED_PROXIES"),
+    ],
+)
+def test_bad_setting_stops_start_up_with_one_line_naming_it(change: dict, named: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**GOOD, **change})
+    message = str(raised.value)
+    assert message.startswith(named)
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("name", ["CLIENT_SECRET", "SHAREPOINT_URL", "AUTHORITY"])
+def test_tenant_setting_without_client_id_is_refused(name: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{name} is set but CLIENT_ID is not"):
+        Settings.from_env({name: GOOD.get(name, "https://login.example.test/t")})
+
+
+def test_http_public_url_turns_off_secure_cookies() -> None:
+    settings = Settings.from_env({**GOOD, "PUBLIC_URL": "http://localhost:5000"})
+    assert settings is not None and not settings.secure_cookies
+
+
+def test_config_readme_documents_every_setting_and_nothing_else() -> None:
+    readme = (Path(__file__).parents[2] / "config" / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, flags=re.MULTILINE))
+    fields = {f.name.upper() for f in dataclasses.fields(Settings) if f.name != "demo"}
+    assert documented == fields
