@@ -1,0 +1,179 @@
+"""Client for the caller's SharePoint Online user profile and pictures (reference §4, §5.2)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Container, Mapping
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import requests
+
+from webapp.microsoft.errors import BadResponseError, NotFoundError
+from webapp.microsoft.http import SUCCESS, CallOptions, Requester, json_body
+from webapp.microsoft.models import Photo, SharePointProfile, normalise_origin
+
+logger = logging.getLogger(__name__)
+
+# Without an explicit JSON Accept SharePoint answers Atom XML (reference §4.1).
+JSON_ACCEPT = "application/json;odata=nometadata"
+
+# SetMyProfilePicture accepts at most 5,000,000 bytes (reference §4.5).
+MAX_PICTURE_BYTES = 5_000_000
+
+PICTURE_SIZES = ("S", "M", "L")
+
+
+class SharePointClient:
+    """SharePoint Online PeopleManager for the signed-in user, and their profile pictures.
+
+    :param site_url: the tenant's SharePoint URL from settings (e.g.
+        ``https://contoso.sharepoint.com``); every API call goes there.
+    :param token_provider_for_origin: returns an access token for the origin being called
+        (``scheme://host[:port]``): pictures live on the My Site host, which needs a token of
+        its own (reference §4.1). If it accepts ``force_refresh=True`` it is asked for a new
+        token once after a 401.
+    :param session: a ``requests.Session``, normally from ``http.build_session``.
+    :param options: timeouts, retry budget, shared throttle gate and call hook.
+
+    Pictures are fetched only from the configured origin or the profile's
+    ``PersonalSiteHostUrl`` origin, never from another host a response names.
+    """
+
+    service = "sharepoint"
+
+    def __init__(
+        self,
+        site_url: str,
+        token_provider_for_origin: Callable[[str], str],
+        session: requests.Session,
+        options: CallOptions | None = None,
+    ) -> None:
+        origin = normalise_origin(site_url)
+        if origin is None:
+            raise ValueError(f"not an http(s) URL: {site_url!r}")
+        self.site_url = site_url.rstrip("/")
+        self.origin = origin
+        self._token_for_origin = token_provider_for_origin
+        self._requester = Requester(session, self.service, options)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        operation: str,
+        *,
+        headers: Mapping[str, str],
+        data: bytes | None = None,
+        success: Container[int] = SUCCESS,
+    ) -> requests.Response:
+        origin = normalise_origin(url)
+        if origin is None:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        return self._requester.request(
+            method,
+            url,
+            token_provider=functools.partial(self._token_for_origin, origin),
+            operation=operation,
+            headers=headers,
+            data=data,
+            success=success,
+        )
+
+    def my_properties(self) -> SharePointProfile:
+        """`GET /_api/SP.UserProfiles.PeopleManager/GetMyProperties`, parsed (reference §4.2)."""
+        resp = self._send(
+            "GET",
+            f"{self.site_url}/_api/SP.UserProfiles.PeopleManager/GetMyProperties",
+            "my_properties",
+            headers={"Accept": JSON_ACCEPT},
+        )
+        return SharePointProfile.from_sharepoint(json_body(self.service, resp))
+
+    def picture_url(self, size: str, profile: SharePointProfile) -> str | None:
+        """The URL of the S, M or L thumbnail, derived from `PictureURL` (reference §4.7).
+
+        None when the profile has no PictureURL. Raises ValueError for another size, and
+        BadResponseError when the URL is on a host we may not call or has no `_MThumb`.
+        """
+        if size not in PICTURE_SIZES:
+            raise ValueError(f"picture size must be one of {PICTURE_SIZES}, not {size!r}")
+        if not profile.picture_url:
+            return None
+        allowed = {self.origin}
+        mysite = profile.personal_site_host
+        if mysite is not None and urlsplit(mysite).scheme == urlsplit(self.origin).scheme:
+            allowed.add(mysite)
+        origin = normalise_origin(profile.picture_url)
+        if origin not in allowed:
+            # SSRF guard (security.md 1.3.6): hosts come from settings, not from responses.
+            logger.warning("PictureURL on %s is not a SharePoint origin we call", origin)
+            raise BadResponseError(
+                self.service, message="PictureURL points to a host that is not ours"
+            )
+        parts = urlsplit(profile.picture_url)
+        folder, _, name = parts.path.rpartition("/")
+        if "_MThumb" not in name:
+            if size == "M":
+                return profile.picture_url
+            raise BadResponseError(self.service, message="PictureURL is not an _MThumb file")
+        # File names are {prefix}_SThumb/_MThumb/_LThumb.jpg (reference §4.7).
+        name = name.replace("_MThumb", f"_{size}Thumb")
+        return urlunsplit(parts._replace(path=f"{folder}/{name}"))
+
+    def picture(self, size: str, profile: SharePointProfile) -> Photo | None:
+        """The S, M or L thumbnail from the My Site host library; None when there is none.
+
+        None when the profile has no PictureURL or the file answers 404. Raises as
+        `picture_url` does, and BadResponseError when the answer is not an image.
+        """
+        url = self.picture_url(size, profile)
+        if url is None:
+            return None
+        try:
+            resp = self._send("GET", url, "picture", headers={"Accept": "image/*"})
+        except NotFoundError:
+            return None
+        content_type = resp.headers.get("Content-Type")
+        if content_type and not content_type.startswith(("image/", "application/octet-stream")):
+            raise BadResponseError(
+                self.service, resp.status_code, message=f"picture served as {content_type}"
+            )
+        if not resp.content:
+            raise BadResponseError(self.service, resp.status_code, message="empty picture body")
+        return Photo(data=resp.content, content_type=content_type, etag=resp.headers.get("ETag"))
+
+    def request_own_photo(self, account: str, size: str = "M") -> None:
+        """Ask SharePoint for the user's own photo via `userphoto.aspx` (reference §4.7).
+
+        The user requesting their own photo is what makes SharePoint pull it from Exchange
+        (reference §5.2 step 1, §5.6). The image, or a redirect to it, is not needed: any 2xx
+        or 3xx is success.
+        """
+        if size not in PICTURE_SIZES:
+            raise ValueError(f"picture size must be one of {PICTURE_SIZES}, not {size!r}")
+        query = urlencode({"size": size, "accountname": account})
+        self._send(
+            "GET",
+            f"{self.site_url}/_layouts/15/userphoto.aspx?{query}",
+            "request_own_photo",
+            headers={"Accept": "image/*"},
+            success=range(200, 400),
+        ).close()
+
+    def set_my_profile_picture(self, jpeg: bytes) -> None:
+        """`POST .../PeopleManager/SetMyProfilePicture` with the raw bytes (reference §4.5).
+
+        Any 2xx is success. SharePoint may refuse local uploads since MC653734 (§5.4); that
+        arrives as the mapped UpstreamError for the caller to judge. Raises ValueError above
+        SharePoint's 5,000,000-byte limit without calling SharePoint.
+        """
+        if len(jpeg) > MAX_PICTURE_BYTES:
+            raise ValueError(f"picture of {len(jpeg)} bytes exceeds SharePoint's limit")
+        self._send(
+            "POST",
+            f"{self.site_url}/_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture",
+            "set_my_profile_picture",
+            headers={"Accept": JSON_ACCEPT, "Content-Type": "application/octet-stream"},
+            data=jpeg,
+        ).close()
