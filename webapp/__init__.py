@@ -33,13 +33,18 @@ def _template_folder() -> str:
     raise RuntimeError("templates/ not found next to the webapp package")
 
 
-def create_app(settings: Settings | None = None, http: requests.Session | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    http: requests.Session | None = None,
+    instance_path: str | None = None,
+) -> Flask:
     """Build the app. Without settings they come from the environment (and `.env`);
-    with no CLIENT_ID there, the app runs on the built-in demo tenant.
+    with no CLIENT_ID there, the app runs on the built-in demo tenant. Local sessions and
+    records live under `instance_path` (default: Flask's instance folder).
 
     :raise SettingsError: when the settings are contradictory or unsafe.
     """
-    app = Flask(__name__, template_folder=_template_folder())
+    app = Flask(__name__, template_folder=_template_folder(), instance_path=instance_path)
     if settings is None:
         load_dotenv(os.environ.get("PROFILEFIX_ENV_FILE", ".env"))
         settings = Settings.from_env()

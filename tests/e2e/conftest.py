@@ -1,0 +1,91 @@
+"""End-to-end fixtures: the demo app on a live server and headless Debian Chromium."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from webapp import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps trying to reach Google's hosts,
+# which this closed network refuses (env notes for this machine).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Flask
+
+    @property
+    def tenant(self):  # type: ignore[no-untyped-def]
+        """The demo tenant the app runs on (its emulator, in-process)."""
+        return self.app.extensions["demo_tenant"]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app exactly as `./dev demo` runs it (no settings: demo tenant), on a free port."""
+    mp = pytest.MonkeyPatch()
+    for name in ("CLIENT_ID", "CLIENT_SECRET", "SHAREPOINT_URL", "AUTHORITY", "REDIS_URL"):
+        mp.delenv(name, raising=False)
+    mp.setenv("PROFILEFIX_ENV_FILE", str(tmp_path_factory.mktemp("env") / "none.env"))
+    app = create_app(instance_path=str(tmp_path_factory.mktemp("instance")))
+    mp.undo()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A fresh browser context (no cookies) per test, collecting CSP violations."""
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    page.csp_violations = []  # type: ignore[attr-defined]
+    page.on(
+        "console",
+        lambda msg: page.csp_violations.append(msg.text)  # type: ignore[attr-defined]
+        if "Content Security Policy" in msg.text
+        else None,
+    )
+    yield page
+    context.close()
+
+
+def demo_sign_in(page: Page, live_server: LiveServer, key: str, start: str = "/") -> None:
+    """Sign in through the emulator's pages as the demo user `key`, starting at `start`."""
+    user = live_server.tenant.user(key)
+    page.goto(start)
+    if page.get_by_role("link", name="Sign in").count():
+        page.get_by_role("link", name="Sign in").first.click()
+    page.get_by_label(user.upn, exact=False).check()
+    page.get_by_role("button", name="Sign in").click()
+    if page.get_by_role("button", name="Accept").count():
+        page.get_by_role("button", name="Accept").click()
+    page.wait_for_url(lambda url: "/_m365/" not in url and "/auth/redirect" not in url)
