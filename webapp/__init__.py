@@ -17,7 +17,7 @@ from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.extensions import babel, csrf, limiter, select_locale, server_session
-from webapp.microsoft.http import build_session
+from webapp.microsoft.http import CallOptions, build_session
 from webapp.settings import Settings
 from webapp.store import FileStore, RedisStore, Store, connect_redis
 
@@ -62,6 +62,8 @@ def create_app(
 def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     app.extensions["settings"] = settings
     app.extensions["http"] = http
+    # Transport policy for Graph/SharePoint calls (timeouts, retry budget, throttle gate).
+    app.extensions["call_options"] = CallOptions()
     store = _store(app, settings)
     app.extensions["store"] = store
     cookie_prefix = "__Host-" if settings.secure_cookies else ""

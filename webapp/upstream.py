@@ -21,6 +21,7 @@ def graph() -> GraphClient:
             settings.graph_endpoint,
             lambda: signed_in.access_token(settings.graph_scopes),
             current_app.extensions["http"],
+            current_app.extensions["call_options"],
         )
     return g.graph_client
 
@@ -33,5 +34,6 @@ def sharepoint() -> SharePointClient:
             settings.sharepoint_url,
             lambda origin: signed_in.access_token(settings.sharepoint_scopes(origin)),
             current_app.extensions["http"],
+            current_app.extensions["call_options"],
         )
     return g.sharepoint_client
