@@ -1,0 +1,779 @@
+"""Transport policy of the Microsoft clients: Retry-After, the in-request budget, error mapping.
+
+A tiny scripted HTTP server on 127.0.0.1 plays the wire anomalies the emulator does not
+produce (STYLE §3.8); our own modules are used as they are.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from hypothesis import given
+from hypothesis import strategies as st
+
+from webapp.microsoft.errors import (
+    AuthRequiredError,
+    BadRequestError,
+    BadResponseError,
+    ForbiddenError,
+    NotFoundError,
+    ServiceUnavailableError,
+    ThrottledError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+from webapp.microsoft.graph import GraphClient
+from webapp.microsoft.http import (
+    DEFAULT_TIMEOUT,
+    MAX_RETRY_AFTER,
+    MAX_SHARED_HOLD,
+    CallOptions,
+    LocalThrottleGate,
+    Requester,
+    RetryPolicy,
+    UpstreamCall,
+    build_session,
+    decorated_user_agent,
+    parse_retry_after,
+    retry_after_from,
+)
+from webapp.microsoft.models import SharePointProfile
+from webapp.microsoft.sharepoint import SharePointClient
+
+# -- the scripted server --------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b"{}"
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+    delay: float = 0.0
+
+
+@dataclass
+class Seen:
+    at: float
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Stub:
+    """Answers each request with the next scripted Reply (200 `{}` when the script is empty)."""
+
+    def __init__(self) -> None:
+        self.script: deque[Reply] = deque()
+        self.seen: list[Seen] = []
+        self.lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with stub.lock:
+                    stub.seen.append(
+                        Seen(time.monotonic(), self.command, self.path, dict(self.headers), body)
+                    )
+                    reply = stub.script.popleft() if stub.script else Reply()
+                if reply.delay:
+                    time.sleep(reply.delay)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            def do_GET(self) -> None:
+                self._handle()
+
+            def do_POST(self) -> None:
+                self._handle()
+
+            def do_PUT(self) -> None:
+                self._handle()
+
+            def do_PATCH(self) -> None:
+                self._handle()
+
+            def do_DELETE(self) -> None:
+                self._handle()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                return None  # the client gave up (timeout tests); nothing to report
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def reply(self, status: int = 200, body: object = None, delay: float = 0.0, **headers: str):
+        raw = body if isinstance(body, bytes) else json.dumps({} if body is None else body).encode()
+        sent = {"Content-Type": "application/json"} | {
+            k.replace("_", "-"): v for k, v in headers.items()
+        }
+        self.script.append(Reply(status, raw, sent, delay))
+
+    def reset(self) -> None:
+        with self.lock:
+            self.script.clear()
+            self.seen.clear()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Stub]:
+    stub = Stub()
+    yield stub
+    stub.server.shutdown()
+    stub.server.server_close()
+
+
+@pytest.fixture
+def stub(server: Stub) -> Stub:
+    server.reset()
+    return server
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    s = build_session(user_agent=decorated_user_agent("Contoso", "9.9"))
+    yield s
+    s.close()
+
+
+FAST = RetryPolicy(budget=10.0, max_retries=3, backoff_base=0.05, backoff_max=1.0)
+
+
+def requester(session: requests.Session, service: str = "graph", **options) -> Requester:
+    options.setdefault("retry", FAST)
+    return Requester(session, service, CallOptions(**options))
+
+
+def get(req: Requester, url: str, token: str = "tok", **kwargs) -> requests.Response:
+    return req.request("GET", url, token_provider=lambda: token, operation="test", **kwargs)
+
+
+# -- Retry-After parsing ---------------------------------------------------------------------------
+
+NOW = 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", 0.0),
+        ("7", 7.0),
+        (" 120 ", 120.0),
+        ("1.5", 1.5),
+        ("315", 315.0),
+        (email.utils.formatdate(NOW + 30, usegmt=True), 30.0),
+        (email.utils.formatdate(NOW - 30, usegmt=True), 0.0),  # a date in the past: now
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+        ("99999999999999999999", MAX_RETRY_AFTER),
+        ("-5", None),
+        ("-0", None),
+        ("", None),
+        ("   ", None),
+        (None, None),
+        ("soon", None),
+        ("1e3", None),
+        ("Wed, 99 Foo 2015 07:28:00 GMT", None),
+        ("0x10", None),
+    ],
+)
+def test_retry_after_values_are_read_as_seconds_or_dates(value, expected):
+    assert parse_retry_after(value, now=NOW) == expected
+
+
+@given(st.text(max_size=60))
+def test_any_retry_after_text_gives_none_or_a_bounded_wait(value):
+    result = parse_retry_after(value, now=NOW)
+    assert result is None or 0.0 <= result <= MAX_RETRY_AFTER
+
+
+@given(st.integers(min_value=0, max_value=10**30))
+def test_integer_retry_after_is_that_many_seconds(n):
+    assert parse_retry_after(str(n), now=NOW) == min(float(n), MAX_RETRY_AFTER)
+
+
+@given(st.integers(min_value=1, max_value=10**6))
+def test_negative_retry_after_is_ignored(n):
+    assert parse_retry_after(f"-{n}", now=NOW) is None
+
+
+@given(st.integers(min_value=-86_400, max_value=86_400))
+def test_http_date_retry_after_counts_from_now(offset):
+    value = email.utils.formatdate(NOW + offset, usegmt=True)
+    assert parse_retry_after(value, now=NOW) == pytest.approx(max(0, offset), abs=1.0)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Retry-After": "3", "RateLimit-Reset": "10"}, 10.0),
+        ({"Retry-After": "30", "RateLimit-Reset": "10"}, 30.0),
+        ({"RateLimit-Reset": "4"}, 4.0),
+        ({"Retry-After": "junk", "RateLimit-Reset": "4"}, 4.0),
+        ({}, None),
+    ],
+)
+def test_sharepoint_ratelimit_reset_counts_when_larger(headers, expected):
+    assert retry_after_from(headers, now=NOW) == expected
+
+
+def test_backoff_doubles_within_the_jitter_band():
+    policy = RetryPolicy(backoff_base=1.0, backoff_max=8.0, jitter=0.2)
+    assert [policy.backoff(n, rand=lambda: 0.5) for n in range(5)] == [1.0, 2.0, 4.0, 8.0, 8.0]
+    assert policy.backoff(2, rand=lambda: 0.0) == pytest.approx(3.2)
+    assert policy.backoff(2, rand=lambda: 1.0) == pytest.approx(4.8)
+
+
+# -- session -------------------------------------------------------------------------------------
+
+
+def test_session_applies_a_default_timeout(stub):
+    stub.reply(delay=1.0)
+    with build_session(timeout=(1.0, 0.2)) as s:
+        started = time.monotonic()
+        with pytest.raises(requests.ReadTimeout):
+            s.get(stub.url + "/slow")
+    assert time.monotonic() - started < 0.9
+
+
+def test_default_timeout_is_the_security_bar():
+    assert DEFAULT_TIMEOUT == (3.05, 20.0)
+
+
+def test_session_never_follows_redirects(stub, session):
+    stub.reply(302, Location=stub.url + "/elsewhere")
+    resp = session.get(stub.url + "/start")
+    assert resp.status_code == 302
+    assert [s.path for s in stub.seen] == ["/start"]
+
+
+def test_requests_ca_bundle_is_honoured_without_an_explicit_bundle(monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/env-ca.pem")
+    with build_session() as s, pytest.raises(OSError, match="env-ca.pem"):
+        s.get("https://127.0.0.1:9/")
+
+
+def test_an_explicit_ca_bundle_beats_the_environment(monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/env-ca.pem")
+    with (
+        build_session(ca_bundle="/nonexistent/our-ca.pem") as s,
+        pytest.raises(OSError, match="our-ca.pem"),
+    ):
+        s.get("https://127.0.0.1:9/")
+
+
+def test_user_agent_is_decorated_for_sharepoint():
+    assert decorated_user_agent("Contoso", "1.2.3") == "NONISV|Contoso|ProfileFix/1.2.3"
+    assert decorated_user_agent("Contoso").startswith("NONISV|Contoso|ProfileFix/")
+    with pytest.raises(ValueError):
+        decorated_user_agent("Evil|Corp")
+
+
+# -- headers -------------------------------------------------------------------------------------
+
+
+def test_every_call_carries_bearer_user_agent_and_client_request_id(stub, session):
+    stub.reply(429, Retry_After="0")
+    stub.reply(200)
+    get(requester(session), stub.url + "/me", token="t0ken")
+    first, second = stub.seen
+    for seen in stub.seen:
+        assert seen.headers["Authorization"] == "Bearer t0ken"
+        assert seen.headers["User-Agent"] == "NONISV|Contoso|ProfileFix/9.9"
+        uuid.UUID(seen.headers["client-request-id"])
+    # One logical call keeps its client-request-id across retries; retries are numbered.
+    assert first.headers["client-request-id"] == second.headers["client-request-id"]
+    assert "Retry-Attempt" not in first.headers
+    assert second.headers["Retry-Attempt"] == "1"
+
+
+def test_an_undecorated_session_still_sends_a_decorated_user_agent(stub):
+    with requests.Session() as plain:
+        get(requester(plain), stub.url + "/me")
+    assert stub.seen[0].headers["User-Agent"].startswith("NONISV|ProfileFix|ProfileFix/")
+
+
+# -- retries and the budget (security.md C1–C4) --------------------------------------------------
+
+
+def test_retry_after_is_honoured_then_the_call_succeeds(stub, session):
+    stub.reply(429, Retry_After="1")
+    stub.reply(429, Retry_After="1")
+    stub.reply(200, {"ok": True})
+    resp = get(requester(session), stub.url + "/me")
+    assert resp.json() == {"ok": True}
+    gaps = [b.at - a.at for a, b in zip(stub.seen, stub.seen[1:], strict=False)]
+    assert len(stub.seen) == 3
+    assert all(1.0 <= g < 1.6 for g in gaps)
+
+
+def test_long_retry_after_raises_throttled_at_once(stub, session):
+    stub.reply(429, {"error": {"code": "TooManyRequests", "message": "later"}}, Retry_After="120")
+    started = time.monotonic()
+    with pytest.raises(ThrottledError) as caught:
+        get(requester(session), stub.url + "/me")
+    assert time.monotonic() - started < 1.0
+    assert caught.value.retry_after == 120.0
+    assert caught.value.code == "TooManyRequests"
+    assert len(stub.seen) == 1
+
+
+def test_http_date_retry_after_beyond_the_budget_raises(stub, session):
+    stub.reply(429, Retry_After=email.utils.formatdate(time.time() + 300, usegmt=True))
+    with pytest.raises(ThrottledError) as caught:
+        get(requester(session), stub.url + "/me")
+    assert 295 <= caught.value.retry_after <= 300
+
+
+def test_waiting_stops_at_the_budget(stub, session):
+    for _ in range(4):
+        stub.reply(429, Retry_After="1")
+    started = time.monotonic()
+    with pytest.raises(ThrottledError) as caught:
+        get(requester(session, retry=RetryPolicy(budget=2.5)), stub.url + "/me")
+    # Waited 1 s twice; a third wait would end past 2.5 s.
+    assert len(stub.seen) == 3
+    assert time.monotonic() - started < 2.5
+    assert caught.value.retry_after == 1.0
+
+
+def test_503_without_retry_after_backs_off_three_times_then_fails(stub, session):
+    for _ in range(5):
+        stub.reply(503, b"<html>busy</html>", Content_Type="text/html")
+    policy = RetryPolicy(backoff_base=0.1, backoff_max=1.0, jitter=0.0)
+    with pytest.raises(ServiceUnavailableError) as caught:
+        get(requester(session, "sharepoint", retry=policy), stub.url + "/_api/x")
+    assert len(stub.seen) == 4
+    gaps = [b.at - a.at for a, b in zip(stub.seen, stub.seen[1:], strict=False)]
+    assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4
+    assert gaps[0] < gaps[1] < gaps[2]
+    assert caught.value.service == "sharepoint"
+    assert caught.value.status == 503
+
+
+def test_post_is_retried_with_the_same_body(stub, session):
+    stub.reply(503, Retry_After="1")
+    stub.reply(200, {"odata.null": True})
+    req = requester(session, "sharepoint")
+    req.request(
+        "POST", stub.url + "/pic", token_provider=lambda: "t", operation="t", data=b"\xff\xd8jpeg"
+    )
+    assert [s.method for s in stub.seen] == ["POST", "POST"]
+    assert stub.seen[0].body == stub.seen[1].body == b"\xff\xd8jpeg"
+
+
+def test_ratelimit_reset_larger_than_retry_after_is_waited(stub, session):
+    stub.reply(429, Retry_After="0", RateLimit_Reset="1")
+    stub.reply(200)
+    get(requester(session, "sharepoint"), stub.url + "/x")
+    assert stub.seen[1].at - stub.seen[0].at >= 1.0
+
+
+# -- shared throttle state (issue 8) and call records --------------------------------------------
+
+
+def test_a_throttle_seen_by_one_caller_holds_back_the_others(stub, session):
+    gate = LocalThrottleGate()
+    stub.reply(429, Retry_After="60")
+    with pytest.raises(ThrottledError):
+        get(requester(session, gate=gate), stub.url + "/me")
+    with pytest.raises(ThrottledError) as caught:
+        get(requester(session, gate=gate), stub.url + "/me")
+    assert len(stub.seen) == 1  # the second caller did not even ask
+    assert 55 < caught.value.retry_after <= 60
+    assert gate.wait_time("sharepoint") == 0.0
+
+
+def test_a_short_shared_hold_is_waited_out(stub, session):
+    gate = LocalThrottleGate()
+    gate.hold("graph", 0.5)
+    started = time.monotonic()
+    get(requester(session, gate=gate), stub.url + "/me")
+    assert time.monotonic() - started >= 0.45
+
+
+def test_shared_holds_are_capped():
+    clock = [0.0]
+    gate = LocalThrottleGate(clock=lambda: clock[0])
+    gate.hold("graph", 10.0)
+    gate.hold("graph", 2.0)  # a shorter hold never shortens a longer one
+    assert gate.wait_time("graph") == 10.0
+    clock[0] = 12.0
+    assert gate.wait_time("graph") == 0.0
+
+
+def test_an_enormous_retry_after_is_shared_only_up_to_the_cap(stub, session):
+    gate = LocalThrottleGate()
+    stub.reply(503, Retry_After="86400")
+    with pytest.raises(ServiceUnavailableError):
+        get(requester(session, gate=gate), stub.url + "/me")
+    assert MAX_SHARED_HOLD - 5 < gate.wait_time("graph") <= MAX_SHARED_HOLD
+
+
+def test_each_exchange_is_reported_to_the_call_hook(stub, session):
+    calls: list[UpstreamCall] = []
+    stub.reply(503, Retry_After="0")
+    stub.reply(404, {"error": {"code": "ImageNotFound", "message": "x"}})
+    with pytest.raises(NotFoundError):
+        get(requester(session, on_call=calls.append), stub.url + "/me/photo/$value")
+    assert [(c.service, c.operation, c.method, c.status, c.attempt) for c in calls] == [
+        ("graph", "test", "GET", 503, 0),
+        ("graph", "test", "GET", 404, 1),
+    ]
+    assert all(c.duration >= 0 for c in calls)
+
+
+# -- 401 and the token provider ------------------------------------------------------------------
+
+
+class Tokens:
+    def __init__(self, *tokens: str) -> None:
+        self.tokens = list(tokens)
+        self.forced = 0
+
+    def __call__(self, force_refresh: bool = False) -> str:
+        self.forced += force_refresh
+        return self.tokens.pop(0) if len(self.tokens) > 1 else self.tokens[0]
+
+
+def test_401_gets_one_fresh_token_and_a_retry(stub, session):
+    stub.reply(401, {"error": {"code": "InvalidAuthenticationToken", "message": "expired"}})
+    stub.reply(200)
+    tokens = Tokens("old", "new")
+    requester(session).request("GET", stub.url + "/me", token_provider=tokens, operation="t")
+    assert tokens.forced == 1
+    assert [s.headers["Authorization"] for s in stub.seen] == ["Bearer old", "Bearer new"]
+
+
+def test_401_twice_requires_sign_in(stub, session):
+    for _ in range(2):
+        stub.reply(401, {"error": {"code": "InvalidAuthenticationToken", "message": "bad"}})
+    with pytest.raises(AuthRequiredError) as caught:
+        requester(session).request(
+            "GET", stub.url + "/me", token_provider=Tokens("a", "b"), operation="t"
+        )
+    assert caught.value.code == "InvalidAuthenticationToken"
+    assert len(stub.seen) == 2
+
+
+def test_401_is_not_resent_with_the_same_token(stub, session):
+    stub.reply(401)
+    with pytest.raises(AuthRequiredError):
+        get(requester(session), stub.url + "/me")  # a provider without force_refresh
+    assert len(stub.seen) == 1
+
+
+def test_a_claims_challenge_goes_to_sign_in_with_its_claims(stub, session):
+    claims = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}'
+    encoded = __import__("base64").urlsafe_b64encode(claims.encode()).decode().rstrip("=")
+    stub.reply(
+        401,
+        {"error": {"code": "InvalidAuthenticationToken", "message": "claims"}},
+        WWW_Authenticate=f'Bearer realm="", error="insufficient_claims", claims="{encoded}"',
+    )
+    tokens = Tokens("a", "b")
+    with pytest.raises(AuthRequiredError) as caught:
+        requester(session).request("GET", stub.url + "/me", token_provider=tokens, operation="t")
+    assert caught.value.claims_challenge == claims
+    assert tokens.forced == 0
+    assert len(stub.seen) == 1
+
+
+# -- status + body → error (STYLE §3.6) ----------------------------------------------------------
+
+GRAPH_403 = {
+    "error": {
+        "code": "Authorization_RequestDenied",
+        "message": "Insufficient privileges to complete the operation.",
+        "innerError": {"date": "2024-07-03T10:12:41", "request-id": "rid-403"},
+    }
+}
+SP_VERBOSE = {
+    "error": {
+        "code": "-2147024891, System.UnauthorizedAccessException",
+        "message": {"lang": "en-US", "value": "Access denied."},
+    }
+}
+SP_LIGHT = {
+    "odata.error": {
+        "code": "-2147024809, System.ArgumentException",
+        "message": {"lang": "en-US", "value": "Parameter is not valid."},
+    }
+}
+SP_NOT_EDITABLE = {
+    "odata.error": {
+        "code": "-1, Microsoft.Office.Server.UserProfiles.PropertyNotEditableException",
+        "message": {"lang": "en-US", "value": "Property Not Editable"},
+    }
+}
+
+
+E = ("status", "body", "headers", "cls", "code", "message", "request_id")
+ERROR_CASES = [
+    pytest.param(
+        403,
+        GRAPH_403,
+        {},
+        ForbiddenError,
+        "Authorization_RequestDenied",
+        "Insufficient",
+        "rid-403",
+        id="graph-403-field-not-yours",
+    ),
+    pytest.param(
+        400,
+        {"error": {"code": "BadRequest", "message": "not supported on the targeted entity set"}},
+        {"request-id": "hdr-rid"},
+        BadRequestError,
+        "BadRequest",
+        "not supported",
+        "hdr-rid",
+        id="graph-400-mixed-patch",
+    ),
+    pytest.param(
+        404,
+        {"error": {"code": "Request_ResourceNotFound", "message": "gone"}},
+        {},
+        NotFoundError,
+        "Request_ResourceNotFound",
+        "gone",
+        None,
+        id="graph-404",
+    ),
+    pytest.param(
+        403,
+        SP_VERBOSE,
+        {"SPRequestGuid": "sp-guid"},
+        ForbiddenError,
+        SP_VERBOSE["error"]["code"],
+        "Access denied.",
+        "sp-guid",
+        id="sharepoint-verbose-403",
+    ),
+    pytest.param(
+        400,
+        SP_LIGHT,
+        {},
+        BadRequestError,
+        SP_LIGHT["odata.error"]["code"],
+        "Parameter is not",
+        None,
+        id="sharepoint-light-400",
+    ),
+    pytest.param(
+        500,
+        SP_NOT_EDITABLE,
+        {},
+        UpstreamError,
+        SP_NOT_EDITABLE["odata.error"]["code"],
+        "Not Editable",
+        None,
+        id="sharepoint-500-not-editable",
+    ),
+    pytest.param(
+        401,
+        {"error": "invalid_token", "error_description": "Invalid JWT token."},
+        {},
+        AuthRequiredError,
+        "invalid_token",
+        "Invalid JWT",
+        None,
+        id="oauth-style-401",
+    ),
+    pytest.param(
+        500,
+        b"<html>oops</html>",
+        {"Content-Type": "text/html"},
+        UpstreamError,
+        None,
+        "Internal",
+        None,
+        id="html-500",
+    ),
+    pytest.param(409, b"", {}, UpstreamError, None, "Conflict", None, id="empty-409"),
+    pytest.param(
+        302,
+        b"",
+        {"Location": "https://elsewhere.example/"},
+        BadResponseError,
+        None,
+        "redirect",
+        None,
+        id="redirect-not-followed",
+    ),
+    pytest.param(
+        502,
+        b"bad gateway",
+        {"Content-Type": "text/plain", "Retry-After": "600"},
+        ServiceUnavailableError,
+        None,
+        "Bad Gateway",
+        None,
+        id="502-long-retry-after",
+    ),
+]
+
+
+@pytest.mark.parametrize(E, ERROR_CASES)
+def test_error_bodies_become_typed_errors(
+    stub, session, status, body, headers, cls, code, message, request_id
+):
+    stub.reply(status, body, **{k.replace("-", "_"): v for k, v in headers.items()})
+    with pytest.raises(UpstreamError) as caught:
+        get(requester(session, "sharepoint"), stub.url + "/x")
+    error = caught.value
+    assert type(error) is cls
+    assert (error.service, error.status, error.code, error.request_id) == (
+        "sharepoint",
+        status,
+        code,
+        request_id,
+    )
+    assert message in error.message
+    assert len(stub.seen) == 1  # the redirect was not followed, 502 RA 600 not waited
+
+
+def test_errors_never_carry_the_token(stub, session):
+    stub.reply(403, GRAPH_403)
+    with pytest.raises(ForbiddenError) as caught:
+        get(requester(session), stub.url + "/me", token="secret-token-value")
+    assert "secret-token-value" not in str(caught.value)
+    assert "Insufficient privileges" in str(caught.value)
+
+
+# -- no answer -----------------------------------------------------------------------------------
+
+
+def test_a_hung_service_times_out_within_the_read_timeout(stub, session):
+    stub.reply(delay=2.0)
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeoutError) as caught:
+        get(requester(session, "sharepoint", timeout=(1.0, 0.3)), stub.url + "/hang")
+    assert time.monotonic() - started < 1.0
+    assert caught.value.service == "sharepoint"
+    assert len(stub.seen) == 1  # a timeout is not retried: the write may have happened
+
+
+def test_connection_refused_is_retried_then_service_unavailable(session):
+    with pytest.raises(ServiceUnavailableError) as caught:
+        get(requester(session), "http://127.0.0.1:9/me")
+    assert caught.value.code == "ConnectionFailed"
+    assert caught.value.status is None
+
+
+# -- wire anomalies through the clients ----------------------------------------------------------
+
+
+def test_graph_answering_non_json_is_a_bad_response(stub, session):
+    stub.reply(200, b"<feed/>", Content_Type="application/atom+xml")
+    client = GraphClient(stub.url + "/v1.0", lambda: "t", session, CallOptions(retry=FAST))
+    with pytest.raises(BadResponseError):
+        client.me()
+    assert stub.seen[0].path.startswith("/v1.0/me?$select=id,displayName,")
+    assert stub.seen[0].headers["Accept"] == "application/json"
+
+
+def test_verbose_sharepoint_profile_is_parsed_like_nometadata(stub, session):
+    verbose = {
+        "d": {
+            "__metadata": {"type": "SP.UserProfiles.PersonProperties"},
+            "AccountName": "i:0#.f|membership|adelev@contoso.com",
+            "DisplayName": "Adele Vance",
+            "Email": "AdeleV@contoso.com",
+            "PersonalSiteHostUrl": "https://contoso-my.sharepoint.com:443/",
+            "PictureUrl": "https://contoso-my.sharepoint.com:443/User%20Photos/Profile%20Pictures/"
+            "87d3_MThumb.jpg?t=63783110969",
+            "Title": None,
+            "UserProfileProperties": {
+                "results": [
+                    {"__metadata": {"type": "SP.KeyValue"}, "Key": k, "Value": v}
+                    for k, v in {
+                        "SPS-PictureTimestamp": "63783110969",
+                        "SPS-PicturePlaceholderState": "0",
+                        "SPS-PictureExchangeSyncState": "1",
+                        "Title": "Retail Manager",
+                    }.items()
+                ]
+            },
+        }
+    }
+    stub.reply(200, verbose)
+    tokens: list[str] = []
+    client = SharePointClient(stub.url, lambda origin: tokens.append(origin) or "t", session)
+    profile = client.my_properties()
+    assert stub.seen[0].headers["Accept"] == "application/json;odata=nometadata"
+    assert tokens == [stub.url]
+    assert profile.account_name == "i:0#.f|membership|adelev@contoso.com"
+    assert profile.title == "Retail Manager"
+    assert profile.picture_timestamp is not None
+    assert profile.picture_timestamp.date().isoformat() == "2022-03-17"
+    assert not profile.placeholder
+    assert profile.exchange_sync_state == "1"
+    assert profile.personal_site_host == "https://contoso-my.sharepoint.com"
+
+
+def test_picture_urls_on_foreign_hosts_are_never_fetched(stub, session):
+    client = SharePointClient(stub.url, lambda origin: "t", session)
+    profile = SharePointProfile(
+        account_name="a",
+        display_name=None,
+        email=None,
+        picture_url="https://attacker.example/User%20Photos/x_MThumb.jpg",
+        title=None,
+        personal_site_host_url="https://contoso-my.sharepoint.com/",
+        properties={"SPS-PicturePlaceholderState": "0"},
+    )
+    with pytest.raises(BadResponseError):
+        client.picture("L", profile)
+    assert stub.seen == []
+
+
+def test_pictures_on_the_my_site_host_get_a_token_for_that_host(stub, session):
+    my_site = stub.url.replace("127.0.0.1", "localhost")
+    profile = SharePointProfile(
+        account_name="a",
+        display_name=None,
+        email=None,
+        picture_url=f"{my_site}/User%20Photos/Profile%20Pictures/x_MThumb.jpg?t=1",
+        title=None,
+        personal_site_host_url=my_site + "/",
+        properties={"SPS-PicturePlaceholderState": "0"},
+    )
+    stub.reply(200, b"\xff\xd8small", Content_Type="image/jpeg", ETag='"1"')
+    origins: list[str] = []
+    client = SharePointClient(stub.url, lambda origin: origins.append(origin) or "t", session)
+    photo = client.picture("S", profile)
+    assert photo is not None and photo.data == b"\xff\xd8small" and photo.etag == '"1"'
+    assert stub.seen[0].path == "/User%20Photos/Profile%20Pictures/x_SThumb.jpg?t=1"
+    assert origins == [my_site]
+
+
+def test_a_picture_served_as_html_is_a_bad_response(stub, session):
+    profile = SharePointProfile("a", None, None, stub.url + "/p/x_MThumb.jpg", None, None, {})
+    stub.reply(200, b"<html>sign in</html>", Content_Type="text/html")
+    client = SharePointClient(stub.url, lambda origin: "t", session)
+    with pytest.raises(BadResponseError):
+        client.picture("M", profile)
