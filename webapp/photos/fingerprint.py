@@ -1,0 +1,126 @@
+"""Tells whether two photo files show the same picture, although each service re-encodes them."""
+
+from __future__ import annotations
+
+import io
+import math
+import statistics
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps
+
+# Photos come from Graph and SharePoint (JPEG; PNG, GIF or WebP for placeholders and "no photo"),
+# never from the user directly; still only these parsers run (security.md §2.1).
+_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
+_MAX_PIXELS = 50_000_000  # as the pipeline's default (security.md §2.1): bombs are not decoded
+# Everything Pillow raises on malformed data (UnidentifiedImageError is an OSError).
+_DECODE_ERRORS = (
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    struct.error,
+    zlib.error,
+)
+
+# Layout is compared on a 24×24 greyscale version, normalised to zero mean and unit RMS so that
+# brightness and contrast changes do not count; colour on the mean RGB of a 3×3 grid. A 64-bit
+# DCT hash (pHash) was tried first and dropped: symmetric pictures such as the placeholder
+# silhouette have many near-zero coefficients whose bits flip with JPEG noise (30 of 63 bits
+# between two renditions of the same placeholder).
+_SIDE = 24
+_GRID = 3
+_FLAT = 1.0  # grey RMS below this: a plain picture with no layout to compare
+
+# Thresholds chosen on the pictures of tests/imagegen.py; `pytest -s -k distribution
+# tests/unit/test_fingerprint.py` prints the distribution. Ten photo-like pictures, five initials
+# pictures (as the emulator draws them) and the placeholder, each at 48/64/96/120/240/360/432/
+# 504/648 px × JPEG quality 60/75/85/95, every pair compared:
+#   same picture:       shape ≤ 0.16, colour ≤ 5.7  (worst: 48 px q60 against 648 px)
+#   different pictures: shape ≥ 0.42 ("AB" against "AC" on the same colour), and pictures
+#                       closer than that in shape differ in colour by ≥ 176 ("AB v1"/"AB v2")
+# Both thresholds sit in their gaps with room for renditions a little worse than the test set.
+SHAPE_THRESHOLD = 0.28
+COLOUR_THRESHOLD = 20.0
+
+
+class UnreadablePictureError(ValueError):
+    """The bytes are not a picture this module can read (the diagnosis says "cannot tell")."""
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A 24×24 greyscale version (576 bytes) and the 3×3 grid of mean colours (27 bytes)."""
+
+    grey: bytes
+    colours: bytes
+
+
+@dataclass(frozen=True)
+class Distance:
+    """Layout distance (RMS of normalised grey, 0 = same, ≈ 1.4 = unrelated) and colour distance
+    (mean RGB Euclidean distance per grid cell, 0–441)."""
+
+    shape: float
+    colour: float
+
+    @property
+    def same_picture(self) -> bool:
+        return self.shape <= SHAPE_THRESHOLD and self.colour <= COLOUR_THRESHOLD
+
+
+def fingerprint(data: bytes) -> Fingerprint:
+    """Fingerprint an image file; raises UnreadablePictureError."""
+    rgb = _small_rgb(data)
+    grey = rgb.convert("L").resize((_SIDE, _SIDE), Image.Resampling.BOX)
+    grid = rgb.resize((_GRID, _GRID), Image.Resampling.BOX)
+    return Fingerprint(grey=grey.tobytes(), colours=grid.tobytes())
+
+
+def distance(a: Fingerprint, b: Fingerprint) -> Distance:
+    shape = math.sqrt(
+        statistics.fmean((x - y) ** 2 for x, y in zip(_normalised(a), _normalised(b), strict=True))
+    )
+    colour = statistics.fmean(
+        math.dist(a.colours[i : i + 3], b.colours[i : i + 3]) for i in range(0, len(a.colours), 3)
+    )
+    return Distance(shape=round(shape, 3), colour=round(colour, 2))
+
+
+def same_picture(a: bytes, b: bytes) -> bool:
+    """Whether two image files show the same picture; raises UnreadablePictureError."""
+    return distance(fingerprint(a), fingerprint(b)).same_picture
+
+
+def _normalised(fp: Fingerprint) -> list[float]:
+    mean = statistics.fmean(fp.grey)
+    rms = math.sqrt(statistics.fmean((v - mean) ** 2 for v in fp.grey))
+    if rms < _FLAT:
+        return [0.0] * len(fp.grey)
+    return [(v - mean) / rms for v in fp.grey]
+
+
+def _small_rgb(data: bytes) -> Image.Image:
+    """Decode at a small size (JPEG draft), upright, transparency on white."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=_FORMATS)
+        with im:
+            if im.width * im.height > _MAX_PIXELS:
+                raise UnreadablePictureError(f"{im.width}x{im.height} is too large")
+            im.draft("RGB", (_SIDE * 4, _SIDE * 4))
+            upright = ImageOps.exif_transpose(im.convert("RGBA"))
+    except UnreadablePictureError:
+        raise
+    except _DECODE_ERRORS as exc:
+        raise UnreadablePictureError(str(exc)) from None
+    canvas = Image.new("RGB", upright.size, (255, 255, 255))
+    canvas.paste(upright, (0, 0), upright)
+    return canvas
