@@ -116,7 +116,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     from webapp import headers
     from webapp.auth import guard
     from webapp.auth import views as auth_views
-    from webapp.views import errors, language, overview
+    from webapp.views import errors, language, overview, photo, resync
 
     @app.context_processor
     def _page_context() -> dict[str, object]:
@@ -129,7 +129,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     headers.init_app(app)
     guard.init_app(app)
     errors.init_app(app)
-    for module in (auth_views, overview, language):
+    for module in (auth_views, overview, language, photo, resync):
         app.register_blueprint(module.bp)
 
 
