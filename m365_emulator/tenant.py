@@ -130,6 +130,8 @@ class SharePointProfile:
     placeholder_state: str = "1"
     exchange_sync_state: str = "1"
     last_photo_pull: float | None = None
+    # Multi-valued UPA properties (SPS-Skills, ...) as lists; rendered "|"-joined by SharePoint.
+    multi_values: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -156,6 +158,8 @@ class User:
     sharepoint: SharePointProfile = field(default_factory=lambda: SharePointProfile({}))
     pending_imports: list[PendingAttributeImport] = field(default_factory=list)
     password: str = ""  # unused: the demo sign-in page only picks a user
+    # Graph's 404 `error.code` for "no photo" (several occur in the wild, reference §3.3).
+    photo_not_found_code: str = "ImageNotFound"
 
 
 @dataclass

@@ -1,0 +1,524 @@
+"""SharePoint Online for the signed-in user: PeopleManager, userphoto.aspx and the photo library.
+
+Wire formats follow reference §4: `GetMyProperties` in the shape the `Accept` header asks for
+(verbose, minimal or no metadata; Atom XML without a JSON `Accept`), `SetMyProfilePicture`,
+`userphoto.aspx`, the My Site host's `User Photos/Profile Pictures` thumbnails and SharePoint's
+OData error bodies. Reading one's own photo or profile here is the sync trigger of `sync.py`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote, urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from m365_emulator import pictures, sync
+from m365_emulator.tenant import Tenant, User
+from m365_emulator.tokens import BearerError, require_bearer
+
+bp = Blueprint("sharepoint", __name__)
+
+# Delegated scopes per call. Microsoft documents none of them (reference §4.9, §8.4, UNCONFIRMED):
+# reads accept any SharePoint delegated scope, picture upload the write scopes §4.9 guesses.
+READ_SCOPES = {
+    "AllSites.Read",
+    "AllSites.Write",
+    "AllSites.Manage",
+    "AllSites.FullControl",
+    "MyFiles.Read",
+    "MyFiles.Write",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Sites.Search.All",
+}
+WRITE_PICTURE_SCOPES = {
+    "AllSites.Write",
+    "AllSites.Manage",
+    "AllSites.FullControl",
+    "MyFiles.Write",
+    "User.ReadWrite.All",
+}
+
+MAX_PICTURE_BYTES = 5_000_000  # SetMyProfilePicture limit (reference §4.5 [S40])
+_PICTURE_TYPES = ("image/jpeg", "image/png", "image/bmp")  # reference §4.5 [S40]
+LIBRARY_PATH = "/User Photos/Profile Pictures"  # English My Site host locale (reference §4.7)
+
+_DATA_NS = "http://schemas.microsoft.com/ado/2007/08/dataservices"
+_META_NS = "http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"
+
+# Content types SharePoint labels its JSON with (UNCONFIRMED details; the odata= flavour is the
+# one asked for, reference §4.1).
+_JSON_TYPES = {
+    "verbose": "application/json;odata=verbose;charset=utf-8",
+    "minimal": "application/json;odata=minimalmetadata;streaming=true;charset=utf-8",
+    "nometadata": "application/json;odata=nometadata;streaming=true;charset=utf-8",
+}
+
+
+class SharePointError(Exception):
+    """A SharePoint OData error: status, `"<HRESULT>, <.NET type>"` code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@bp.errorhandler(SharePointError)
+def _sharepoint_error(exc: SharePointError) -> Response:
+    response = _error_body(exc.status, exc.code, exc.message)
+    if exc.status == 401:
+        # SharePoint's bearer challenge names its resource app id (reference §4.9 [S49]).
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer realm="{_tenant().tenant_id}",client_id="00000003-0000-0ff1-ce00-000000000000"'
+        )
+    return response
+
+
+# Scripted failures: 429 and 503 with Retry-After are SharePoint's throttling answers (reference
+# §4.8 [S29]); the OData codes and messages for them are UNCONFIRMED choices.
+_FAULT_MESSAGES = {
+    429: "The request has been throttled. Please retry after the time in Retry-After.",
+    503: "The service is temporarily unavailable (server too busy).",
+}
+
+
+def error_response(status: int, retry_after: int | None) -> Response:
+    """A scripted failure (fault plan) as a SharePoint OData error, with `Retry-After` if given."""
+    message = _FAULT_MESSAGES.get(status, "An unexpected error has occurred.")
+    response = _error_body(status, "-1, Microsoft.SharePoint.SPException", message)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _error_body(status: int, code: str, message: str) -> Response:
+    """OData error in the requested flavour: verbose `error`, JSON light `odata.error`
+    (reference §4.8 [S48]); without a JSON Accept, the OData v3 XML error (UNCONFIRMED)."""
+    flavour = _flavour()
+    payload = {"code": code, "message": {"lang": "en-US", "value": message}}
+    if flavour == "atom":
+        xml = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<m:error xmlns:m="{_META_NS}"><m:code>{escape(code)}</m:code>'
+            f'<m:message xml:lang="en-US">{escape(message)}</m:message></m:error>'
+        )
+        return Response(xml, status=status, content_type="application/xml;charset=utf-8")
+    key = "error" if flavour == "verbose" else "odata.error"
+    response = jsonify({key: payload})
+    response.status_code = status
+    response.content_type = _JSON_TYPES[flavour]
+    return response
+
+
+def _flavour() -> str:
+    """Which body shape the `Accept` header asks for (reference §4.1 [S28])."""
+    accept = request.headers.get("Accept", "").lower()
+    if "odata=verbose" in accept:
+        return "verbose"
+    if "odata=nometadata" in accept or "odata.metadata=none" in accept:
+        return "nometadata"
+    if "application/json" in accept:
+        return "minimal"
+    return "atom"  # no Accept, */* or XML: SharePoint answers Atom XML
+
+
+def _tenant() -> Tenant:
+    return current_app.extensions["m365_tenant"]
+
+
+def _called_origin() -> str:
+    """The tenant origin this request came in on (My Site host or the SharePoint root)."""
+    tenant = _tenant()
+    host = request.host.lower()
+    for origin in (tenant.origins.mysite, tenant.origins.sharepoint):
+        if urlsplit(origin).netloc.lower() == host:
+            return origin
+    return tenant.origins.sharepoint
+
+
+def _caller(audience: str, scopes: set[str]) -> User:
+    """The signed-in user of a valid token for `audience` carrying one of `scopes`.
+
+    The audience is the origin called: whether a root-site token is accepted on the My Site
+    host is UNCONFIRMED (reference §4.1); the emulator is strict, since the product requests a
+    token for the host it calls. The 401/403 body is §4.8's access-denied error (exact 401 body
+    UNCONFIRMED).
+    """
+    tenant = _tenant()
+    try:
+        claims = require_bearer(tenant, request.headers.get("Authorization"), {audience}, scopes)
+    except BearerError as exc:
+        raise SharePointError(
+            exc.status,
+            "-2147024891, System.UnauthorizedAccessException",
+            "Access denied. You do not have permission to perform this action or access this "
+            "resource.",
+        ) from exc
+    with tenant.lock:
+        user = tenant.users.get(claims.oid)
+    if user is None:
+        # A user without a UPA profile (UNCONFIRMED code and message).
+        raise SharePointError(
+            404,
+            "-2146232832, Microsoft.Office.Server.UserProfiles.UserNotFoundException",
+            "User Profile Error 1000: User Not Found: Could not load profile data from the "
+            "database.",
+        )
+    return user
+
+
+# -- PeopleManager ---------------------------------------------------------------------------
+
+
+@bp.route("/_api/<path:call>", methods=["GET", "POST"])
+@bp.route("/sites/<site>/_api/<path:call>", methods=["GET", "POST"])
+def people_manager(call: str, site: str | None = None) -> Response:
+    """PeopleManager is exposed under any site's `_api` (reference §4.1 [S25]); names are matched
+    case-insensitively as SharePoint does."""
+    name = call.lower()
+    if request.method == "GET" and name == "sp.userprofiles.peoplemanager/getmyproperties":
+        return _get_my_properties(site)
+    if request.method == "POST" and name == "sp.userprofiles.peoplemanager/setmyprofilepicture":
+        return _set_my_profile_picture()
+    # Unknown endpoint (UNCONFIRMED code and message).
+    raise SharePointError(
+        404,
+        "-1, Microsoft.SharePoint.Client.InvalidClientQueryException",
+        f'The expression "{call}" is not valid.',
+    )
+
+
+def _get_my_properties(site: str | None) -> Response:
+    """The caller's PersonProperties (reference §4.2); also the sync trigger (`sync.py`)."""
+    tenant = _tenant()
+    origin = _called_origin()
+    user = _caller(origin, READ_SCOPES)
+    sync.apply_due_imports(tenant, user)
+    sync.own_photo_requested(tenant, user)
+    api_base = f"{origin}/sites/{site}/_api" if site else f"{origin}/_api"
+    with tenant.lock:
+        properties = person_properties(tenant, user)
+    selected = _parse_select(request.args.get("$select"), properties)
+    if selected:
+        properties = {k: v for k, v in properties.items() if k in selected}
+    flavour = _flavour()
+    entity_id = f"{api_base}/SP.UserProfiles.PersonProperties{uuid.uuid4()}"
+    if flavour == "atom":
+        return _atom_entry(entity_id, api_base, properties, tenant)
+    response = jsonify(_json_entity(flavour, entity_id, api_base, properties))
+    response.content_type = _JSON_TYPES[flavour]
+    return response
+
+
+def _parse_select(raw: str | None, properties: dict[str, Any]) -> list[str]:
+    """`$select` names (case-sensitive, reference §4.4 [S38]); 400 for unknown ones."""
+    if not raw:
+        return []
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    for name in names:
+        if name not in properties:
+            # Wording of SharePoint's OData query error (UNCONFIRMED).
+            raise SharePointError(
+                400,
+                "-1, Microsoft.SharePoint.Client.InvalidClientQueryException",
+                f"The property '{name}' does not exist on type "
+                "'SP.UserProfiles.PersonProperties'. Make sure to only use property names that "
+                "are defined by the type.",
+            )
+    return names
+
+
+def _with_default_port(origin: str) -> str:
+    """SharePoint writes its host URLs with an explicit `:443` (reference §4.2 [S26])."""
+    parts = urlsplit(origin)
+    if parts.scheme == "https" and parts.port is None:
+        return f"{origin}:443"
+    return origin
+
+
+def picture_url(tenant: Tenant, user: User, size: str = "M") -> str:
+    """The library URL of one thumbnail; `PictureURL` points at `_MThumb` (reference §4.7).
+
+    The file prefix is the Entra object id, as in newer tenants (reference §4.7 [S26]).
+    """
+    mysite = _with_default_port(tenant.origins.mysite)
+    return f"{mysite}{quote(LIBRARY_PATH)}/{user.oid}_{size}Thumb.jpg"
+
+
+def _upa_properties(tenant: Tenant, user: User) -> list[tuple[str, str]]:
+    """`UserProfileProperties` as SharePoint lists them: every value a string, unset `""`
+    (reference §4.2 [S26][S30]). Multi-valued properties are "|"-joined (UNCONFIRMED)."""
+    sp = user.sharepoint
+    props = sp.properties
+    pics = sp.pictures
+    showing = pics is not None and sp.placeholder_state == "0"
+    upn = props.get("UserName", user.upn)
+    values = {
+        "UserProfile_GUID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"upa:{user.oid}")),
+        "AccountName": props.get("AccountName", sync.account_name(user)),
+        "FirstName": props.get("FirstName", ""),
+        "LastName": props.get("LastName", ""),
+        "PreferredName": props.get("PreferredName", ""),
+        "WorkPhone": props.get("WorkPhone", ""),
+        "Department": props.get("Department", ""),
+        "Title": props.get("Title", ""),
+        "SPS-JobTitle": props.get("SPS-JobTitle", ""),
+        "SPS-Department": props.get("SPS-Department", ""),
+        "Manager": props.get("Manager", ""),
+        "AboutMe": props.get("AboutMe", ""),
+        "PersonalSpace": f"/personal/{_personal_segment(user)}/",
+        "PictureURL": picture_url(tenant, user) if showing else "",
+        "UserName": upn,
+        "SPS-SipAddress": props.get("SPS-SipAddress", ""),
+        "SPS-UserPrincipalName": props.get("SPS-UserPrincipalName", ""),
+        "SPS-ClaimID": upn.lower(),
+        "SPS-ClaimProviderID": "membership",
+        "SPS-ClaimProviderType": "Forms",
+        "WorkEmail": props.get("WorkEmail", ""),
+        "CellPhone": props.get("CellPhone", ""),
+        "HomePhone": props.get("HomePhone", ""),
+        "Fax": "",
+        "Office": props.get("Office", ""),
+        "SPS-Location": props.get("SPS-Location", ""),
+        "SPS-PictureTimestamp": sync.picture_timestamp(pics.taken_at) if showing else "",
+        "SPS-PicturePlaceholderState": sp.placeholder_state,
+        "SPS-PictureExchangeSyncState": sp.exchange_sync_state,
+        "SPS-MUILanguages": props.get("SPS-MUILanguages", ""),
+        "SPS-HideFromAddressLists": props.get("SPS-HideFromAddressLists", "False"),
+        "msOnline-ObjectId": user.oid,
+    }
+    for graph_name, key in sync.SPO_BACKED_FIELDS.items():
+        if graph_name in sync.MULTI_VALUED_FIELDS:
+            values[key] = "|".join(sp.multi_values.get(key, []))
+        else:
+            values[key] = props.get(key, "")
+    return list(values.items())
+
+
+def _personal_segment(user: User) -> str:
+    # OneDrive/personal site path: the UPN with "@" and "." as "_" (reference §4.2 [S26]).
+    return user.upn.lower().replace("@", "_").replace(".", "_")
+
+
+def person_properties(tenant: Tenant, user: User) -> dict[str, Any]:
+    """SP.UserProfiles.PersonProperties of `user`, shape-neutral (reference §4.2).
+
+    Collections are lists, `UserProfileProperties` a list of (key, value) pairs.
+    """
+    upa = _upa_properties(tenant, user)
+    props = dict(upa)
+    mysite = _with_default_port(tenant.origins.mysite)
+    account = props["AccountName"]
+    timestamp = props["SPS-PictureTimestamp"]
+    return {
+        "AccountName": account,
+        "DirectReports": [],
+        "DisplayName": props["PreferredName"] or None,
+        "Email": props["WorkEmail"] or None,
+        "ExtendedManagers": [props["Manager"]] if props["Manager"] else [],
+        "ExtendedReports": [account],
+        "IsFollowed": False,
+        "LatestPost": None,
+        "Peers": [],
+        "PersonalSiteHostUrl": f"{mysite}/",
+        "PersonalUrl": f"{tenant.origins.mysite}{props['PersonalSpace']}",
+        # Top-level PictureUrl carries the timestamp as `?t=` (reference §4.3).
+        "PictureUrl": f"{props['PictureURL']}?t={timestamp}" if props["PictureURL"] else None,
+        "Title": props["Title"] or None,  # null when empty (reference §4.2 [S26])
+        "UserProfileProperties": upa,
+        "UserUrl": f"{mysite}/Person.aspx?accountname={quote(account, safe='')}",
+    }
+
+
+def _json_entity(
+    flavour: str, entity_id: str, api_base: str, properties: dict[str, Any]
+) -> dict[str, object]:
+    """The verbose / minimalmetadata / nometadata JSON of a PersonProperties (reference §4.2)."""
+    body: dict[str, object] = {}
+    if flavour == "verbose":
+        body["__metadata"] = {
+            "id": entity_id,
+            "uri": entity_id,
+            "type": "SP.UserProfiles.PersonProperties",
+        }
+    elif flavour == "minimal":
+        body.update(
+            {
+                "odata.metadata": f"{api_base}/$metadata#SP.UserProfiles.PersonProperties/@Element",
+                "odata.type": "SP.UserProfiles.PersonProperties",
+                "odata.id": entity_id,
+                "odata.editLink": "sp.userprofiles.peoplemanager/getmyproperties",
+            }
+        )
+    for name, value in properties.items():
+        if name == "UserProfileProperties":
+            entries = [{"Key": k, "Value": v, "ValueType": "Edm.String"} for k, v in value]
+            if flavour == "verbose":
+                entries = [{"__metadata": {"type": "SP.KeyValue"}} | e for e in entries]
+                body[name] = {"results": entries}
+            else:
+                body[name] = entries
+        elif isinstance(value, list) and flavour == "verbose":
+            body[name] = {"__metadata": {"type": "Collection(Edm.String)"}, "results": value}
+        else:
+            body[name] = value
+    return {"d": body} if flavour == "verbose" else body
+
+
+def _atom_entry(
+    entity_id: str, api_base: str, properties: dict[str, Any], tenant: Tenant
+) -> Response:
+    """The Atom XML entry SharePoint answers without a JSON Accept (reference §4.1 [S28])."""
+    parts = []
+    for name, value in properties.items():
+        if name == "UserProfileProperties":
+            elements = "".join(
+                f"<d:element><d:Key>{escape(k)}</d:Key><d:Value>{escape(v)}</d:Value>"
+                "<d:ValueType>Edm.String</d:ValueType></d:element>"
+                for k, v in value
+            )
+            parts.append(f'<d:{name} m:type="Collection(SP.KeyValue)">{elements}</d:{name}>')
+        elif isinstance(value, list):
+            elements = "".join(f"<d:element>{escape(str(v))}</d:element>" for v in value)
+            parts.append(f'<d:{name} m:type="Collection(Edm.String)">{elements}</d:{name}>')
+        elif isinstance(value, bool):
+            parts.append(f'<d:{name} m:type="Edm.Boolean">{str(value).lower()}</d:{name}>')
+        elif value is None:
+            parts.append(f'<d:{name} m:null="true" />')
+        else:
+            parts.append(f"<d:{name}>{escape(str(value))}</d:{name}>")
+    updated = tenant.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<entry xml:base={quoteattr(api_base + "/")} xmlns="http://www.w3.org/2005/Atom" '
+        f'xmlns:d="{_DATA_NS}" xmlns:m="{_META_NS}" '
+        'xmlns:georss="http://www.georss.org/georss" xmlns:gml="http://www.opengis.net/gml">'
+        f"<id>{escape(entity_id)}</id>"
+        '<category term="SP.UserProfiles.PersonProperties" '
+        'scheme="http://schemas.microsoft.com/ado/2007/08/dataservices/scheme" />'
+        f'<link rel="edit" href={quoteattr(entity_id.removeprefix(api_base + "/"))} />'
+        f"<title /><updated>{updated}</updated><author><name /></author>"
+        f'<content type="application/xml"><m:properties>{"".join(parts)}</m:properties>'
+        "</content></entry>"
+    )
+    return Response(xml, content_type="application/atom+xml;type=entry;charset=utf-8")
+
+
+def _set_my_profile_picture() -> Response:
+    """Store the posted picture as S/M/L thumbnails at once (reference §4.5)."""
+    tenant = _tenant()
+    user = _caller(_called_origin(), WRITE_PICTURE_SCOPES)
+    if tenant.local_uploads_disabled:
+        # MC653734 (reference §4.5, §5.4): local uploads disabled. The error SharePoint answers
+        # then is UNCONFIRMED; the emulator answers 403 with SharePoint's access-denied code.
+        raise SharePointError(
+            403,
+            "-2147024891, System.UnauthorizedAccessException",
+            "Profile picture uploads to SharePoint are disabled in this organization. Change "
+            "your picture in Microsoft 365 instead.",
+        )
+    data = request.get_data(cache=False)
+    valid = (
+        len(data) <= MAX_PICTURE_BYTES
+        and pictures.sniff(data) in _PICTURE_TYPES
+        and pictures.dimensions(data) is not None
+    )
+    if not valid:
+        # Observed answer for bytes SharePoint cannot use (reference §4.5 [S41]); the same for a
+        # picture over the size limit (UNCONFIRMED).
+        raise SharePointError(
+            400, "-2147024809, System.ArgumentException", "Parameter is not valid."
+        )
+    sync.store_uploaded_picture(tenant, user, data)
+    return _null_result("SetMyProfilePicture")
+
+
+def _null_result(method: str) -> Response:
+    """A void method's success body per flavour (reference §4.5, §8.4; UNCONFIRMED)."""
+    flavour = _flavour()
+    if flavour == "atom":
+        xml = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<d:{method} xmlns:d="{_DATA_NS}" xmlns:m="{_META_NS}" m:null="true" />'
+        )
+        return Response(xml, content_type="application/xml;charset=utf-8")
+    body: dict[str, object] = (
+        {"d": {method: None}} if flavour == "verbose" else {"odata.null": True}
+    )
+    response = jsonify(body)
+    response.content_type = _JSON_TYPES[flavour]
+    return response
+
+
+# -- pictures ---------------------------------------------------------------------------------
+
+
+@bp.get("/_layouts/15/userphoto.aspx")
+@bp.get("/sites/<site>/_layouts/15/userphoto.aspx")
+def userphoto(site: str | None = None) -> Response:
+    """A user's picture at S/M/L (reference §4.7): the thumbnail, or the placeholder silhouette.
+
+    Answered as a `200` image (200 vs 302 is UNCONFIRMED). Asking for one's own picture is the
+    sync trigger (reference §5.2 step 1). Without `accountname`/`username` the caller's own
+    picture is served (UNCONFIRMED).
+    """
+    tenant = _tenant()
+    caller = _caller(_called_origin(), READ_SCOPES)
+    size = request.args.get("size", "S").upper()
+    if size not in sync.THUMBNAIL_SIZES:
+        size = "S"  # `size` defaults to S (reference §4.7 [S45])
+    wanted = request.args.get("accountname") or request.args.get("username")
+    target = _find_user(tenant, wanted) if wanted else caller
+    if target is not None and target.oid == caller.oid:
+        sync.apply_due_imports(tenant, caller)
+        sync.own_photo_requested(tenant, caller)
+    with tenant.lock:
+        sp = target.sharepoint if target is not None else None
+        if sp is not None and sp.pictures is not None and sp.placeholder_state == "0":
+            data = {"S": sp.pictures.small, "M": sp.pictures.medium, "L": sp.pictures.large}[size]
+            content_type = "image/jpeg"
+        else:
+            data = pictures.placeholder_silhouette(sync.THUMBNAIL_SIZES[size])
+            content_type = "image/png"  # placeholder image type UNCONFIRMED
+    response = Response(data, content_type=content_type)
+    # SharePoint lets clients cache user photos for about a day (reference §4.7 [S45]).
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+def _find_user(tenant: Tenant, account: str) -> User | None:
+    """A user by claims account name, UPN or e-mail (reference §4.7: "email or account")."""
+    name = account.split("|")[-1].strip().lower()
+    with tenant.lock:
+        for user in tenant.users.values():
+            mail = str(user.directory.get("mail") or "").lower()
+            if name in (user.upn.lower(), mail):
+                return user
+    return None
+
+
+@bp.get(f"{LIBRARY_PATH}/<filename>")
+def library_file(filename: str) -> Response:
+    """A thumbnail in the My Site host's User Photos library (reference §4.7); 404 if absent."""
+    tenant = _tenant()
+    origin = _called_origin()
+    not_found = SharePointError(
+        404, "-2147024894, System.IO.FileNotFoundException", "File Not Found."
+    )
+    if origin != tenant.origins.mysite:
+        raise not_found  # the library lives on the My Site host only
+    _caller(origin, READ_SCOPES)
+    stem, _, suffix = filename.rpartition("_")
+    size = suffix.removesuffix("Thumb.jpg")
+    with tenant.lock:
+        owner = tenant.users.get(stem)
+        pics = owner.sharepoint.pictures if owner is not None else None
+        if pics is None or size not in sync.THUMBNAIL_SIZES or not suffix.endswith("Thumb.jpg"):
+            raise not_found
+        data = {"S": pics.small, "M": pics.medium, "L": pics.large}[size]
+    return Response(data, content_type="image/jpeg")
