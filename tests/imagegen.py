@@ -401,3 +401,42 @@ def rendition(image: Image.Image, side: int, quality: int = 85) -> bytes:
     """`image` scaled to `side` px and saved as JPEG at `quality`, as a service re-encodes it."""
     small = image.resize((side, side), Image.Resampling.LANCZOS)
     return encode(small, "JPEG", quality=quality)
+
+
+_MARKER_NAMES = {
+    0xD8: "SOI",
+    0xD9: "EOI",
+    0xDA: "SOS",
+    0xDB: "DQT",
+    0xC4: "DHT",
+    0xC0: "SOF0",
+    0xC2: "SOF2",
+    0xDD: "DRI",
+    0xFE: "COM",
+    **{0xE0 + n: f"APP{n}" for n in range(16)},
+}
+
+
+def jpeg_markers(data: bytes) -> list[str]:
+    """The JPEG's marker segments in file order, repeats collapsed (for checking outputs)."""
+    names: list[str] = []
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG")
+    names.append("SOI")
+    pos = 2
+    while pos < len(data):
+        if data[pos] != 0xFF:
+            raise ValueError(f"no marker at {pos}")
+        marker = data[pos + 1]
+        name = _MARKER_NAMES.get(marker, f"0x{marker:02X}")
+        if not names or names[-1] != name:
+            names.append(name)
+        if marker == 0xD9:
+            return names
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        pos += 2 + length
+        if marker == 0xDA:
+            # Entropy-coded data runs to the next marker that is not a stuffed 0xFF00 or a restart.
+            while not (data[pos] == 0xFF and data[pos + 1] not in (0x00, *range(0xD0, 0xD8))):
+                pos += 1
+    raise ValueError("no EOI")
