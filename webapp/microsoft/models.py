@@ -74,6 +74,9 @@ def _datetime(data: Mapping[str, Any], key: str) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise _graph_bad(f"{key} is not a date-time") from exc
+    # An unset birthday may come back as .NET's minimum date (reference §8.2: UNCONFIRMED).
+    if parsed.year == 1:
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

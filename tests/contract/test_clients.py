@@ -1,0 +1,364 @@
+"""Our Graph and SharePoint clients against the emulator: shapes, "no photo", writes, faults.
+
+Checklist items C1–C6 of security.md at the client level; the request counts come from the
+emulator's own log (`tenant.requests_to(service)`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.contract import conftest_clients
+from tests.contract.conftest_clients import USER_AGENT, add_user, image_size, jpeg, mean_colour
+from webapp.microsoft.errors import (
+    AuthRequiredError,
+    BadRequestError,
+    ForbiddenError,
+    ServiceUnavailableError,
+    ThrottledError,
+    UpstreamTimeoutError,
+)
+from webapp.microsoft.http import RetryPolicy
+from webapp.microsoft.models import DEFAULT_SELECT, SHAREPOINT_BACKED
+
+# The client fixtures, made visible to this module's tests.
+http_session = conftest_clients.http_session
+make_clients = conftest_clients.make_clients
+
+# -- Graph: /me -----------------------------------------------------------------------------------
+
+
+def test_me_returns_the_selected_directory_fields(tenant, make_clients):
+    user = add_user(
+        tenant,
+        directory={
+            "givenName": "Adele",
+            "surname": "Vance",
+            "jobTitle": "Retail Manager",
+            "department": "Retail",
+            "businessPhones": ["+1 425 555 0109"],
+            "companyName": "Contoso",
+        },
+    )
+    me = make_clients(user).graph.me()
+    assert me.id == user.oid
+    assert me.user_principal_name == user.upn
+    assert (me.given_name, me.surname, me.job_title, me.department) == (
+        "Adele",
+        "Vance",
+        "Retail Manager",
+        "Retail",
+    )
+    assert me.business_phones == ("+1 425 555 0109",)
+    assert me.company_name == "Contoso"
+    assert me.mobile_phone is None
+    assert me.fields == frozenset(DEFAULT_SELECT)
+    assert me.about_me is None and "aboutMe" not in me.fields
+    [logged] = tenant.requests_to("graph")
+    assert logged.query.startswith("$select=id,displayName,")
+
+
+def test_sharepoint_backed_fields_come_back_when_selected(tenant, make_clients):
+    clients = make_clients()
+    me = clients.graph.me(select=("id", *SHAREPOINT_BACKED))
+    assert me.fields == {"id", *SHAREPOINT_BACKED}
+    assert me.skills == () and me.about_me is None
+    assert me.birthday is None  # unset, whatever sentinel the service uses
+
+
+def test_profile_edits_follow_the_own_request_rule(tenant, make_clients):
+    graph = make_clients().graph
+    graph.update_me({"aboutMe": "Payroll systems, Python.", "skills": ["Python", "SQL"]})
+    graph.update_me({"birthday": "1990-05-17T00:00:00Z"})
+    graph.update_me({"mobilePhone": "+44 7700 900123"})
+    me = graph.me(select=("mobilePhone", *SHAREPOINT_BACKED))
+    assert me.about_me == "Payroll systems, Python."
+    assert me.skills == ("Python", "SQL")
+    assert me.birthday == datetime(1990, 5, 17, tzinfo=UTC)
+    assert me.mobile_phone == "+44 7700 900123"
+    with pytest.raises(BadRequestError) as mixed:
+        graph.update_me({"aboutMe": "x", "mobilePhone": "+1"})
+    assert mixed.value.code == "BadRequest"
+    with pytest.raises(ForbiddenError) as refused:
+        graph.update_me({"jobTitle": "CEO"})
+    assert refused.value.code == "Authorization_RequestDenied"
+    assert refused.value.request_id  # from innerError, for the helpdesk
+
+
+# -- Graph: photo ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ImageNotFound",
+        "ErrorEntityNotFound",
+        "ErrorItemNotFound",
+        "ConsumerPhotoIsNotSupported",
+        "ErrorNonExistentMailbox",
+        "MailboxNotHostedInExchangeOnline",
+        "SomethingNewFromMicrosoft",
+    ],
+)
+def test_every_404_from_graph_photo_means_no_photo(tenant, make_clients, code):
+    user = add_user(tenant)
+    user.photo_not_found_code = code
+    graph = make_clients(user).graph
+    assert graph.photo() is None
+    assert graph.photo("240x240") is None
+    assert graph.photo_meta() is None  # the 1x1 image/gif metadata
+    assert graph.photo_sizes() == []
+    statuses = [(r.path, r.status) for r in tenant.requests_to("graph")]
+    assert ("/v1.0/me/photo/$value", 404) in statuses
+
+
+def test_uploaded_photo_is_served_in_the_offered_sizes(tenant, make_clients):
+    graph = make_clients().graph
+    graph.put_photo(jpeg((300, 300)))
+    meta = graph.photo_meta()
+    assert meta is not None
+    assert (meta.id, meta.width, meta.height, meta.content_type) == (
+        "240x240",
+        240,
+        240,
+        "image/jpeg",
+    )
+    assert meta.etag and meta.etag.startswith('"')
+    sizes = graph.photo_sizes()
+    assert [m.id for m in sizes] == ["48x48", "64x64", "96x96", "120x120", "240x240"]
+    photo = graph.photo()
+    assert photo is not None and photo.content_type == "image/jpeg"
+    assert photo.etag == meta.etag
+    assert image_size(photo.data) == (240, 240)
+    small = graph.photo("48x48")
+    assert small is not None and image_size(small.data) == (48, 48)
+    assert graph.photo("648x648") is None  # larger than the original: not offered
+
+
+def test_a_user_without_mailbox_gets_the_entra_copy(tenant, make_clients):
+    graph = make_clients(add_user(tenant, has_mailbox=False)).graph
+    graph.put_photo(jpeg((500, 400)))
+    meta = graph.photo_meta()
+    assert meta is not None and (meta.width, meta.height) == (500, 400)
+    assert [m.id for m in graph.photo_sizes()] == ["500x400"]
+
+
+def test_delete_removes_the_photo_and_is_idempotent(tenant, make_clients):
+    graph = make_clients().graph
+    graph.put_photo(jpeg())
+    graph.delete_photo()
+    assert graph.photo() is None
+    graph.delete_photo()  # already gone: still success
+    methods = [(r.method, r.status) for r in tenant.requests_to("graph")]
+    assert ("DELETE", 200) in methods and ("DELETE", 404) in methods
+
+
+def test_a_new_photo_replaces_the_old_and_changes_the_etag(tenant, make_clients):
+    graph = make_clients().graph
+    graph.put_photo(jpeg(colour=(200, 30, 30)))
+    first = graph.photo_meta()
+    graph.put_photo(jpeg(colour=(30, 30, 200)))
+    second = graph.photo_meta()
+    assert first and second and first.etag != second.etag
+    photo = graph.photo()
+    assert photo is not None
+    red, green, blue = mean_colour(photo.data)
+    assert blue > 150 > red
+
+
+# -- SharePoint -----------------------------------------------------------------------------------
+
+
+def test_sharepoint_profile_is_parsed(tenant, make_clients):
+    clients = make_clients()
+    profile = clients.sharepoint.my_properties()
+    assert profile.account_name == f"i:0#.f|membership|{clients.user.upn.lower()}"
+    assert profile.properties["msOnline-ObjectId"] == clients.user.oid
+    assert profile.exchange_sync_state == "1"
+    assert profile.personal_site_host == tenant.origins.mysite
+    # Never had a photo: placeholder, no PictureURL, no pictures.
+    assert profile.placeholder
+    assert profile.picture_url is None and profile.picture_timestamp is None
+    assert clients.sharepoint.picture("M", profile) is None
+    [logged] = tenant.requests_to("sharepoint")
+    assert logged.headers["Accept"] == "application/json;odata=nometadata"
+
+
+def test_request_own_photo_makes_sharepoint_pull_the_graph_photo(tenant, make_clients):
+    clients = make_clients()
+    clients.graph.put_photo(jpeg((300, 300), colour=(30, 160, 30)))
+    assert clients.user.sharepoint.pictures is None
+    clients.sharepoint.request_own_photo(clients.user.upn, size="M")
+    # The pull happened on that request, before anything else asked SharePoint.
+    assert clients.user.sharepoint.pictures is not None
+    [logged] = tenant.requests_to("sharepoint")
+    assert logged.path.endswith("/_layouts/15/userphoto.aspx")
+    assert "accountname=" in logged.query and "size=M" in logged.query
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    profile = clients.sharepoint.my_properties()
+    assert not profile.placeholder
+    assert profile.picture_timestamp is not None and profile.picture_timestamp >= before
+    assert profile.picture_url and "_MThumb" in profile.picture_url
+
+
+def test_sharepoint_pictures_come_in_three_sizes_from_the_library(tenant, make_clients):
+    clients = make_clients()
+    clients.graph.put_photo(jpeg((300, 300), colour=(30, 160, 30)))
+    profile = clients.sharepoint.my_properties()  # reading one's own profile triggers the pull
+    sizes = {}
+    for size in ("S", "M", "L"):
+        picture = clients.sharepoint.picture(size, profile)
+        assert picture is not None and picture.content_type == "image/jpeg"
+        sizes[size] = image_size(picture.data)
+        red, green, blue = mean_colour(picture.data)
+        assert green > 120 > red
+    assert sizes == {"S": (48, 48), "M": (72, 72), "L": (240, 240)}
+    paths = [r.path for r in tenant.requests_to("sharepoint")][1:]
+    assert [p.rsplit("_", 1)[-1] for p in paths] == ["SThumb.jpg", "MThumb.jpg", "LThumb.jpg"]
+
+
+def test_set_my_profile_picture_shows_at_once(tenant, make_clients):
+    clients = make_clients(add_user(tenant, has_mailbox=False))
+    clients.sharepoint.set_my_profile_picture(jpeg((400, 400), colour=(30, 30, 200)))
+    [logged] = tenant.requests_to("sharepoint")
+    assert (logged.method, logged.status) == ("POST", 200)
+    assert logged.headers["Content-Type"] == "application/octet-stream"
+    profile = clients.sharepoint.my_properties()
+    assert not profile.placeholder
+    large = clients.sharepoint.picture("L", profile)
+    assert large is not None and image_size(large.data) == (240, 240)
+    red, green, blue = mean_colour(large.data)
+    assert blue > 150 > red
+
+
+def test_refused_local_upload_is_a_typed_error(tenant, make_clients):
+    clients = make_clients()
+    tenant.local_uploads_disabled = True
+    try:
+        with pytest.raises(ForbiddenError) as refused:
+            clients.sharepoint.set_my_profile_picture(jpeg())
+    finally:
+        tenant.local_uploads_disabled = False
+    assert refused.value.service == "sharepoint"
+    assert "UnauthorizedAccessException" in (refused.value.code or "")
+
+
+def test_pictures_use_a_token_for_the_host_called(tenant, make_clients):
+    clients = make_clients()
+    clients.graph.put_photo(jpeg())
+    profile = clients.sharepoint.my_properties()
+    clients.sharepoint.picture("S", profile)
+    sharepoint_tokens = [r for r in clients.tokens.issued if r != "https://graph.microsoft.com"]
+    assert sharepoint_tokens == [tenant.origins.sharepoint, tenant.origins.mysite]
+
+
+# -- tokens ---------------------------------------------------------------------------------------
+
+
+def test_an_expired_token_is_refreshed_once_silently(tenant, make_clients):
+    clients = make_clients()
+    stale = clients.tokens.graph()
+    tenant.clock.advance(4000)  # past the access token lifetime
+
+    def provider(force_refresh: bool = False) -> str:
+        return clients.tokens.graph() if force_refresh else stale
+
+    clients.graph._token_provider = provider
+    assert clients.graph.me().id == clients.user.oid
+    assert [r.status for r in tenant.requests_to("graph")] == [401, 200]
+
+
+def test_a_token_that_stays_refused_requires_sign_in(tenant, make_clients):
+    clients = make_clients()
+    tenant.clock.advance(4000)
+    stale = clients.tokens.graph()
+    tenant.clock.advance(4000)
+    clients.graph._token_provider = lambda: stale
+    with pytest.raises(AuthRequiredError) as refused:
+        clients.graph.me()
+    assert refused.value.code == "InvalidAuthenticationToken"
+    assert len(tenant.requests_to("graph")) == 1
+
+
+# -- throttling and faults (security.md C1–C6) ----------------------------------------------------
+
+
+def test_retry_after_is_honoured_within_the_budget(tenant, make_clients):
+    clients = make_clients()
+    tenant.faults.fail_next("graph", 3, 429, retry_after=1, path_contains="/photo")
+    started = time.monotonic()
+    clients.graph.put_photo(jpeg())
+    elapsed = time.monotonic() - started
+    puts = [r for r in tenant.requests_to("graph") if r.method == "PUT"]
+    assert [r.status for r in puts] == [429, 429, 429, 200]
+    gaps = [b.at - a.at for a, b in zip(puts, puts[1:], strict=False)]
+    assert all(1.0 <= g < 2.0 for g in gaps)
+    assert elapsed < 10.0
+
+
+def test_a_long_retry_after_raises_throttled_at_once(tenant, make_clients):
+    clients = make_clients()
+    tenant.faults.fail_next("graph", 1, 429, retry_after=120)
+    started = time.monotonic()
+    with pytest.raises(ThrottledError) as throttled:
+        clients.graph.me()
+    assert time.monotonic() - started < 2.0
+    assert throttled.value.retry_after == 120
+    assert throttled.value.code == "TooManyRequests"
+    assert len(tenant.requests_to("graph")) == 1
+
+
+def test_sharepoint_throttling_is_honoured_for_the_picture_post(tenant, make_clients):
+    clients = make_clients(add_user(tenant, has_mailbox=False))
+    tenant.faults.fail_next("sharepoint", 1, 503, retry_after=1)
+    clients.sharepoint.set_my_profile_picture(jpeg())
+    posts = [(r.method, r.status) for r in tenant.requests_to("sharepoint")]
+    assert posts == [("POST", 503), ("POST", 200)]
+
+
+def test_persistent_503_is_service_unavailable_after_three_retries(tenant, make_clients):
+    clients = make_clients()
+    tenant.faults.fail_always("sharepoint", 503)
+    with pytest.raises(ServiceUnavailableError) as unavailable:
+        clients.sharepoint.my_properties()
+    assert unavailable.value.status == 503 and unavailable.value.service == "sharepoint"
+    assert len(tenant.requests_to("sharepoint")) == 4
+
+
+def test_graph_503_then_success_is_invisible(tenant, make_clients):
+    clients = make_clients()
+    tenant.faults.fail_next("graph", 2, 503)
+    assert clients.graph.me().id == clients.user.oid
+    assert [r.status for r in tenant.requests_to("graph")] == [503, 503, 200]
+
+
+def test_a_hung_service_fails_within_the_timeout(tenant, make_clients):
+    clients = make_clients(timeout=(2.0, 0.5), retry=RetryPolicy(budget=10.0))
+    tenant.faults.hang("graph", 3.0)
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeoutError) as timed_out:
+        clients.graph.photo()
+    assert time.monotonic() - started < 1.5
+    assert timed_out.value.service == "graph"
+    assert len(tenant.requests_to("graph")) == 1
+
+
+def test_every_call_is_decorated_and_correlated(tenant, make_clients):
+    clients = make_clients()
+    clients.graph.me()
+    clients.graph.put_photo(jpeg())
+    clients.graph.photo()
+    profile = clients.sharepoint.my_properties()
+    clients.sharepoint.picture("L", profile)
+    clients.sharepoint.request_own_photo(clients.user.upn)
+    logged = tenant.requests_to("graph") + tenant.requests_to("sharepoint")
+    assert len(logged) == 6
+    ids = [r.headers.get("client-request-id") for r in logged]
+    assert all(r.headers.get("User-Agent") == USER_AGENT for r in logged)
+    assert USER_AGENT.startswith("NONISV|Contoso|ProfileFix/")
+    assert all(i and uuid.UUID(i) for i in ids)
+    assert len(set(ids)) == len(ids)
