@@ -40,6 +40,11 @@ class Clock:
         with self._lock:
             self._offset += seconds
 
+    def reset(self) -> None:
+        """Back to the real time (tests that moved the clock must not leak into others)."""
+        with self._lock:
+            self._offset = 0.0
+
 
 @dataclass(frozen=True)
 class Origins:
@@ -241,6 +246,7 @@ class Tenant:
             self.requests.clear()
             self.faults.clear()
             self.id_token_tamper = {}
+            self.clock.reset()
             if self._seed is not None:
                 self._seed(self)
 

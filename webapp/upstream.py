@@ -19,7 +19,10 @@ def graph() -> GraphClient:
         signed_in = auth()  # bound now: calls may run on worker threads without `g`
         g.graph_client = GraphClient(
             settings.graph_endpoint,
-            lambda: signed_in.access_token(settings.graph_scopes),
+            # force_refresh: the client asks once more after a 401 (token revoked early).
+            lambda force_refresh=False: signed_in.access_token(
+                settings.graph_scopes, force_refresh=force_refresh
+            ),
             current_app.extensions["http"],
             current_app.extensions["call_options"],
         )
@@ -32,7 +35,9 @@ def sharepoint() -> SharePointClient:
         signed_in = auth()
         g.sharepoint_client = SharePointClient(
             settings.sharepoint_url,
-            lambda origin: signed_in.access_token(settings.sharepoint_scopes(origin)),
+            lambda origin, force_refresh=False: signed_in.access_token(
+                settings.sharepoint_scopes(origin), force_refresh=force_refresh
+            ),
             current_app.extensions["http"],
             current_app.extensions["call_options"],
         )

@@ -44,7 +44,13 @@ DEEP_LINK_ENDPOINTS = frozenset(
 def auth() -> Auth:
     """This request's sign-in helper over the server-side session."""
     if "auth" not in g:
-        g.auth = Auth(current_app.extensions["settings"], current_app.extensions["http"], session)
+        # The session object itself, not the proxy: upstream calls for one page run on
+        # worker threads, where Flask's context-local proxies are not bound.
+        g.auth = Auth(
+            current_app.extensions["settings"],
+            current_app.extensions["http"],
+            session._get_current_object(),  # type: ignore[attr-defined]
+        )
     return g.auth
 
 
