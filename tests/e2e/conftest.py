@@ -70,9 +70,11 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     page.csp_violations = []  # type: ignore[attr-defined]
     page.on(
         "console",
-        lambda msg: page.csp_violations.append(msg.text)  # type: ignore[attr-defined]
-        if "Content Security Policy" in msg.text
-        else None,
+        lambda msg: (
+            page.csp_violations.append(msg.text)  # type: ignore[attr-defined]
+            if "Content Security Policy" in msg.text
+            else None
+        ),
     )
     yield page
     context.close()

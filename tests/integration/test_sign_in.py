@@ -57,9 +57,7 @@ def test_replayed_callback_is_refused(client: FlaskClient, sign_in: SignIn) -> N
     assert sign_in.finish(answer).status_code == 302
     replay = sign_in.finish(answer)
     assert replay.status_code == 400
-    assert "has expired or was started in another browser window" in replay.get_data(
-        as_text=True
-    )
+    assert "has expired or was started in another browser window" in replay.get_data(as_text=True)
 
 
 def test_tampered_state_is_refused(client: FlaskClient, sign_in: SignIn) -> None:
@@ -70,7 +68,9 @@ def test_tampered_state_is_refused(client: FlaskClient, sign_in: SignIn) -> None
 
 
 def test_callback_from_another_browser_is_refused(
-    app, client: FlaskClient, sign_in: SignIn  # type: ignore[no-untyped-def]
+    app,
+    client: FlaskClient,
+    sign_in: SignIn,  # type: ignore[no-untyped-def]
 ) -> None:
     answer = sign_in.answer(sign_in.start(), "in-sync")
     other_browser = app.test_client()

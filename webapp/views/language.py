@@ -17,6 +17,7 @@ def choose() -> Response:
     language = request.form.get("language", "")
     if language in LANGUAGES:
         session[LANGUAGE_KEY] = language
-    back = safe_next(request.form.get("next"), lambda path: path in ("/", "/helpdesk") or
-                     is_deep_link_page(path))
+    back = safe_next(
+        request.form.get("next"), lambda path: path in ("/", "/helpdesk") or is_deep_link_page(path)
+    )
     return redirect(back)
