@@ -428,7 +428,7 @@ def test_shared_holds_are_capped():
 def test_an_enormous_retry_after_is_shared_only_up_to_the_cap(stub, session):
     gate = LocalThrottleGate()
     stub.reply(503, Retry_After="86400")
-    with pytest.raises(ServiceUnavailableError):
+    with pytest.raises(ThrottledError):
         get(requester(session, gate=gate), stub.url + "/me")
     assert MAX_SHARED_HOLD - 5 < gate.wait_time("graph") <= MAX_SHARED_HOLD
 
@@ -777,3 +777,12 @@ def test_a_picture_served_as_html_is_a_bad_response(stub, session):
     client = SharePointClient(stub.url, lambda origin: "t", session)
     with pytest.raises(BadResponseError):
         client.picture("M", profile)
+
+
+def test_a_503_naming_a_long_wait_is_throttling(stub, session):
+    # SharePoint throttles with 503 + Retry-After as well as 429 (reference §4.8).
+    stub.reply(503, Retry_After="300")
+    with pytest.raises(ThrottledError) as caught:
+        get(requester(session, "sharepoint"), stub.url + "/_api/x")
+    assert (caught.value.status, caught.value.retry_after) == (503, 300.0)
+    assert len(stub.seen) == 1

@@ -316,7 +316,11 @@ def _claims_challenge(resp: requests.Response) -> str | None:
 def error_from_response(
     service: str, resp: requests.Response, retry_after: float | None = None
 ) -> UpstreamError:
-    """The error a non-success response means, with the service's code and request id."""
+    """The error a non-success response means, with the service's code and request id.
+
+    429, and 503 naming a wait (`retry_after` given), are throttling: SharePoint throttles
+    with either (reference §4.8), Graph sends Retry-After on both (§3.1).
+    """
     code, message, request_id = _parse_error_body(resp)
     request_id = (
         request_id
@@ -339,6 +343,8 @@ def error_from_response(
     if 300 <= status < 400:
         return BadResponseError(service, status, code, f"redirected: {message}", request_id)
     cls = _ERROR_BY_STATUS.get(status, UpstreamError)
+    if status == 503 and retry_after is not None:
+        cls = ThrottledError
     return cls(service, status, code, message, request_id, retry_after)
 
 
@@ -496,6 +502,10 @@ class Requester:
                     self._sleep(delay)
                     retry += 1
                     continue
+                # Past the budget or the retries. A bare 503 is an outage, not a queue: only
+                # a wait the service named (or a 429) makes it ThrottledError.
+                if hinted is None and status != 429:
+                    raise error_from_response(self.service, resp)
                 raise error_from_response(self.service, resp, retry_after=delay)
             raise error_from_response(self.service, resp)
 
