@@ -707,26 +707,29 @@ def _redeem_code(tenant: Tenant, client: ClientRegistration) -> dict[str, Any]:
                 "The Code_Verifier does not match the code_challenge supplied in the "
                 "authorization request.",
             )
-        grant["redeemed"] = True
-    user = _grant_user(tenant, grant["oid"])
-    parsed = _parse_scopes(tenant, client, scope)
-    if len(parsed.resources) > 1:
-        # One resource per token request (reference §1.5 "Redeem a code"; AADSTS700022).
-        raise EntraError(
-            "invalid_scope",
-            700022,
-            f"The provided value for the input parameter scope is not valid because it "
-            f"contains more than one resource. Scope {scope} is not valid.",
+        user = _grant_user(tenant, grant["oid"])
+        parsed = _parse_scopes(tenant, client, scope)
+        if len(parsed.resources) > 1:
+            # One resource per token request (reference §1.5 "Redeem a code"; AADSTS700022).
+            raise EntraError(
+                "invalid_scope",
+                700022,
+                f"The provided value for the input parameter scope is not valid because it "
+                f"contains more than one resource. Scope {scope} is not valid.",
+            )
+        body = _token_response(
+            tenant,
+            client,
+            user,
+            parsed,
+            nonce=grant["nonce"],
+            auth_time=grant["auth_time"],
+            with_auth_time=grant["max_age"] is not None,
         )
-    return _token_response(
-        tenant,
-        client,
-        user,
-        parsed,
-        nonce=grant["nonce"],
-        auth_time=grant["auth_time"],
-        with_auth_time=grant["max_age"] is not None,
-    )
+        # Used up only once tokens are issued: a refused request (scope, consent) leaves the
+        # code for a corrected retry; the lock makes two concurrent redemptions impossible.
+        grant["redeemed"] = True
+    return body
 
 
 def _redeem_refresh_token(tenant: Tenant, client: ClientRegistration) -> dict[str, Any]:

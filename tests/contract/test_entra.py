@@ -359,6 +359,15 @@ def test_bad_code_redemptions_get_entra_errors(
     assert_entra_error(response, status, error, code)
 
 
+def test_a_refused_multi_resource_redemption_leaves_the_code_usable(
+    emulator, tenant, http, pages, adele
+):
+    code = sign_in(pages, emulator, adele)
+    both = f"User.Read {emulator.url}/AllSites.Read openid"
+    assert_entra_error(redeem(http, emulator, code, scope=both), 400, "invalid_scope", 700022)
+    assert redeem(http, emulator, code).status_code == 200
+
+
 def test_client_may_authenticate_with_http_basic(emulator, tenant, http, pages, adele):
     code = sign_in(pages, emulator, adele)
     http.auth = (TEST_CLIENT_ID, TEST_CLIENT_SECRET)

@@ -1,8 +1,10 @@
-"""The in-process transport: requests and MSAL reach the emulator as over HTTPS, no socket."""
+"""The two ways to run the emulator: in-process behind a `requests` transport, and standalone."""
 
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import msal
 import pytest
@@ -112,3 +114,39 @@ def test_msal_signs_in_over_the_in_process_transport(session, virtual_tenant):
     assert result["id_token_claims"]["oid"] == "oid-k", result
     (account,) = app.get_accounts()
     assert "access_token" in app.acquire_token_silent([sharepoint], account)
+
+
+def test_standalone_server_prints_settings_an_app_can_use(tmp_path):
+    command = [sys.executable, "-m", "m365_emulator", "--port", "0", "--state-dir", str(tmp_path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
+        try:
+            settings = {}
+            for line in server.stdout:
+                name, sep, value = line.strip().partition("=")
+                if sep:
+                    settings[name] = value
+                if line.startswith("Press Ctrl+C"):
+                    break
+            with requests.Session() as http:
+                http.trust_env = False
+                http.verify = settings["REQUESTS_CA_BUNDLE"]
+                doc = http.get(
+                    f"{settings['AUTHORITY']}/v2.0/.well-known/openid-configuration", timeout=5
+                ).json()
+                assert doc["token_endpoint"] == f"{settings['AUTHORITY']}/oauth2/v2.0/token"
+                refused = http.post(
+                    doc["token_endpoint"],
+                    data={
+                        "grant_type": "refresh_token",
+                        "client_id": settings["CLIENT_ID"],
+                        "client_secret": settings["CLIENT_SECRET"],
+                        "refresh_token": "unknown",
+                        "scope": "User.Read",
+                    },
+                    timeout=5,
+                )
+            assert refused.json()["error_codes"] == [70008]  # client authenticated, grant unknown
+            assert settings["GRAPH_ENDPOINT"] == settings["SHAREPOINT_URL"] + "/v1.0"
+        finally:
+            server.terminate()
+            server.wait(timeout=5)
