@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from cachelib import FileSystemCache
@@ -104,6 +105,8 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     if settings.public_url:
         app.config["SERVER_NAME"] = None
         app.config["PREFERRED_URL_SCHEME"] = settings.public_url.split("://")[0]
+        # Any other Host header gets a 400 instead of reaching the app (security.md A12).
+        app.config["TRUSTED_HOSTS"] = [urlsplit(settings.public_url).hostname]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
