@@ -102,6 +102,15 @@ def jpeg(
     return encode(stored.convert("RGB"), "JPEG", **params)
 
 
+def jpeg_with_corrupt_exif(size: tuple[int, int] = (400, 300), orientation: int = 6) -> bytes:
+    """A camera JPEG whose EXIF IFD0 claims more entries than it holds (Pillow warns, reads on)."""
+    data = bytearray(jpeg(size, orientation=orientation, gps=True))
+    tiff_header = data.find(b"Exif\x00\x00") + 6
+    count = b"\x00\x40" if data[tiff_header : tiff_header + 2] == b"MM" else b"\x40\x00"
+    data[tiff_header + 8 : tiff_header + 10] = count
+    return bytes(data)
+
+
 def with_iptc(data: bytes) -> bytes:
     """Insert an APP13 Photoshop/IPTC segment (caption and GPS-like text) right after SOI."""
     payload = b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x10\x1c\x02x\x00\x0bGPS caption"

@@ -11,7 +11,7 @@ import time
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageFile, ImageStat
 
@@ -270,14 +270,19 @@ def test_an_iphone_photo_is_rotated_once_not_twice(orientation) -> None:
     assert_upright(image)
 
 
-@pytest.mark.parametrize("orientation,upright", [(1, (400, 300)), (6, (400, 300)), (8, (400, 300))])
-def test_the_crop_screen_learns_the_upright_size_without_decoding(
-    orientation, upright, no_decoding
+def test_a_phone_photo_with_damaged_metadata_is_still_accepted_upright(
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level("INFO", logger="webapp.photos.pipeline")
+    assert_upright(run(imagegen.jpeg_with_corrupt_exif((400, 300), orientation=6)))
+    assert "Corrupt EXIF" in caplog.text
+
+
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_the_crop_screen_learns_the_upright_size_without_decoding(orientation, no_decoding) -> None:
     info = inspect(imagegen.jpeg((400, 300), orientation=orientation), LIMITS)
-    assert (info.upright_width, info.upright_height) == upright
-    stored = upright if orientation == 1 else upright[::-1]
-    assert (info.width, info.height) == stored
+    assert (info.upright_width, info.upright_height) == (400, 300)
+    assert (info.width, info.height) == ((400, 300) if orientation == 1 else (300, 400))
 
 
 # --- Colours and modes ---------------------------------------------------------------------------
@@ -393,12 +398,20 @@ _COORDINATE = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.booleans(),
 )
+_ANY_BOX = st.builds(CropBox, _COORDINATE, _COORDINATE, _COORDINATE, _COORDINATE)
+# Squares near and across the picture's edges, so that many boxes are valid.
+_SQUARE = st.builds(
+    lambda left, top, side: CropBox(left, top, left + side, top + side),
+    st.integers(-3, 310),
+    st.integers(-3, 210),
+    st.integers(90, 305),
+)
 _SEED_CARD = imagegen.png((400, 300))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(left=_COORDINATE, top=_COORDINATE, right=_COORDINATE, bottom=_COORDINATE)
-def test_any_crop_box_is_either_refused_or_gives_its_square(left, top, right, bottom) -> None:
+@given(crop=st.one_of(_ANY_BOX, _SQUARE))
+def test_any_crop_box_is_either_refused_or_gives_its_square(crop: CropBox) -> None:
     boxes: list[tuple[float, ...]] = []
     original = Image.Image.resize
 
@@ -406,17 +419,18 @@ def test_any_crop_box_is_either_refused_or_gives_its_square(left, top, right, bo
         boxes.append(box)
         return original(self, size, resample, box, reducing_gap)
 
-    crop = CropBox(left, top, right, bottom)
     with mock.patch.object(Image.Image, "resize", spy):
         try:
             photo = normalise(_SEED_CARD, crop, LIMITS)
         except PhotoRejectedError as refused:
             assert refused.reason is Rejection.BAD_CROP
             assert boxes == []  # refused before Pillow saw the box (CVE-2026-59199)
+            event("refused")
             return
-    assert all(type(v) is int for v in (left, top, right, bottom))
-    assert 0 <= left < right <= 400 and 0 <= top < bottom <= 300
-    assert photo.width == photo.height == right - left
+    event("accepted")
+    assert all(type(v) is int for v in (crop.left, crop.top, crop.right, crop.bottom))
+    assert 0 <= crop.left < crop.right <= 400 and 0 <= crop.top < crop.bottom <= 300
+    assert photo.width == photo.height == crop.side >= LIMITS.min_side
     assert len(boxes) == 1 and 0 <= boxes[0][0] < boxes[0][2] <= 400
 
 

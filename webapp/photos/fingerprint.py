@@ -5,29 +5,17 @@ from __future__ import annotations
 import io
 import math
 import statistics
-import struct
-import warnings
-import zlib
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+from PIL import Image
+
+from webapp.photos import pipeline
 
 # Photos come from Graph and SharePoint (JPEG; PNG, GIF or WebP for placeholders and "no photo"),
 # never from the user directly; still only these parsers run (security.md §2.1).
 _FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
 _MAX_PIXELS = 50_000_000  # as the pipeline's default (security.md §2.1): bombs are not decoded
-# Everything Pillow raises on malformed data (UnidentifiedImageError is an OSError).
-_DECODE_ERRORS = (
-    Image.DecompressionBombError,
-    Image.DecompressionBombWarning,
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    IndexError,
-    struct.error,
-    zlib.error,
-)
+
 
 # Layout is compared on a 24×24 greyscale version, normalised to zero mean and unit RMS so that
 # brightness and contrast changes do not count; colour on the mean RGB of a 3×3 grid. A 64-bit
@@ -109,18 +97,20 @@ def _normalised(fp: Fingerprint) -> list[float]:
 def _small_rgb(data: bytes) -> Image.Image:
     """Decode at a small size (JPEG draft), upright, transparency on white."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data), formats=_FORMATS)
-        with im:
+        with pipeline.decoding(), Image.open(io.BytesIO(data), formats=_FORMATS) as im:
             if im.width * im.height > _MAX_PIXELS:
                 raise UnreadablePictureError(f"{im.width}x{im.height} is too large")
+            orientation = pipeline.exif_orientation(im)
             im.draft("RGB", (_SIDE * 4, _SIDE * 4))
-            upright = ImageOps.exif_transpose(im.convert("RGBA"))
+            rgba = pipeline.upright(im.convert("RGBA"), orientation)
     except UnreadablePictureError:
         raise
-    except _DECODE_ERRORS as exc:
+    except (
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        *pipeline.DECODE_ERRORS,
+    ) as exc:
         raise UnreadablePictureError(str(exc)) from None
-    canvas = Image.new("RGB", upright.size, (255, 255, 255))
-    canvas.paste(upright, (0, 0), upright)
+    canvas = Image.new("RGB", rgba.size, (255, 255, 255))
+    canvas.paste(rgba, (0, 0), rgba)
     return canvas

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import io
+import logging
 import math
 import struct
 import threading
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from PIL import Image, ImageCms
@@ -62,7 +65,7 @@ _EXIF_ORIENTATION = 0x0112
 
 # What Pillow and its plugins raise on malformed data during open/load (truncation, bad CRC, broken
 # streams, libheif errors). Each becomes Rejection.CORRUPT; MemoryError is deliberately not caught.
-_DECODE_ERRORS = (
+DECODE_ERRORS = (
     OSError,
     SyntaxError,
     ValueError,
@@ -81,6 +84,7 @@ _DECODE_ERRORS = (
 _DECODE_SLOTS = threading.BoundedSemaphore(2)
 
 _WHITE = (255, 255, 255)
+logger = logging.getLogger(__name__)
 _SRGB = ImageCms.createProfile("sRGB")
 
 
@@ -182,13 +186,13 @@ class ProcessedPhoto:
 
 def inspect(data: bytes, limits: PipelineLimits) -> ImageInfo:
     """Check the upload from its header only and return its upright size, or raise a rejection."""
-    with _open(data, limits) as im:
+    with decoding(), _open(data, limits) as im:
         return _info(im)
 
 
 def normalise(data: bytes, crop: CropBox | None, limits: PipelineLimits) -> ProcessedPhoto:
     """Run the pipeline of security.md §2.5; raises PhotoRejectedError, never a Pillow error."""
-    with _open(data, limits) as im:
+    with decoding(), _open(data, limits) as im:
         info = _info(im)
         box = _checked_crop(crop, info, limits)
         if not _DECODE_SLOTS.acquire(timeout=limits.busy_timeout):
@@ -206,6 +210,42 @@ def normalise(data: bytes, crop: CropBox | None, limits: PipelineLimits) -> Proc
     )
 
 
+@contextlib.contextmanager
+def decoding() -> Iterator[None]:
+    """The warning policy for Pillow calls on untrusted bytes.
+
+    Pillow's bomb warning becomes an error: between 1× and 2× MAX_IMAGE_PIXELS it only warns and
+    then decodes (security.md §0 decision 6, §2.2; Pillow's own fuzzers do the same). Its
+    UserWarnings (corrupt EXIF, a malformed MPO or APNG read as a plain image) mean it went on with
+    the pixels, which is what a user with an odd phone file wants: they are logged, not raised.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+    for warning in caught:
+        logger.info("image decoded despite: %s", warning.message)
+
+
+def exif_orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1–8) of an opened image; 1 when absent or unreadable.
+
+    pillow-heif applies HEIF irot/imir itself and resets the tag (security.md §2.1): HEIF reads 1.
+    """
+    try:
+        value = im.getexif().get(_EXIF_ORIENTATION, 1)
+        return value if value in _ORIENTATION_TRANSPOSE else 1
+    except DECODE_ERRORS:
+        return 1
+
+
+def upright(picture: Image.Image, orientation: int) -> Image.Image:
+    """Apply an EXIF orientation to decoded pixels, once."""
+    if orientation in _ORIENTATION_TRANSPOSE:
+        return picture.transpose(_ORIENTATION_TRANSPOSE[orientation])
+    return picture
+
+
 def _open(data: bytes, limits: PipelineLimits) -> Image.Image:
     """Steps 1–2 of security.md §2.5: bytes, allowed parsers, header-only pixel limit, animation."""
     if not data:
@@ -213,11 +253,7 @@ def _open(data: bytes, limits: PipelineLimits) -> Image.Image:
     if len(data) > limits.max_bytes:
         raise PhotoRejectedError(Rejection.TOO_LARGE_BYTES, f"{len(data)} bytes")
     try:
-        # Pillow only warns between 1× and 2× MAX_IMAGE_PIXELS and then decodes; the warning becomes
-        # an error here, as in Pillow's own fuzzers (security.md §0 decision 6, §2.2).
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+        im = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PhotoRejectedError(Rejection.TOO_MANY_PIXELS, str(exc)) from None
     except Image.UnidentifiedImageError:
@@ -225,7 +261,7 @@ def _open(data: bytes, limits: PipelineLimits) -> Image.Image:
         if kind in ("JPEG", "PNG", "WEBP", "HEIF"):
             raise PhotoRejectedError(Rejection.CORRUPT, f"unreadable {kind}") from None
         raise PhotoRejectedError(Rejection.UNSUPPORTED_FORMAT, kind) from None
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise PhotoRejectedError(Rejection.CORRUPT, f"open: {exc}") from None
     try:
         _check_header(im, limits)
@@ -264,18 +300,9 @@ def _sniff(data: bytes) -> str:
     return "unknown"
 
 
-def _orientation(im: Image.Image) -> int:
-    # pillow-heif applies irot/imir itself and resets the EXIF tag (security.md §2.1): HEIF reads 1.
-    try:
-        value = im.getexif().get(_EXIF_ORIENTATION, 1)
-    except _DECODE_ERRORS:
-        return 1
-    return value if value in _ORIENTATION_TRANSPOSE else 1
-
-
 def _info(im: Image.Image) -> ImageInfo:
     width, height = im.size
-    swapped = _orientation(im) >= 5
+    swapped = exif_orientation(im) >= 5
     return ImageInfo(
         format=im.format or "",
         width=width,
@@ -321,11 +348,9 @@ def _decode_square(
     try:
         im.load()
         picture = _to_rgb(im)
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise PhotoRejectedError(Rejection.CORRUPT, f"decode: {exc}") from None
-    orientation = _orientation(im)
-    if orientation in _ORIENTATION_TRANSPOSE:
-        picture = picture.transpose(_ORIENTATION_TRANSPOSE[orientation])
+    picture = upright(picture, exif_orientation(im))
     # The box was validated in full-size upright pixels; map it onto the drafted picture and keep it
     # inside, since DCT scaling rounds the reduced size up.
     region = (
