@@ -1,0 +1,358 @@
+"""Write a photo change to Graph, then SharePoint, then read both back: upload, remove, undo, retry.
+
+The order and the recovery rules are security.md §5 E: the previous Graph photo is saved in the
+operation record before the first write (E1); Graph first, and if it fails SharePoint is not
+touched (E2); a SharePoint failure after Graph is a visible partial state with a retry that
+uses the stored bytes (E3, forward recovery, no roll-back of Graph); one change per user at a
+time (E5); undo writes the previous photo back (E6); "done" only after a read-back (E7).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+
+from webapp.microsoft.errors import AuthRequiredError, ThrottledError, UpstreamError
+from webapp.microsoft.graph import GraphClient
+from webapp.microsoft.sharepoint import SharePointClient
+from webapp.photos.pipeline import ProcessedPhoto
+from webapp.sync.operations import (
+    Kind,
+    Operation,
+    OperationBusyError,
+    OperationStore,
+    SideState,
+)
+from webapp.sync.verify import Match, error_code, graph_shows, verify
+
+logger = logging.getLogger(__name__)
+
+# The follow-through (issue 6 item 6): the status page keeps reading both services back for this
+# long after the last write, at most once per CHECK_INTERVAL, then says what happens next.
+FOLLOW_THROUGH_SECONDS = 120
+CHECK_INTERVAL = 4.0
+
+# SharePoint's own pull from Exchange: at most once a day, seen to take up to 72 h
+# (reference §5.2 step 5, §5.6).
+SHAREPOINT_SYNC_HOURS = (24, 72)
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    """The signed-in user's clients, and the sign-in name SharePoint's photo trigger needs."""
+
+    graph: GraphClient
+    sharepoint: SharePointClient
+    account: str
+
+
+class Outcome(enum.StrEnum):
+    """What the result page says overall; `wording_photos.py` has one sentence per value."""
+
+    WORKING = "working"  # a write is running (another request holds the lock)
+    NOTHING_CHANGED = "nothing_changed"  # Graph failed: neither service changed (E2)
+    WAIT_THEN_RETRY = "wait_then_retry"  # throttled beyond the in-request budget (C2)
+    PARTIAL = "partial"  # Graph written, SharePoint failed: retry offered (E3)
+    CHECKING = "checking"  # written; reading back until both agree or time runs out
+    VERIFIED = "verified"  # both services show it (E7)
+    SHAREPOINT_LATER = "sharepoint_later"  # written; SharePoint will catch up by itself
+
+
+def outcome(op: Operation, now: float) -> Outcome:
+    """The page's headline for `op` at `now`."""
+    if op.verified:
+        return Outcome.VERIFIED
+    sides = (op.graph, op.sharepoint) if op.writes_graph else (op.sharepoint,)
+    if any(side.state is SideState.IN_PROGRESS for side in sides):
+        return Outcome.WORKING
+    if any(side.state is SideState.THROTTLED for side in sides):
+        return Outcome.WAIT_THEN_RETRY
+    if op.nothing_changed:
+        return Outcome.NOTHING_CHANGED
+    if op.sharepoint.state in (SideState.FAILED, SideState.PENDING):
+        return Outcome.PARTIAL
+    if following_through(op, now):
+        return Outcome.CHECKING
+    return Outcome.SHAREPOINT_LATER
+
+
+def following_through(op: Operation, now: float) -> bool:
+    """Whether the status page should keep checking by itself."""
+    if op.verified or not op.settled or op.written_at is None:
+        return False
+    return now - op.written_at < FOLLOW_THROUGH_SECONDS
+
+
+def retry_allowed(op: Operation, now: float) -> bool:
+    """A retry would write something now (not before a throttled side's `not_before`)."""
+    sides = [op.sharepoint] + ([op.graph] if op.writes_graph else [])
+    pending = [s for s in sides if not s.state.settled]
+    if not pending or op.undone_by is not None:
+        return False
+    return all(s.not_before is None or s.not_before <= now for s in pending)
+
+
+# -- the use cases ------------------------------------------------------------------------------
+
+
+def upload(
+    ops: OperationStore, up: Upstreams, user: str, photo: ProcessedPhoto, form_token: str
+) -> Operation:
+    """Show `photo` everywhere: Graph, then SharePoint, then read back.
+
+    Raises OperationBusyError when another change of the user is running, and
+    AuthRequiredError (after saving the record) when the user must sign in again.
+    """
+    op = ops.new(user, Kind.UPLOAD, image=photo.data)
+    return start(ops, up, op, form_token)
+
+
+def remove(ops: OperationStore, up: Upstreams, user: str, form_token: str) -> Operation:
+    """Delete the Graph photo (undoable); SharePoint follows Exchange by itself."""
+    return start(ops, up, ops.new(user, Kind.REMOVE), form_token)
+
+
+def undo(
+    ops: OperationStore, up: Upstreams, user: str, op_id: str, form_token: str
+) -> Operation | None:
+    """Put back the photo `op_id` replaced (or remove it when there was none).
+
+    None when `op_id` is not the user's latest change or cannot be undone (any more).
+    """
+    target = ops.get(user, op_id)
+    latest = ops.latest(user)
+    again = ops.for_form(user, form_token)
+    if again is not None:
+        return again
+    if target is None or latest is None or latest.id != target.id or not target.undoable:
+        return None
+    op = start(
+        ops, up, ops.new(user, Kind.UNDO, image=target.previous, undo_of=target.id), form_token
+    )
+    if op.undo_of == target.id:
+        target.undone_by = op.id
+        ops.save(target)
+    return op
+
+
+def retry(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Operation | None:
+    """Continue `op_id` from where it stopped, with the stored bytes (no re-upload, E2/E3).
+
+    None when the op is unknown. A throttled side is not retried before its `not_before`.
+    """
+    op = ops.get(user, op_id)
+    if op is None:
+        return None
+    with ops.lock(user, op.id):
+        op = ops.get(user, op_id) or op
+        if retry_allowed(op, ops.clock()):
+            _advance(ops, up, op)
+    return op
+
+
+def follow_up(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Operation | None:
+    """One step of the follow-through: ask SharePoint for the user's own photo and read back.
+
+    Reads only (the trigger is a read, reference §5.2 step 1); at most once per CHECK_INTERVAL
+    and only while `following_through`. None when the op is unknown.
+    """
+    op = ops.get(user, op_id)
+    if op is None:
+        return None
+    now = ops.clock()
+    if not following_through(op, now):
+        return op
+    if op.checked_at is not None and now - op.checked_at < CHECK_INTERVAL:
+        return op
+    if op.sharepoint.state is not SideState.VERIFIED:
+        _trigger(up)
+    _check(ops, up, op)
+    return op
+
+
+def start(ops: OperationStore, up: Upstreams, op: Operation, form_token: str) -> Operation:
+    """Run a new op under the user's lock; a repeated form token returns the first op (E5)."""
+    again = ops.for_form(op.user, form_token)
+    if again is not None:
+        return again
+    with ops.lock(op.user, op.id):
+        if not ops.remember_form(op.user, form_token, op):
+            again = ops.for_form(op.user, form_token)
+            if again is not None:
+                return again
+        ops.make_latest(op)
+        ops.save(op)
+        logger.info("photo op %s (%s) started: %r", op.id, op.kind.value, op)
+        if op.writes_graph and not _capture_previous(ops, up.graph, op):
+            return op
+        _advance(ops, up, op)
+    return op
+
+
+# -- the steps ------------------------------------------------------------------------------
+
+
+def _capture_previous(ops: OperationStore, graph: GraphClient, op: Operation) -> bool:
+    """Keep the current Graph photo as the undo copy, saved before any write (E1)."""
+    try:
+        photo = graph.photo()
+    except AuthRequiredError as exc:
+        ops.set_side(op, "graph", state=SideState.FAILED, error=error_code(exc))
+        raise
+    except UpstreamError as exc:
+        _failed(ops, op, "graph", exc)
+        return False
+    op.previous = None if photo is None else photo.data
+    op.previous_captured = True
+    ops.save(op)
+    return True
+
+
+def _advance(ops: OperationStore, up: Upstreams, op: Operation) -> None:
+    """Graph (if this kind writes it), then SharePoint, then read back; stops at a failure."""
+    if not op.previous_captured and op.writes_graph and not _capture_previous(ops, up.graph, op):
+        return
+    if op.writes_graph and not op.graph.state.settled:
+        _write_graph(ops, up.graph, op)
+        if not op.graph.state.settled:
+            return  # E2: SharePoint is not touched
+    if not op.sharepoint.state.settled:
+        _write_sharepoint(ops, up, op)
+    op.written_at = ops.clock()
+    ops.save(op)
+    if op.settled:
+        _check(ops, up, op)
+
+
+def _write_graph(ops: OperationStore, graph: GraphClient, op: Operation) -> None:
+    if op.graph.state is SideState.IN_PROGRESS:
+        # A worker died after sending the write (E4): look before writing again.
+        match, _ = graph_shows(graph, op.image)
+        if match is Match.SAME:
+            ops.set_side(op, "graph", state=SideState.DONE, error=None, not_before=None)
+            return
+    ops.set_side(op, "graph", state=SideState.IN_PROGRESS)
+    try:
+        if op.image is None:
+            graph.delete_photo()
+        else:
+            graph.put_photo(op.image)
+    except AuthRequiredError as exc:
+        ops.set_side(op, "graph", state=SideState.FAILED, error=error_code(exc))
+        raise
+    except UpstreamError as exc:
+        _failed(ops, op, "graph", exc)
+        return
+    ops.set_side(
+        op, "graph", state=SideState.DONE, error=None, not_before=None, writes=op.graph.writes + 1
+    )
+    logger.info("photo op %s: graph written", op.id)
+
+
+def _write_sharepoint(ops: OperationStore, up: Upstreams, op: Operation) -> None:
+    """Push the same bytes (reference §4.5), then ask for the own photo (the §5.2 trigger).
+
+    With no photo to show (remove) there is nothing to push: SharePoint follows Exchange.
+    A push SharePoint refuses (MC653734, reference §5.4) is not a failure of the change.
+    """
+    if op.image is not None:
+        ops.set_side(op, "sharepoint", state=SideState.IN_PROGRESS)
+        try:
+            up.sharepoint.set_my_profile_picture(op.image)
+        except AuthRequiredError as exc:
+            ops.set_side(op, "sharepoint", state=SideState.FAILED, error=error_code(exc))
+            raise
+        except UpstreamError as exc:
+            if not _refused(exc):
+                _failed(ops, op, "sharepoint", exc)
+                return  # SharePoint is down or throttling: the trigger would fare no better
+            ops.set_side(
+                op,
+                "sharepoint",
+                state=SideState.REFUSED_BY_SHAREPOINT,
+                error=error_code(exc),
+                status=exc.status,
+                request_id=exc.request_id,
+                not_before=None,
+            )
+            logger.info("photo op %s: sharepoint refused the upload (%s)", op.id, exc.code)
+        else:
+            ops.set_side(
+                op,
+                "sharepoint",
+                state=SideState.DONE,
+                error=None,
+                not_before=None,
+                writes=op.sharepoint.writes + 1,
+            )
+            logger.info("photo op %s: sharepoint written", op.id)
+    else:
+        ops.set_side(op, "sharepoint", state=SideState.DONE, error=None, not_before=None)
+    _trigger(up)
+
+
+def _refused(exc: UpstreamError) -> bool:
+    """SharePoint answered that it will not take the picture (4xx other than auth/throttle).
+
+    Since MC653734 local uploads may be disabled (reference §4.5; the error shape is
+    UNCONFIRMED); SharePoint then shows the Exchange/Entra photo by itself.
+    """
+    return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 429)
+
+
+def _trigger(up: Upstreams) -> None:
+    """The user requesting their own photo makes SharePoint pull it (reference §5.2 step 1)."""
+    try:
+        up.sharepoint.request_own_photo(up.account, "M")
+    except AuthRequiredError:
+        raise
+    except UpstreamError as exc:
+        # Only a nudge: verification and Microsoft's own schedule still apply.
+        logger.info("sharepoint trigger failed: %s", error_code(exc))
+
+
+def _failed(ops: OperationStore, op: Operation, name: str, exc: UpstreamError) -> None:
+    """Record a failed write; throttling beyond the in-request budget becomes `not_before` (C2)."""
+    now = ops.clock()
+    throttled = isinstance(exc, ThrottledError) or exc.retry_after is not None
+    state = SideState.THROTTLED if throttled else SideState.FAILED
+    ops.set_side(
+        op,
+        name,
+        state=state,
+        error=error_code(exc),
+        status=exc.status,
+        request_id=exc.request_id,
+        not_before=now + (exc.retry_after or 0.0) if throttled else None,
+    )
+    logger.warning("photo op %s: %s %s (%s)", op.id, name, state.value, error_code(exc))
+
+
+def _check(ops: OperationStore, up: Upstreams, op: Operation) -> None:
+    """Read both services back and mark the sides that show the op's photo as verified."""
+    result = verify(up.graph if op.writes_graph else None, up.sharepoint, op.image)
+    op.checks += 1
+    op.checked_at = ops.clock()
+    op.graph_match = result.graph.value if op.writes_graph else None
+    op.sharepoint_match = result.sharepoint.value
+    if op.writes_graph and result.graph is Match.SAME and op.graph.state.settled:
+        op.graph.state = SideState.VERIFIED
+    if result.sharepoint is Match.SAME and op.sharepoint.state.settled:
+        op.sharepoint.state = SideState.VERIFIED
+    ops.save(op)
+
+
+__all__ = [
+    "FOLLOW_THROUGH_SECONDS",
+    "OperationBusyError",
+    "Outcome",
+    "Upstreams",
+    "follow_up",
+    "outcome",
+    "remove",
+    "retry",
+    "retry_allowed",
+    "undo",
+    "upload",
+]
