@@ -134,9 +134,11 @@ def _tenant() -> Tenant:
 def _called_origin() -> str:
     """The tenant origin this request came in on (My Site host or the SharePoint root)."""
     tenant = _tenant()
-    host = request.host.lower()
+    # URLs SharePoint hands out carry an explicit default port (`:443`, reference §4.2).
+    default_port = ":443" if request.scheme == "https" else ":80"
+    host = request.host.lower().removesuffix(default_port)
     for origin in (tenant.origins.mysite, tenant.origins.sharepoint):
-        if urlsplit(origin).netloc.lower() == host:
+        if urlsplit(origin).netloc.lower().removesuffix(default_port) == host:
             return origin
     return tenant.origins.sharepoint
 

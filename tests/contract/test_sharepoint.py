@@ -339,3 +339,16 @@ def test_hang_and_latency_apply_to_sharepoint(m365):
     m365.tenant.faults.set_latency("sharepoint", 0.05)
     assert m365.my_properties().status_code == 200
     assert m365.tenant.requests_to("sharepoint")[-1].duration >= 0.15
+
+
+def test_picture_url_with_its_explicit_default_port_is_served(m365):
+    picture_url = m365.upa("in-sync")["PictureURL"]
+    assert picture_url.startswith("https://contoso-my.sharepoint.m365.test:443/")
+    response = m365.sharepoint(
+        "GET",
+        picture_url.removeprefix(m365.tenant.origins.mysite + ":443"),
+        origin=m365.tenant.origins.mysite + ":443",
+        token_origin=m365.tenant.origins.mysite,
+    )
+    assert response.status_code == 200
+    assert image_size(response.data) == (72, 72)
