@@ -42,6 +42,9 @@ WRITE_PICTURE_SCOPES = {
     "User.ReadWrite.All",
 }
 
+# SetSingleValueProfileProperty / SetMultiValuedProfileProperty: the scope for one's own profile
+# is undocumented; reference §8.4 [S70] best-guesses `User.ReadWrite.All` (admin consent).
+WRITE_PROPERTY_SCOPES = {"User.ReadWrite.All"}
 MAX_PICTURE_BYTES = 5_000_000  # SetMyProfilePicture limit (reference §4.5 [S40])
 _PICTURE_TYPES = ("image/jpeg", "image/png", "image/bmp")  # reference §4.5 [S40]
 LIBRARY_PATH = "/User Photos/Profile Pictures"  # English My Site host locale (reference §4.7)
@@ -187,6 +190,8 @@ def people_manager(call: str, site: str | None = None) -> Response:
         return _get_my_properties(site)
     if request.method == "POST" and name == "sp.userprofiles.peoplemanager/setmyprofilepicture":
         return _set_my_profile_picture()
+    if request.method == "POST" and name in _SET_PROPERTY_CALLS:
+        return _set_profile_property(_SET_PROPERTY_CALLS[name])
     # Unknown endpoint (UNCONFIRMED code and message).
     raise SharePointError(
         404,
@@ -524,3 +529,70 @@ def library_file(filename: str) -> Response:
             raise not_found
         data = {"S": pics.small, "M": pics.medium, "L": pics.large}[size]
     return Response(data, content_type="image/jpeg")
+
+
+# -- SetSingleValueProfileProperty / SetMultiValuedProfileProperty --------------------------
+
+_SET_PROPERTY_CALLS = {
+    "sp.userprofiles.peoplemanager/setsinglevalueprofileproperty": "SetSingleValueProfileProperty",
+    "sp.userprofiles.peoplemanager/setmultivaluedprofileproperty": "SetMultiValuedProfileProperty",
+}
+# User-editable UPA properties: those the classic editor offered (reference §8.4 [S74]); the
+# defaults of SPS-Interests/SPS-School/SPS-Birthday are UNCONFIRMED (§4.6), taken as editable.
+_EDITABLE = {key: graph_name for graph_name, key in sync.SPO_BACKED_FIELDS.items()}
+
+
+def _set_profile_property(method: str) -> Response:
+    """Write one user-editable property of one's own profile (reference §4.6, §8.4).
+
+    It lands in the same store Graph's `aboutMe`/`skills`/... read (reference §8.5).
+    """
+    tenant = _tenant()
+    user = _caller(_called_origin(), WRITE_PROPERTY_SCOPES)
+    body = request.get_json(force=True, silent=True)
+    invalid = SharePointError(
+        400, "-2147024809, System.ArgumentException", "Parameter is not valid."
+    )
+    if not isinstance(body, dict):
+        raise invalid
+    account = str(body.get("accountName", "")).split("|")[-1].lower()
+    if account not in (user.upn.lower(), str(user.directory.get("mail") or "").lower()):
+        # Message as reported (reference §8.4 [S71]); status and code UNCONFIRMED.
+        raise SharePointError(
+            403,
+            "-2147024891, System.UnauthorizedAccessException",
+            "This operation requires you to be managing your own data or have administrator "
+            "privileges.",
+        )
+    key = str(body.get("propertyName", ""))
+    if key not in _EDITABLE:
+        known = key in dict(_upa_properties(tenant, user))
+        # Reference §8.4 [S71]: not editable → this body; unknown → "Property No…" (the rest of
+        # that message is UNCONFIRMED).
+        raise SharePointError(
+            500,
+            "-1, Microsoft.Office.Server.UserProfiles.PropertyNotEditableException"
+            if known
+            else "-1, Microsoft.Office.Server.UserProfiles.PropertyNotFoundException",
+            "Property Not Editable: This property can only be modified by an administrator."
+            if known
+            else f"Property Not Found: {key}",
+        )
+    graph_name = _EDITABLE[key]
+    multi = graph_name in sync.MULTI_VALUED_FIELDS
+    if method == "SetMultiValuedProfileProperty":
+        values = body.get("propertyValues")
+        if not multi or not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise invalid
+        value: object = values
+    else:
+        single = body.get("propertyValue")
+        if multi or not isinstance(single, str):
+            raise invalid
+        value = single or None
+        if graph_name == "birthday" and single:
+            value = sync.normalise_birthday(single)
+            if value is None:
+                raise invalid
+    sync.write_profile_fields(tenant, user, {graph_name: value})
+    return _null_result(method)

@@ -352,3 +352,66 @@ def test_picture_url_with_its_explicit_default_port_is_served(m365):
     )
     assert response.status_code == 200
     assert image_size(response.data) == (72, 72)
+
+
+# -- SetSingleValueProfileProperty / SetMultiValuedProfileProperty --------------------------------
+
+
+def set_property(
+    m365, call: str, body: dict, user: str = "no-photo", scopes=("User.ReadWrite.All",)
+):
+    if "accountName" not in body:
+        body = {"accountName": f"i:0#.f|membership|{m365.user(user).upn}", **body}
+    return m365.sharepoint(
+        "POST", f"/_api/SP.UserProfiles.PeopleManager/{call}", user, scopes, json=body
+    )
+
+
+def test_set_single_and_multi_valued_properties_read_back_through_graph(m365):
+    single = set_property(
+        m365, "SetSingleValueProfileProperty", {"propertyName": "AboutMe", "propertyValue": "Hi"}
+    )
+    assert (single.status_code, single.json) == (200, {"odata.null": True})
+    multi = set_property(
+        m365,
+        "SetMultiValuedProfileProperty",
+        {"propertyName": "SPS-Skills", "propertyValues": ["Python", "SQL"]},
+    )
+    assert multi.status_code == 200
+    body = m365.graph("GET", "/me?$select=aboutMe,skills", "no-photo").json
+    assert (body["aboutMe"], body["skills"]) == ("Hi", ["Python", "SQL"])
+
+
+def test_set_property_refuses_what_a_member_may_not_edit(m365):
+    not_editable = set_property(
+        m365,
+        "SetSingleValueProfileProperty",
+        {"propertyName": "SPS-JobTitle", "propertyValue": "Boss"},
+    )
+    message = odata_error(not_editable, 500, "PropertyNotEditableException")
+    assert message.startswith("Property Not Editable")
+    unknown = set_property(
+        m365, "SetSingleValueProfileProperty", {"propertyName": "ShoeSize", "propertyValue": "44"}
+    )
+    assert odata_error(unknown, 500, "PropertyNotFoundException").startswith("Property No")
+    wrong_kind = set_property(
+        m365, "SetMultiValuedProfileProperty", {"propertyName": "AboutMe", "propertyValues": ["x"]}
+    )
+    odata_error(wrong_kind, 400, "System.ArgumentException")
+
+
+def test_set_property_only_on_ones_own_profile_and_with_the_write_scope(m365):
+    other = {
+        "accountName": f"i:0#.f|membership|{m365.user('in-sync').upn}",
+        "propertyName": "AboutMe",
+        "propertyValue": "x",
+    }
+    response = set_property(m365, "SetSingleValueProfileProperty", other)
+    assert "managing your own data" in odata_error(response, 403, "UnauthorizedAccessException")
+    read_only = set_property(
+        m365,
+        "SetSingleValueProfileProperty",
+        {"propertyName": "AboutMe", "propertyValue": "x"},
+        scopes=("AllSites.Write",),
+    )
+    odata_error(read_only, 403, "UnauthorizedAccessException")
