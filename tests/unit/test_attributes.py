@@ -1,0 +1,178 @@
+"""The attribute table: each Entra attribute beside the SharePoint property it feeds."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp.microsoft.models import GraphUser, SharePointProfile
+from webapp.sync.attributes import MAP, Attribute, RowState, diff_rows
+
+ADELE = {
+    "id": "87d349ed-44d7-43e1-9a83-5f2406dee5bd",
+    "displayName": "Adele Vance",
+    "givenName": "Adele",
+    "surname": "Vance",
+    "jobTitle": "Retail Manager",
+    "department": "Retail",
+    "officeLocation": "18/2111",
+    "businessPhones": ["+1 425 555 0109"],
+    "mobilePhone": "+1 425 555 0110",
+    "mail": "AdeleV@contoso.com",
+    "userPrincipalName": "AdeleV@contoso.com",
+}
+
+# The same person as SharePoint's profile import left her (reference §4.2, §5.5).
+ADELE_UPA = {
+    "PreferredName": "Adele Vance",
+    "FirstName": "Adele",
+    "LastName": "Vance",
+    "Title": "Retail Manager",
+    "SPS-JobTitle": "Retail Manager",
+    "Department": "Retail",
+    "SPS-Department": "Retail",
+    "Office": "18/2111",
+    "WorkPhone": "+1 425 555 0109",
+    "CellPhone": "",
+    "WorkEmail": "AdeleV@contoso.com",
+    "SPS-UserPrincipalName": "AdeleV@contoso.com",
+    "Manager": "i:0#.f|membership|meganb@contoso.com",
+}
+
+
+def graph_user(**changes: object) -> GraphUser:
+    return GraphUser.from_graph({**ADELE, **changes})
+
+
+def profile(**changes: str) -> SharePointProfile:
+    properties = {**ADELE_UPA, **changes}
+    return SharePointProfile.from_sharepoint(
+        {
+            "AccountName": "i:0#.f|membership|adelev@contoso.com",
+            "UserProfileProperties": [{"Key": k, "Value": v} for k, v in properties.items()],
+        }
+    )
+
+
+def row(rows, attribute):  # type: ignore[no-untyped-def]
+    return next(r for r in rows if r.attribute is attribute)
+
+
+def test_every_attribute_the_issue_names_has_a_row_in_map_order() -> None:
+    rows = diff_rows(graph_user(), profile())
+    assert [r.attribute for r in rows] == [m.attribute for m in MAP]
+    assert {r.attribute for r in rows} == set(Attribute)
+
+
+def test_a_freshly_imported_profile_matches_on_every_synced_attribute() -> None:
+    rows = diff_rows(graph_user(mobilePhone=None), profile())
+    assert not any(r.differs for r in rows)
+    assert {r.state for r in rows} == {RowState.SAME, RowState.SHAREPOINT_ONLY}
+
+
+def test_sharepoint_properties_follow_microsofts_sync_table() -> None:
+    keys = {m.attribute: (m.graph_property, m.sharepoint_property) for m in MAP}
+    assert keys == {
+        Attribute.DISPLAY_NAME: ("displayName", "PreferredName"),
+        Attribute.FIRST_NAME: ("givenName", "FirstName"),
+        Attribute.LAST_NAME: ("surname", "LastName"),
+        Attribute.JOB_TITLE: ("jobTitle", "Title"),
+        Attribute.DEPARTMENT: ("department", "Department"),
+        Attribute.OFFICE: ("officeLocation", "Office"),
+        Attribute.BUSINESS_PHONE: ("businessPhones", "WorkPhone"),
+        Attribute.MOBILE_PHONE: ("mobilePhone", "CellPhone"),
+        Attribute.EMAIL: ("mail", "WorkEmail"),
+        Attribute.USER_PRINCIPAL_NAME: ("userPrincipalName", "SPS-UserPrincipalName"),
+        Attribute.MANAGER: (None, "Manager"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("graph_change", "sharepoint_change", "attribute"),
+    [
+        ({"displayName": "Adele Vance-Smith"}, {}, Attribute.DISPLAY_NAME),
+        ({"givenName": "Adela"}, {}, Attribute.FIRST_NAME),
+        ({"surname": "Vance-Smith"}, {}, Attribute.LAST_NAME),
+        ({"jobTitle": "Store Director"}, {}, Attribute.JOB_TITLE),
+        ({"department": "Marketing"}, {}, Attribute.DEPARTMENT),
+        ({"officeLocation": "19/3123"}, {}, Attribute.OFFICE),
+        ({"businessPhones": ["+45 33 12 34 56"]}, {}, Attribute.BUSINESS_PHONE),
+        ({"mail": "Adele.Vance@contoso.com"}, {}, Attribute.EMAIL),
+        ({"userPrincipalName": "Adele.Vance@contoso.com"}, {}, Attribute.USER_PRINCIPAL_NAME),
+        ({}, {"Department": "Retail (old)"}, Attribute.DEPARTMENT),
+    ],
+)
+def test_a_changed_synced_attribute_is_marked_as_differing(
+    graph_change: dict[str, object], sharepoint_change: dict[str, str], attribute: Attribute
+) -> None:
+    rows = diff_rows(graph_user(**graph_change), profile(**sharepoint_change))
+    assert [r.attribute for r in rows if r.differs] == [attribute]
+
+
+def test_department_moved_in_entra_shows_both_values_exactly() -> None:
+    changed = row(diff_rows(graph_user(department="Marketing"), profile()), Attribute.DEPARTMENT)
+    assert (changed.graph_value, changed.sharepoint_value) == ("Marketing", "Retail")
+    assert changed.state is RowState.DIFFERS
+
+
+def test_values_are_not_normalised_beyond_what_microsoft_does() -> None:
+    # Case and spacing count: the import copies values as they are.
+    rows = diff_rows(graph_user(jobTitle="retail manager", officeLocation="18/2111 "), profile())
+    assert {r.attribute for r in rows if r.differs} == {Attribute.JOB_TITLE, Attribute.OFFICE}
+
+
+def test_graph_null_and_sharepoint_empty_both_mean_unset() -> None:
+    rows = diff_rows(graph_user(officeLocation=None), profile(Office=""))
+    office = row(rows, Attribute.OFFICE)
+    assert (office.graph_value, office.sharepoint_value, office.state) == (
+        None,
+        None,
+        RowState.SAME,
+    )
+
+
+def test_work_phone_is_compared_with_the_first_business_phone_only() -> None:
+    rows = diff_rows(graph_user(businessPhones=["+1 425 555 0109", "+1 425 555 0199"]), profile())
+    phone = row(rows, Attribute.BUSINESS_PHONE)
+    assert phone.graph_value == "+1 425 555 0109, +1 425 555 0199"
+    assert phone.state is RowState.SAME
+
+
+def test_no_business_phone_against_a_leftover_work_phone_differs() -> None:
+    phone = row(diff_rows(graph_user(businessPhones=[]), profile()), Attribute.BUSINESS_PHONE)
+    assert (phone.graph_value, phone.sharepoint_value) == (None, "+1 425 555 0109")
+    assert phone.differs
+
+
+def test_a_different_mobile_phone_is_not_synced_rather_than_differing() -> None:
+    mobile = row(diff_rows(graph_user(), profile()), Attribute.MOBILE_PHONE)
+    assert mobile.state is RowState.NOT_SYNCED
+    assert not mobile.differs
+    assert (mobile.graph_value, mobile.sharepoint_value) == ("+1 425 555 0110", None)
+
+
+def test_an_equal_mobile_phone_is_the_same() -> None:
+    mobile = row(
+        diff_rows(graph_user(), profile(CellPhone="+1 425 555 0110")), Attribute.MOBILE_PHONE
+    )
+    assert mobile.state is RowState.SAME
+
+
+def test_manager_is_shown_from_sharepoint_only() -> None:
+    manager = row(diff_rows(graph_user(), profile()), Attribute.MANAGER)
+    assert manager.state is RowState.SHAREPOINT_ONLY
+    assert manager.graph_value is None
+    assert manager.sharepoint_value == "i:0#.f|membership|meganb@contoso.com"
+
+
+def test_sharepoint_unavailable_keeps_graph_values_and_marks_nothing_as_differing() -> None:
+    rows = diff_rows(graph_user(), None)
+    assert {r.state for r in rows} == {RowState.UNAVAILABLE}
+    assert row(rows, Attribute.DISPLAY_NAME).graph_value == "Adele Vance"
+    assert not any(r.differs for r in rows)
+
+
+def test_graph_unavailable_keeps_sharepoint_values() -> None:
+    rows = diff_rows(None, profile())
+    assert row(rows, Attribute.DEPARTMENT).sharepoint_value == "Retail"
+    assert row(rows, Attribute.DEPARTMENT).state is RowState.UNAVAILABLE
+    assert row(rows, Attribute.MANAGER).state is RowState.SHAREPOINT_ONLY

@@ -1,0 +1,179 @@
+"""Reads what Graph and SharePoint show of the signed-in user, concurrently, into a Snapshot."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from webapp.microsoft.errors import AuthRequiredError, UpstreamError
+from webapp.microsoft.graph import GraphClient
+from webapp.microsoft.models import GraphUser, Photo, PhotoMeta, SharePointProfile
+from webapp.microsoft.sharepoint import SharePointClient
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# The SharePoint picture compared with Graph's photo: PictureURL names the medium one (§4.7).
+COMPARED_PICTURE_SIZE = "M"
+
+
+@dataclass(frozen=True)
+class GraphSide:
+    """What Exchange/Entra shows through Graph; an `*_error` is the failure that hid that part.
+
+    `photo` None with no `photo_error` means the user has no photo (every 404, reference §3.3).
+    """
+
+    user: GraphUser | None = None
+    photo_meta: PhotoMeta | None = None
+    photo: Photo | None = None
+    sizes: tuple[PhotoMeta, ...] = ()
+    profile_error: UpstreamError | None = None
+    photo_error: UpstreamError | None = None
+    sizes_error: UpstreamError | None = None
+
+    @property
+    def has_photo(self) -> bool:
+        """Graph serves a real photo: metadata that is not the 1x1 "no photo" and the bytes."""
+        return self.photo_meta is not None and self.photo is not None
+
+
+@dataclass(frozen=True)
+class SharePointSide:
+    """What SharePoint's user profile shows; `picture` is the M thumbnail PictureURL names."""
+
+    profile: SharePointProfile | None = None
+    picture: Photo | None = None
+    profile_error: UpstreamError | None = None
+    picture_error: UpstreamError | None = None
+
+
+@dataclass(frozen=True)
+class PictureHint:
+    """Where SharePoint kept the picture last time, so it can be fetched alongside the profile.
+
+    PictureURL is stable per user (reference §4.7: `{prefix}_MThumb.jpg`, the prefix never
+    changes), so a page load need not wait for GetMyProperties before asking for the picture.
+    The hint is only used when the fresh profile names the same URL.
+    """
+
+    picture_url: str
+    personal_site_host_url: str | None = None
+
+    def as_profile(self) -> SharePointProfile:
+        # The client derives and host-checks the URL from a profile (SSRF guard, §4.7).
+        return SharePointProfile(
+            account_name=None,
+            display_name=None,
+            email=None,
+            picture_url=self.picture_url,
+            title=None,
+            personal_site_host_url=self.personal_site_host_url,
+        )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Both services' view of one user at `taken_at`."""
+
+    graph: GraphSide
+    sharepoint: SharePointSide
+    taken_at: datetime
+
+    @property
+    def picture_hint(self) -> PictureHint | None:
+        """The hint for the next read, when SharePoint named a picture."""
+        profile = self.sharepoint.profile
+        if profile is None or not profile.picture_url:
+            return None
+        return PictureHint(profile.picture_url, profile.personal_site_host_url)
+
+
+def _outcome(future: Future[T]) -> tuple[T | None, UpstreamError | None]:
+    """The call's value or the UpstreamError that stopped it.
+
+    Re-authentication needs propagate: AuthRequiredError here, and the token provider's
+    InteractionRequiredError (not an UpstreamError) is never caught at all.
+    """
+    try:
+        return future.result(), None
+    except AuthRequiredError:
+        raise
+    except UpstreamError as exc:
+        logger.info("%s call failed: %s %s", exc.service, exc.status, exc.code)
+        return None, exc
+
+
+def read_snapshot(
+    graph: GraphClient,
+    sharepoint: SharePointClient,
+    *,
+    now: datetime,
+    hint: PictureHint | None = None,
+) -> Snapshot:
+    """Read Graph's profile and photo and SharePoint's profile and picture at the same time.
+
+    All independent calls start together; only the SharePoint picture depends on the profile
+    (its URL is in PictureURL), and with a `hint` that names the same URL it starts together
+    with them too. Each call runs in a copy of the caller's context, so token providers that
+    rely on context variables (the request's session) work on the worker threads.
+
+    :raise AuthRequiredError: a service refused the token even after a refresh.
+    """
+    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="snapshot") as pool:
+
+        def start(call: Callable[[], T]) -> Future[T]:
+            return pool.submit(contextvars.copy_context().run, call)
+
+        me = start(graph.me)
+        meta = start(graph.photo_meta)
+        photo = start(graph.photo)
+        sizes = start(graph.photo_sizes)
+        properties = start(sharepoint.my_properties)
+        guessed = (
+            start(lambda: sharepoint.picture(COMPARED_PICTURE_SIZE, hint.as_profile()))
+            if hint is not None
+            else None
+        )
+
+        profile, profile_error = _outcome(properties)
+        picture: Photo | None = None
+        picture_error: UpstreamError | None = None
+        if profile is not None:
+            if guessed is not None and hint is not None and hint.picture_url == profile.picture_url:
+                picture, picture_error = _outcome(guessed)
+            else:
+                fetched = start(lambda: sharepoint.picture(COMPARED_PICTURE_SIZE, profile))
+                picture, picture_error = _outcome(fetched)
+        elif guessed is not None:
+            guessed.cancel()
+
+        user, user_error = _outcome(me)
+        photo_meta, meta_error = _outcome(meta)
+        photo_value, photo_error = _outcome(photo)
+        size_list, sizes_error = _outcome(sizes)
+
+    return Snapshot(
+        graph=GraphSide(
+            user=user,
+            photo_meta=photo_meta,
+            photo=photo_value,
+            sizes=tuple(size_list or ()),
+            profile_error=user_error,
+            photo_error=photo_error or meta_error,
+            sizes_error=sizes_error,
+        ),
+        sharepoint=SharePointSide(
+            profile=profile,
+            picture=picture,
+            profile_error=profile_error,
+            picture_error=picture_error,
+        ),
+        taken_at=now,
+    )
