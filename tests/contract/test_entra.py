@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import jwt
@@ -366,6 +367,28 @@ def test_a_refused_multi_resource_redemption_leaves_the_code_usable(
     both = f"User.Read {emulator.url}/AllSites.Read openid"
     assert_entra_error(redeem(http, emulator, code, scope=both), 400, "invalid_scope", 700022)
     assert redeem(http, emulator, code).status_code == 200
+
+
+def test_concurrent_redemptions_of_one_code_issue_tokens_once(emulator, tenant, pages, adele):
+    code = sign_in(pages, emulator, adele)
+
+    def attempt(_: int) -> int:
+        with emulator.session() as http:
+            return redeem(http, emulator, code).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(attempt, range(6)))
+    assert statuses == [200, 400, 400, 400, 400, 400]
+
+
+def test_default_scope_means_every_consented_permission_of_the_resource(
+    emulator, tenant, http, pages, adele
+):
+    scope = f"{GRAPH_RESOURCE}/.default offline_access openid profile"
+    body = redeem(http, emulator, sign_in(pages, emulator, adele), scope=scope).json()
+    assert body["scope"] == "User.Read openid profile offline_access"
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert (claims["aud"], claims["scp"]) == (GRAPH_RESOURCE, "User.Read")
 
 
 def test_client_may_authenticate_with_http_basic(emulator, tenant, http, pages, adele):
