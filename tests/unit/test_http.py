@@ -59,6 +59,7 @@ class Reply:
     body: bytes = b"{}"
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
     delay: float = 0.0
+    declared_length: int | None = None  # a Content-Length that lies (cut-off body)
 
 
 @dataclass
@@ -93,7 +94,8 @@ class Stub:
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
+                length = reply.declared_length or len(reply.body)
+                self.send_header("Content-Length", str(length))
                 self.end_headers()
                 self.wfile.write(reply.body)
 
@@ -126,12 +128,19 @@ class Stub:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def reply(self, status: int = 200, body: object = None, delay: float = 0.0, **headers: str):
+    def reply(
+        self,
+        status: int = 200,
+        body: object = None,
+        delay: float = 0.0,
+        declared_length: int | None = None,
+        **headers: str,
+    ) -> None:
         raw = body if isinstance(body, bytes) else json.dumps({} if body is None else body).encode()
         sent = {"Content-Type": "application/json"} | {
             k.replace("_", "-"): v for k, v in headers.items()
         }
-        self.script.append(Reply(status, raw, sent, delay))
+        self.script.append(Reply(status, raw, sent, delay, declared_length))
 
     def reset(self) -> None:
         with self.lock:
@@ -308,6 +317,11 @@ def test_every_call_carries_bearer_user_agent_and_client_request_id(stub, sessio
     assert first.headers["client-request-id"] == second.headers["client-request-id"]
     assert "Retry-Attempt" not in first.headers
     assert second.headers["Retry-Attempt"] == "1"
+
+
+def test_an_explicit_user_agent_wins(stub, session):
+    get(requester(session, user_agent="ISV|Fabrikam|Other/2"), stub.url + "/me")
+    assert stub.seen[0].headers["User-Agent"] == "ISV|Fabrikam|Other/2"
 
 
 def test_an_undecorated_session_still_sends_a_decorated_user_agent(stub):
@@ -786,3 +800,10 @@ def test_a_503_naming_a_long_wait_is_throttling(stub, session):
         get(requester(session, "sharepoint"), stub.url + "/_api/x")
     assert (caught.value.status, caught.value.retry_after) == (503, 300.0)
     assert len(stub.seen) == 1
+
+
+def test_a_cut_off_body_is_a_bad_response(stub, session):
+    stub.reply(200, b"\xff\xd8 half a photo", declared_length=10_000, Content_Type="image/jpeg")
+    with pytest.raises(BadResponseError) as caught:
+        get(requester(session), stub.url + "/me/photo/$value")
+    assert caught.value.code == "BrokenBody"

@@ -380,6 +380,13 @@ def _fresh_token(provider: Callable[..., str]) -> str:
     return provider()
 
 
+def _decorated_or_default(session: requests.Session) -> str:
+    user_agent = session.headers.get("User-Agent", "")
+    if isinstance(user_agent, bytes):
+        user_agent = user_agent.decode("latin-1")
+    return user_agent if user_agent.startswith(("NONISV|", "ISV|")) else DEFAULT_USER_AGENT
+
+
 class Requester:
     """Sends one logical call to one service with our headers, retries and error mapping.
 
@@ -398,21 +405,11 @@ class Requester:
         session: requests.Session,
         service: str,
         options: CallOptions | None = None,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session = session
         self.service = service
         self.options = options or CallOptions()
-        self._sleep = sleep
-        self._clock = clock
-        user_agent = self.options.user_agent or session.headers.get("User-Agent", "")
-        if isinstance(user_agent, bytes):
-            user_agent = user_agent.decode("latin-1")
-        if not user_agent.startswith(("NONISV|", "ISV|")):
-            user_agent = DEFAULT_USER_AGENT
-        self.user_agent = user_agent
+        self.user_agent = self.options.user_agent or _decorated_or_default(session)
 
     def request(
         self,
@@ -432,7 +429,7 @@ class Requester:
         """
         options = self.options
         policy = options.retry
-        start = self._clock()
+        start = time.monotonic()
         self._wait_for_gate(start)
         token = token_provider()
         request_id = str(uuid.uuid4())
@@ -447,7 +444,7 @@ class Requester:
             }
             if retry:
                 sent["Retry-Attempt"] = str(retry)
-            began = self._clock()
+            began = time.monotonic()
             try:
                 resp = self.session.request(
                     method,
@@ -458,10 +455,16 @@ class Requester:
                     timeout=options.timeout,
                     allow_redirects=False,
                 )
-            except requests.Timeout as exc:
+            except requests.ConnectTimeout as exc:
                 self._record(operation, method, None, began, retry)
                 raise UpstreamTimeoutError(
-                    self.service, code="Timeout", message=f"no answer within {options.timeout} s"
+                    self.service, code="ConnectTimeout", message="could not connect in time"
+                ) from exc
+            except requests.Timeout as exc:
+                # Not retried: the service may have acted on the request before going quiet.
+                self._record(operation, method, None, began, retry)
+                raise UpstreamTimeoutError(
+                    self.service, code="ReadTimeout", message="no answer in time"
                 ) from exc
             except requests.exceptions.SSLError as exc:
                 self._record(operation, method, None, began, retry)
@@ -472,11 +475,19 @@ class Requester:
                 self._record(operation, method, None, began, retry)
                 delay = policy.backoff(retry)
                 if retry < policy.max_retries and self._fits(start, delay):
-                    self._sleep(delay)
+                    time.sleep(delay)
                     retry += 1
                     continue
                 raise ServiceUnavailableError(
                     self.service, code="ConnectionFailed", message="could not connect"
+                ) from exc
+            except (
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:
+                self._record(operation, method, None, began, retry)
+                raise BadResponseError(
+                    self.service, code="BrokenBody", message="the response body was cut or garbled"
                 ) from exc
             self._record(operation, method, resp.status_code, began, retry)
             status = resp.status_code
@@ -499,7 +510,7 @@ class Requester:
                         "%s %s answered %s; retry in %.1f s", self.service, operation, status, delay
                     )
                     resp.close()
-                    self._sleep(delay)
+                    time.sleep(delay)
                     retry += 1
                     continue
                 # Past the budget or the retries. A bare 503 is an outage, not a queue: only
@@ -510,7 +521,7 @@ class Requester:
             raise error_from_response(self.service, resp)
 
     def _fits(self, start: float, delay: float) -> bool:
-        return self._clock() - start + delay <= self.options.retry.budget
+        return time.monotonic() - start + delay <= self.options.retry.budget
 
     def _wait_for_gate(self, start: float) -> None:
         wait = self.options.gate.wait_time(self.service)
@@ -523,12 +534,12 @@ class Requester:
                 message="the service asked all callers to wait",
                 retry_after=wait,
             )
-        self._sleep(wait)
+        time.sleep(wait)
 
     def _record(
         self, operation: str, method: str, status: int | None, began: float, retry: int
     ) -> None:
-        duration = self._clock() - began
+        duration = time.monotonic() - began
         logger.debug(
             "%s %s %s -> %s in %.3f s (attempt %d)",
             self.service,
