@@ -90,7 +90,12 @@ _OIDC_WORDS = {
 
 
 class EntraError(Exception):
-    """An error Entra answers with `error` + `AADSTSnnnn: message` (reference §1.5, §1.6)."""
+    """An error Entra answers with `error` + `AADSTSnnnn: message` (reference §1.5, §1.6).
+
+    Codes and wording come from reference §1.5/§1.6 where listed there, otherwise from
+    Microsoft's table https://learn.microsoft.com/entra/identity-platform/reference-error-codes
+    (the full sentences Entra prints for 70000, 500112, 9002325 and 90033 are UNCONFIRMED).
+    """
 
     def __init__(
         self,
@@ -207,6 +212,8 @@ def discovery(tenant_ref: str) -> Response:
     # The browser prefix may be a bare path (in-process demo): a relative authorize URL is
     # fine, MSAL only concatenates the query onto it (reference §1.1).
     browser = f"{tenant.origins.browser}/{tid}"
+    # The reference's minimal document without `device_authorization_endpoint` and
+    # `userinfo_endpoint` (optional for MSAL, §1.2), which the emulator does not serve.
     document = {
         "token_endpoint": f"{login}/oauth2/v2.0/token",
         "token_endpoint_auth_methods_supported": [
@@ -221,10 +228,7 @@ def discovery(tenant_ref: str) -> Response:
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "issuer": tokens.id_token_issuer(tenant),
-        "request_uri_parameter_supported": False,
         "authorization_endpoint": f"{browser}/oauth2/v2.0/authorize",
-        "http_logout_supported": True,
-        "frontchannel_logout_supported": True,
         "end_session_endpoint": f"{browser}/oauth2/v2.0/logout",
         "claims_supported": [
             "sub",
@@ -243,8 +247,6 @@ def discovery(tenant_ref: str) -> Response:
             "c_hash",
             "email",
         ],
-        "tenant_region_scope": "EU",
-        "cloud_instance_name": "microsoftonline.com",
         "msgraph_host": "graph.microsoft.com",
     }
     return jsonify(document)
