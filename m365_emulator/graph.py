@@ -177,8 +177,9 @@ def _tenant() -> Tenant:
     return current_app.extensions["m365_tenant"]
 
 
-# Bearer failures in Graph's words. The 401 code `InvalidAuthenticationToken` is UNCONFIRMED
-# (reference §3.5); 403 for missing scopes is `Authorization_RequestDenied` (reference §8.2 [S63]).
+# Bearer failures in Graph's words. The 401 code `InvalidAuthenticationToken` and these messages
+# are UNCONFIRMED (reference §3.5); 403 for missing scopes is `Authorization_RequestDenied`
+# (reference §8.2 [S63]).
 _BEARER_MESSAGES = {
     BearerProblem.MISSING: "Access token is empty.",
     BearerProblem.INVALID: "Access token validation failure.",
@@ -212,7 +213,7 @@ def _caller(scopes: set[str]) -> User:
     with tenant.lock:
         user = tenant.users.get(claims.oid)
     if user is None:
-        # Missing user → 404 (reference §3.2 [S11]); code and message as Graph's directory answers.
+        # Missing user → 404 (reference §3.2 [S11]); code and message UNCONFIRMED.
         raise GraphError(
             404,
             "Request_ResourceNotFound",
@@ -289,6 +290,7 @@ def patch_me() -> Response:
         raise GraphError(400, "BadRequest", "Empty Payload. JSON content expected.")
     for name in body:
         if name not in SELECTABLE_PROPERTIES and name not in OWN_REQUEST_PROPERTIES:
+            # Unknown property (UNCONFIRMED code and wording).
             raise GraphError(
                 400,
                 "Request_BadRequest",

@@ -283,9 +283,7 @@ def _upa_properties(tenant: Tenant, user: User) -> list[tuple[str, str]]:
         "UserName": upn,
         "SPS-SipAddress": props.get("SPS-SipAddress", ""),
         "SPS-UserPrincipalName": props.get("SPS-UserPrincipalName", ""),
-        "SPS-ClaimID": upn.lower(),
-        "SPS-ClaimProviderID": "membership",
-        "SPS-ClaimProviderType": "Forms",
+        "SPS-ClaimID": upn.lower(),  # listed in reference §4.2's notes; value UNCONFIRMED
         "WorkEmail": props.get("WorkEmail", ""),
         "CellPhone": props.get("CellPhone", ""),
         "HomePhone": props.get("HomePhone", ""),
