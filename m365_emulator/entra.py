@@ -1034,7 +1034,8 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     response = Response(render_template(template, **context), status=status)
     response.headers["Content-Security-Policy"] = _PAGE_CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # The browser default, spelled out: the form_post to the app keeps a real Origin header.
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     _no_store(response)
     return response
 

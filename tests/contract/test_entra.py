@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 import jwt
 import msal
@@ -294,6 +294,17 @@ def test_consent_is_asked_once_then_single_sign_on_skips_both_pages(emulator, te
     assert forms[0].action.endswith("/authorize/consent")
     _, forms, _ = pages.open(authorize_url(emulator, prompt="select_account"))
     assert forms[0].action.endswith("/authorize/signin")
+
+
+def test_consent_page_lists_the_requested_permissions_in_plain_words(
+    emulator, tenant, pages, adele
+):
+    page, (picker,), _ = pages.open(authorize_url(emulator, login_hint=adele.upn))
+    consent = pages.session.post(urljoin(page.url, picker.action), data=picker.fields)
+    text = consent.text
+    assert "Microsoft Graph" in text and "Sign you in and read your profile" in text
+    assert f"SharePoint ({emulator.url})" in text and "Read items in all site collections" in text
+    assert "Keep access to data you have given it access to" in text
 
 
 def test_cancel_on_the_consent_page_is_access_denied(emulator, tenant, pages, adele):
