@@ -807,3 +807,12 @@ def test_a_cut_off_body_is_a_bad_response(stub, session):
     with pytest.raises(BadResponseError) as caught:
         get(requester(session), stub.url + "/me/photo/$value")
     assert caught.value.code == "BrokenBody"
+
+
+def test_a_netrc_entry_never_replaces_the_bearer(stub, session, tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    get(requester(session), stub.url + "/me", token="t0ken")
+    assert stub.seen[0].headers["Authorization"] == "Bearer t0ken"

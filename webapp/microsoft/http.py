@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 
 from webapp.microsoft.errors import (
     AuthRequiredError,
@@ -380,6 +381,17 @@ def _fresh_token(provider: Callable[..., str]) -> str:
     return provider()
 
 
+class _Bearer(AuthBase):
+    """`Authorization: Bearer` as a requests auth, so that a ~/.netrc entry can never replace it."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+
 def _decorated_or_default(session: requests.Session) -> str:
     user_agent = session.headers.get("User-Agent", "")
     if isinstance(user_agent, bytes):
@@ -438,7 +450,6 @@ class Requester:
         while True:
             sent = {
                 **(headers or {}),
-                "Authorization": f"Bearer {token}",
                 "User-Agent": self.user_agent,
                 "client-request-id": request_id,
             }
@@ -450,6 +461,7 @@ class Requester:
                     method,
                     url,
                     headers=sent,
+                    auth=_Bearer(token),
                     data=data,
                     json=json,
                     timeout=options.timeout,
