@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from m365_emulator import pictures, sync
 from m365_emulator.tenant import StoredPhoto, Tenant, User
@@ -150,10 +150,25 @@ def error_response(status: int, retry_after: int | None) -> Response:
     return response
 
 
+def _request_ids() -> tuple[str, str]:
+    """This request's `request-id` and the `client-request-id` echoed (or the same id)."""
+    if "graph_request_id" not in g:
+        g.graph_request_id = str(uuid.uuid4())
+    return g.graph_request_id, request.headers.get("client-request-id", g.graph_request_id)
+
+
+@bp.after_request
+def _add_request_ids(response: Response) -> Response:
+    """Every Graph answer names its request ids in headers, as error bodies do (§3.1)."""
+    request_id, client_request_id = _request_ids()
+    response.headers.setdefault("request-id", request_id)
+    response.headers.setdefault("client-request-id", client_request_id)
+    return response
+
+
 def _error_body(status: int, code: str, message: str) -> Response:
     """Graph's error body with `innerError` date/request-id/client-request-id (reference §3.1)."""
-    request_id = str(uuid.uuid4())
-    client_request_id = request.headers.get("client-request-id", request_id)
+    request_id, client_request_id = _request_ids()
     response = jsonify(
         {
             "error": {
@@ -168,8 +183,6 @@ def _error_body(status: int, code: str, message: str) -> Response:
         }
     )
     response.status_code = status
-    response.headers["request-id"] = request_id
-    response.headers["client-request-id"] = client_request_id
     return response
 
 
@@ -208,7 +221,10 @@ def _caller(scopes: set[str]) -> User:
             f'/common/oauth2/authorize", client_id="{GRAPH_APP_ID}"'
         }
         raise GraphError(
-            401, "InvalidAuthenticationToken", _BEARER_MESSAGES[exc.reason], challenge
+            401,
+            "InvalidAuthenticationToken",
+            _BEARER_MESSAGES.get(exc.reason, "Access token validation failure."),
+            challenge,
         ) from exc
     with tenant.lock:
         user = tenant.users.get(claims.oid)

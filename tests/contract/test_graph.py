@@ -362,3 +362,9 @@ def test_requests_are_logged_without_tokens(m365):
     assert (entry.method, entry.path, entry.status) == ("GET", "/v1.0/me", 200)
     assert entry.user_oid == m365.user("in-sync").oid
     assert "Authorization" not in entry.headers
+
+
+def test_successful_answers_carry_request_ids_too(m365):
+    response = m365.graph("GET", "/me", headers={"client-request-id": "c-9"})
+    assert response.headers["client-request-id"] == "c-9"
+    assert len(response.headers["request-id"]) == 36
