@@ -1,0 +1,183 @@
+"""Operability: a request id, one JSON log line per request, and Prometheus metrics at /metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, abort, current_app, g, has_app_context, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from webapp.extensions import limiter
+from webapp.microsoft.http import UpstreamCall
+from webapp.settings import SettingsError
+from webapp.views.errors import request_id
+
+# The request log has its own logger so that deployments can route it apart from app warnings.
+request_logger = logging.getLogger("profilefix.request")
+
+_START = "profilefix.started"
+
+REQUEST_SECONDS = Histogram(
+    "profilefix_request_duration_seconds",
+    "Time to answer a request, by endpoint and HTTP status.",
+    ["endpoint", "status"],
+    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+UPSTREAM_SECONDS = Histogram(
+    "profilefix_upstream_duration_seconds",
+    "Time of one HTTP exchange with Microsoft, by service and operation.",
+    ["service", "operation"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0),
+)
+UPSTREAM_ERRORS = Counter(
+    "profilefix_upstream_errors",
+    "Exchanges with Microsoft that did not succeed, by service and status ('none': no answer).",
+    ["service", "status"],
+)
+THROTTLE_WAIT_SECONDS = Histogram(
+    "profilefix_throttle_wait_seconds",
+    "Waits imposed by a service's Retry-After before calling it (count: waits; sum: seconds).",
+    ["service"],
+    buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0),
+)
+
+
+def record_call(call: UpstreamCall) -> None:
+    """`CallOptions.on_call`: metrics always; the request's log line when called inside it.
+
+    Calls made on worker threads without the app context (a page's parallel reads) still
+    count in the metrics; they join the log line when the view submits them with
+    `contextvars.copy_context().run`, which carries Flask's context along.
+    """
+    UPSTREAM_SECONDS.labels(call.service, call.operation).observe(call.duration)
+    if call.status is None or call.status >= 400:
+        UPSTREAM_ERRORS.labels(call.service, str(call.status or "none")).inc()
+    if has_app_context():
+        g.setdefault("upstream_calls", []).append(call)
+
+
+def record_throttle_wait(service: str, seconds: float) -> None:
+    """The throttle gate's `on_wait` hook."""
+    THROTTLE_WAIT_SECONDS.labels(service).observe(seconds)
+
+
+def user_hash(oid: str, tid: str) -> str:
+    """A short stable pseudonym for one account: joins log lines, names nobody."""
+    return hashlib.sha256(f"{oid}.{tid}".encode()).hexdigest()[:16]
+
+
+def _log_line(status: int, duration: float) -> str:
+    user = g.get("user")
+    calls: list[UpstreamCall] = g.get("upstream_calls", [])
+    record: dict[str, Any] = {
+        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "request_id": request_id(),
+        "method": request.method,
+        "route": request.url_rule.rule if request.url_rule else None,
+        "endpoint": request.endpoint,
+        "status": status,
+        "duration_ms": round(duration * 1000, 1),
+        "user": user_hash(user.oid, user.tid) if user is not None else None,
+        "upstream": [
+            {
+                "service": c.service,
+                "operation": c.operation,
+                "status": c.status,
+                "duration_ms": round(c.duration * 1000, 1),
+                "attempt": c.attempt,
+            }
+            for c in calls
+        ],
+        "pid": os.getpid(),
+    }
+    # json.dumps escapes CR/LF and other control characters: one request, one line.
+    return json.dumps(record, separators=(",", ":"))
+
+
+class _StartClock:
+    """Notes when a request arrived, before Flask opens the session (which may fail)."""
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        environ[_START] = time.perf_counter()
+        return self.wsgi_app(environ, start_response)
+
+
+def _networks(entries: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"METRICS_ALLOWED_FROM has {entry!r}, which is not an IP address or network "
+                "(e.g. 127.0.0.1,10.0.0.0/8)."
+            ) from None
+    return networks
+
+
+def _exposition() -> bytes:
+    """All workers' metrics under gunicorn (multiprocess files), else this process's."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+def init_app(app: Flask) -> None:
+    settings = app.extensions["settings"]
+    allowed = _networks(settings.metrics_allowed_from)
+    app.wsgi_app = _StartClock(app.wsgi_app)  # type: ignore[method-assign]
+
+    request_logger.setLevel(logging.INFO)
+    if not request_logger.handlers and not logging.getLogger().handlers:
+        # Nothing configured logging (gunicorn leaves the root logger alone): one JSON object
+        # per line on stdout, where App Service and container runtimes collect it.
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        request_logger.addHandler(handler)
+        request_logger.propagate = False
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        started = request.environ.get(_START)
+        duration = time.perf_counter() - started if started is not None else 0.0
+        response.headers.setdefault("X-Request-ID", request_id())
+        REQUEST_SECONDS.labels(request.endpoint or "none", str(response.status_code)).observe(
+            duration
+        )
+        request_logger.info(_log_line(response.status_code, duration))
+        return response
+
+    @limiter.exempt
+    def metrics() -> Response:
+        """Prometheus exposition, only for the addresses METRICS_ALLOWED_FROM lists."""
+        try:
+            client = ipaddress.ip_address(request.remote_addr or "")
+        except ValueError:
+            abort(403)
+        if not any(client in network for network in allowed):
+            abort(403)
+        return current_app.response_class(_exposition(), content_type=CONTENT_TYPE_LATEST)
+
+    app.add_url_rule("/metrics", "metrics", metrics)
