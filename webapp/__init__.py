@@ -17,6 +17,7 @@ from flask import Flask
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webapp import observability, throttle
 from webapp.extensions import babel, csrf, limiter, select_locale, server_session
 from webapp.microsoft.http import CallOptions, build_session
 from webapp.settings import Settings
@@ -63,10 +64,15 @@ def create_app(
 def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     app.extensions["settings"] = settings
     app.extensions["http"] = http
-    # Transport policy for Graph/SharePoint calls (timeouts, retry budget, throttle gate).
-    app.extensions["call_options"] = CallOptions()
     store = _store(app, settings)
     app.extensions["store"] = store
+    # Transport policy for Graph/SharePoint calls (timeouts, retry budget, a throttle gate
+    # shared by all instances through Redis, a cap on calls in flight per service).
+    app.extensions["call_options"] = CallOptions(
+        gate=throttle.gate_for(store, on_wait=observability.record_throttle_wait),
+        on_call=observability.record_call,
+    )
+    throttle.bound_concurrency(http, settings)
     cookie_prefix = "__Host-" if settings.secure_cookies else ""
     app.config.update(
         SECRET_KEY=settings.secret_key,
