@@ -121,6 +121,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    observability.init_app(app)
 
     from webapp import headers
     from webapp.auth import guard
