@@ -336,14 +336,25 @@ def test_the_chosen_square_is_what_microsoft_gets() -> None:
     assert close(image.getpixel((140, 140)), (128, 128, 128))
 
 
-@pytest.mark.parametrize("orientation", [1, 6, 8])
-def test_the_chosen_square_is_in_upright_pixels(orientation) -> None:
-    data = imagegen.jpeg((400, 300), orientation=orientation, quality=95)
-    image = run(data, CropBox(250, 150, 400, 300))
-    assert close(image.getpixel((140, 140)), imagegen.MARKERS["bottom_right"])
-    assert close(image.getpixel((10, 10)), (128, 128, 128))
+SQUARES = {  # a 150-px square in each corner of the upright 400×300 card, and a pixel inside it
+    "top_left": ((0, 0, 150, 150), (10, 10)),
+    "top_right": ((250, 0, 400, 150), (140, 10)),
+    "bottom_left": ((0, 150, 150, 300), (10, 140)),
+    "bottom_right": ((250, 150, 400, 300), (140, 140)),
+}
 
 
+@pytest.mark.parametrize("corner", SQUARES)
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_the_chosen_square_is_in_upright_pixels(orientation, corner) -> None:
+    box, inside = SQUARES[corner]
+    image = run(imagegen.jpeg((400, 300), orientation=orientation, quality=95), CropBox(*box))
+    assert close(image.getpixel(inside), imagegen.MARKERS[corner])
+    opposite = (149 - inside[0], 149 - inside[1])  # the square's far corner: plain grey
+    assert close(image.getpixel(opposite), (128, 128, 128))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
 @pytest.mark.parametrize(
     "box,corner,inside,outside",
     [
@@ -351,10 +362,12 @@ def test_the_chosen_square_is_in_upright_pixels(orientation) -> None:
         ((1600, 800, 2400, 1600), "bottom_right", (338, 338), (310, 310)),
     ],
 )
-def test_a_crop_of_a_big_photo_lands_on_the_same_spot(box, corner, inside, outside) -> None:
+def test_a_crop_of_a_big_photo_lands_on_the_same_spot(
+    box, corner, inside, outside, orientation
+) -> None:
     # 2400×1600 decodes at 1/2 (JPEG draft), so the box is mapped onto the smaller picture. The
     # 400-px corner marker fills exactly half the 800-px square: its edge must land at 324 ± 14.
-    data = imagegen.jpeg((2400, 1600), orientation=6, quality=95)
+    data = imagegen.jpeg((2400, 1600), orientation=orientation, quality=95)
     image = run(data, CropBox(*box))
     assert image.size == (648, 648)
     assert close(image.getpixel(inside), imagegen.MARKERS[corner])
@@ -402,9 +415,9 @@ _ANY_BOX = st.builds(CropBox, _COORDINATE, _COORDINATE, _COORDINATE, _COORDINATE
 # Squares near and across the picture's edges, so that many boxes are valid.
 _SQUARE = st.builds(
     lambda left, top, side: CropBox(left, top, left + side, top + side),
-    st.integers(-3, 310),
-    st.integers(-3, 210),
-    st.integers(90, 305),
+    st.integers(-3, 220),
+    st.integers(-3, 110),
+    st.integers(90, 205),
 )
 _SEED_CARD = imagegen.png((400, 300))
 

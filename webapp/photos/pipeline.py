@@ -350,17 +350,37 @@ def _decode_square(
         picture = _to_rgb(im)
     except DECODE_ERRORS as exc:
         raise PhotoRejectedError(Rejection.CORRUPT, f"decode: {exc}") from None
-    picture = upright(picture, exif_orientation(im))
-    # The box was validated in full-size upright pixels; map it onto the drafted picture and keep it
-    # inside, since DCT scaling rounds the reduced size up.
-    region = (
-        box.left / scale,
-        box.top / scale,
-        min(box.right / scale, picture.width),
-        min(box.bottom / scale, picture.height),
-    )
-    picture = picture.resize((target, target), Image.Resampling.LANCZOS, box=region)
-    return _to_srgb(picture, im.info.get("icc_profile"))
+    # Crop and scale in the stored orientation, then turn only the small result upright: turning
+    # the decoded picture first would copy all of it (security.md §2.4 on ordering).
+    orientation = exif_orientation(im)
+    region = _stored_region(box, orientation, info.width, info.height, scale)
+    clamped = (region[0], region[1], min(region[2], picture.width), min(region[3], picture.height))
+    square = picture.resize((target, target), Image.Resampling.LANCZOS, box=clamped)
+    return _to_srgb(upright(square, orientation), im.info.get("icc_profile"))
+
+
+def _stored_region(
+    box: CropBox, orientation: int, width: int, height: int, scale: float
+) -> tuple[float, float, float, float]:
+    """Map a box in upright pixels onto the stored (and drafted) picture.
+
+    `width`/`height` are the stored full-size dimensions; each orientation's formula inverts the
+    transpose `upright()` applies, and `scale` is the JPEG draft reduction.
+    """
+
+    def stored(x: int, y: int) -> tuple[int, int]:
+        return {
+            2: (width - x, y),
+            3: (width - x, height - y),
+            4: (x, height - y),
+            5: (y, x),
+            6: (y, height - x),
+            7: (width - y, height - x),
+            8: (width - y, x),
+        }.get(orientation, (x, y))
+
+    (x0, y0), (x1, y1) = stored(box.left, box.top), stored(box.right, box.bottom)
+    return (min(x0, x1) / scale, min(y0, y1) / scale, max(x0, x1) / scale, max(y0, y1) / scale)
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -382,6 +402,8 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         canvas = Image.new("RGB", rgba.size, _WHITE)
         canvas.paste(rgba.convert("RGB"), (0, 0), rgba.getchannel("A"))
         return canvas
+    if im.mode == "RGB":
+        return im
     # CMYK (Adobe-inverted handled by the JPEG plugin), YCbCr, L and 1: Pillow's own conversion.
     # CMYK stays within 0.5 of the RGB original on average (security.md B8) without ImageCms.
     return im.convert("RGB")
