@@ -9,6 +9,7 @@ OData error bodies. Reading one's own photo or profile here is the sync trigger 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape, quoteattr
@@ -526,7 +527,13 @@ def library_file(filename: str) -> Response:
         if pics is None or size not in sync.THUMBNAIL_SIZES or not suffix.endswith("Thumb.jpg"):
             raise not_found
         data = {"S": pics.small, "M": pics.medium, "L": pics.large}[size]
-    return Response(data, content_type="image/jpeg")
+        taken_at = pics.taken_at
+    response = Response(data, content_type="image/jpeg")
+    # A file's ETag names its item id and version, e.g. "{GUID},3" (format UNCONFIRMED).
+    item = uuid.uuid5(uuid.NAMESPACE_URL, f"{stem}_{size}")
+    response.headers["ETag"] = f'"{{{str(item).upper()}}},{int(taken_at)}"'
+    response.last_modified = datetime.fromtimestamp(taken_at, UTC)
+    return response
 
 
 # -- SetSingleValueProfileProperty / SetMultiValuedProfileProperty --------------------------

@@ -293,6 +293,19 @@ def test_library_serves_the_thumbnails_on_the_my_site_host(m365, size, edge):
     assert response.status_code == 200
     assert response.content_type == "image/jpeg"
     assert image_size(response.data) == (edge, edge)
+    assert response.headers["ETag"].startswith('"{')
+    assert response.last_modified is not None
+
+
+def test_library_etag_changes_with_a_new_picture(m365):
+    mysite = m365.tenant.origins.mysite
+    path = library_path(m365.user("placeholder").oid, "M")
+    assert m365.sharepoint("GET", path, "placeholder", origin=mysite).status_code == 404
+    m365.sharepoint("POST", SET_PICTURE, "placeholder", ["AllSites.Write"], data=make_image("JPEG"))
+    first = m365.sharepoint("GET", path, "placeholder", origin=mysite).headers["ETag"]
+    m365.tenant.clock.advance(5)
+    m365.sharepoint("POST", SET_PICTURE, "placeholder", ["AllSites.Write"], data=make_image("PNG"))
+    assert m365.sharepoint("GET", path, "placeholder", origin=mysite).headers["ETag"] != first
 
 
 def test_library_answers_404_when_there_is_no_picture(m365):
