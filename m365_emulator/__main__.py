@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import secrets
 import ssl
 import sys
 import tempfile
@@ -84,6 +85,10 @@ def _banner(tenant: Tenant, origin: str, ca: Path) -> str:
         f"GRAPH_ENDPOINT={origin}/v1.0",
         f"SHAREPOINT_URL={tenant.origins.sharepoint}",
         f"REQUESTS_CA_BUNDLE={ca}",
+        "# the same key on every app instance that shares this tenant:",
+        f"SECRET_KEY={secrets.token_urlsafe(48)}",
+        "# the address you open the app at (plain http is fine on this machine only):",
+        "PUBLIC_URL=http://127.0.0.1:5000",
         "",
         "Registered redirect URIs (any port on http://localhost and http://127.0.0.1):",
         *(f"  {uri}" for uri in client.redirect_uris),
