@@ -1,6 +1,7 @@
 """Contract of the emulated Microsoft Graph v1.0 `/me` and photo endpoints (reference §3, §8.2)."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -368,3 +369,23 @@ def test_successful_answers_carry_request_ids_too(m365):
     response = m365.graph("GET", "/me", headers={"client-request-id": "c-9"})
     assert response.headers["client-request-id"] == "c-9"
     assert len(response.headers["request-id"]) == 36
+
+
+def test_concurrent_uploads_each_get_their_own_version(m365):
+    start = m365.user("in-sync").photo.version
+    token = m365.token("in-sync", GRAPH_RESOURCE, ["User.ReadWrite"])
+    data = make_image("JPEG", (60, 60))
+
+    def upload(_: int) -> int:
+        client = m365.app.test_client()
+        response = client.put(
+            "/v1.0/me/photo/$value",
+            base_url=m365.tenant.origins.graph,
+            headers={"Authorization": f"Bearer {token}"},
+            data=data,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(upload, range(16))) == {200}
+    assert m365.user("in-sync").photo.version == start + 16
