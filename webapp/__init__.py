@@ -126,7 +126,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     from webapp import headers
     from webapp.auth import guard
     from webapp.auth import views as auth_views
-    from webapp.views import errors, health, language, overview, photo, resync
+    from webapp.views import errors, health, language, overview, photo, pictures, resync
 
     @app.context_processor
     def _page_context() -> dict[str, object]:
@@ -139,7 +139,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     headers.init_app(app)
     guard.init_app(app)
     errors.init_app(app)
-    for module in (auth_views, overview, language, photo, resync, health):
+    for module in (auth_views, overview, language, photo, resync, pictures, health):
         app.register_blueprint(module.bp)
 
 

@@ -1,0 +1,393 @@
+"""The overview a signed-in user reads: every verdict, every failure mode, the picture proxy."""
+
+from __future__ import annotations
+
+import re
+import time
+from html import unescape
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from m365_emulator import entra
+from m365_emulator.seed import DRIFTED_ATTRIBUTES
+from m365_emulator.tenant import Tenant
+from tests.integration.conftest import SignIn
+from webapp.microsoft.http import CallOptions
+
+
+def page_for(client: FlaskClient, sign_in: SignIn, key: str, path: str = "/") -> str:
+    sign_in.as_user(key)
+    response = client.get(path)
+    assert response.status_code == 200, response.status_code
+    return unescape(response.get_data(as_text=True))
+
+
+def verdict(page: str) -> str:
+    match = re.search(r'data-verdict="([a-z_]+)">([^<]+)<', page)
+    assert match, "no verdict on the page"
+    return match.group(1)
+
+
+def images(page: str) -> list[str]:
+    return re.findall(r'<img[^>]* src="([^"]+)"', page)
+
+
+def alts(page: str) -> list[str]:
+    return re.findall(r'alt="([^"]+)"', page)
+
+
+def summary(page: str) -> str:
+    match = re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S)
+    assert match
+    return match.group(1)
+
+
+# -- verdicts, one per demo user ----------------------------------------------------------------
+
+
+def test_in_sync_user_reads_that_sharepoint_shows_the_same_photo(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    page = page_for(client, sign_in, "in-sync")
+    assert verdict(page) == "in_sync"
+    assert "SharePoint shows the same photo as Outlook and Teams." in page
+    assert "about 24 hours" in page  # SharePoint's own picture cache (reference §4.7)
+    sources = images(page)
+    assert sources[0].startswith("/pictures/graph?v=")
+    assert [s.split("?")[0] for s in sources[1:]] == [
+        "/pictures/sharepoint/L",
+        "/pictures/sharepoint/M",
+        "/pictures/sharepoint/S",
+    ]
+    assert "Photo of Isabel Santos as Outlook and Teams show it" in alts(page)
+    assert "Medium picture of Isabel Santos as SharePoint shows it" in alts(page)
+    assert "648 × 648 pixels" in page
+    assert "image/jpeg" in page
+    for size in ("48X48", "240X240", "648X648"):
+        assert f">{size.lower()}<" in page.lower()
+    assert "SharePoint takes your photo from Exchange (Outlook and Teams) by itself." in page
+    assert "Push your photo to SharePoint now" not in page
+
+
+def test_stale_sharepoint_photo_is_reported_as_older_with_resync_and_timings(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    page = page_for(client, sign_in, "stale-photo")
+    assert verdict(page) == "sharepoint_older"
+    assert "SharePoint shows an older photo than Outlook and Teams." in page
+    assert 'href="/photo/resync"' in page
+    assert "Push your photo to SharePoint now" in page
+    assert "at most once every 24 hours" in page
+    assert "up to 72 hours" in page
+    assert "still shows the wrong picture 72 hours after you changed your photo" in page
+
+
+def test_placeholder_in_sharepoint_is_explicit_text_not_a_broken_image(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    page = page_for(client, sign_in, "placeholder")
+    assert verdict(page) == "sharepoint_placeholder"
+    assert "SharePoint shows a placeholder instead of your photo." in page
+    assert 'data-state="placeholder"' in page
+    assert not [s for s in images(page) if s.startswith("/pictures/sharepoint")]
+    assert 'href="/photo/resync"' in page
+
+
+def test_no_photo_anywhere_offers_an_upload_and_shows_no_image(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    page = page_for(client, sign_in, "no-photo")
+    assert verdict(page) == "no_photo_anywhere"
+    assert "You have no profile photo in Microsoft 365 yet." in page
+    assert images(page) == []
+    assert 'data-state="no-photo"' in page
+    assert 'href="/photo"' in page and "Upload a new photo" in page
+
+
+@pytest.mark.parametrize("key", ["half-profile", "synced-onprem"])
+def test_every_graph_404_variant_reads_as_no_photo(
+    client: FlaskClient, sign_in: SignIn, key: str
+) -> None:
+    assert verdict(page_for(client, sign_in, key)) == "no_photo_anywhere"
+
+
+def test_user_without_mailbox_learns_that_waiting_will_not_help(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    page = page_for(client, sign_in, "no-mailbox")
+    assert verdict(page) == "sharepoint_placeholder"
+    assert "SharePoint does not take your photo from Exchange" in page
+    assert "waiting will not fix it" in page
+    assert "Or wait: SharePoint takes your photo" not in page
+
+
+def test_department_changed_in_entra_is_shown_beside_sharepoints_old_value(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    page = page_for(client, sign_in, "drifted-attributes")
+    assert 'data-attributes-verdict="differs"' in page
+    user = tenant.user("drifted-attributes")
+    old_department = user.sharepoint.properties["Department"]
+    new_department = DRIFTED_ATTRIBUTES["department"]
+    assert (
+        f"Department is “{new_department}” in Entra ID but “{old_department}” in SharePoint."
+        in page
+    )
+    assert "Job title is “Senior Program Manager” in Entra ID" in page
+    assert "You cannot change Department in SharePoint" in page
+    assert "Microsoft does not guarantee when" in page
+    rows = re.findall(r'<tr class="row-differs">\s*<th scope="row">([^<]+)</th>', page)
+    assert {"Job title", "Department"} <= set(rows)
+
+
+def test_attribute_comparison_has_its_own_deep_link(client: FlaskClient, sign_in: SignIn) -> None:
+    page = page_for(client, sign_in, "drifted-attributes", "/attributes?ticket=INC0012345")
+    assert "Your profile details in Entra ID and SharePoint" in page
+    assert "Senior Program Manager" in page
+    assert "Helpdesk ticket:" in page and "INC0012345" in page
+    assert "Ticket: INC0012345" in summary(page)
+
+
+def test_attribute_deep_link_survives_sign_in(client: FlaskClient, sign_in: SignIn) -> None:
+    response = client.get("/attributes?ticket=INC0012345")
+    assert response.status_code == 302
+    finished = sign_in.as_user("in-sync", next_page="/attributes?ticket=INC0012345")
+    assert finished.headers["Location"] == "/attributes?ticket=INC0012345"
+
+
+# -- failure modes ------------------------------------------------------------------------------
+
+
+def test_graph_throttling_within_budget_is_waited_out(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("graph-throttled")
+    started = time.perf_counter()
+    page = unescape(client.get("/").get_data(as_text=True))
+    assert time.perf_counter() - started >= 1.0  # Retry-After: 1 was honoured
+    assert verdict(page) == "in_sync"
+    statuses = [r.status for r in tenant.requests_to("graph")]
+    assert statuses.count(429) == 3 and 200 in statuses
+
+
+def test_graph_throttled_beyond_budget_says_microsoft_is_busy_and_sharepoint_still_renders(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.faults.fail_always("graph", 429, 120)
+    started = time.perf_counter()
+    response = client.get("/")
+    assert time.perf_counter() - started < 5  # no sleeping for 120 s inside the request
+    page = unescape(response.get_data(as_text=True))
+    assert response.status_code == 200
+    assert verdict(page) == "cannot_tell"
+    assert "Microsoft is busy" in page and "try again in 120 s" in page
+    assert any(s.startswith("/pictures/sharepoint/M") for s in images(page))
+    assert 'href="/"' in page and "Try again" in page
+
+
+def test_sharepoint_down_keeps_the_graph_side_and_offers_a_retry(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    page = page_for(client, sign_in, "sharepoint-down", "/?ticket=INC0012345")
+    assert verdict(page) == "cannot_tell"
+    assert "SharePoint did not answer, so we cannot compare your photos." in page
+    assert "try again in 5 s" in page
+    assert any(s.startswith("/pictures/graph") for s in images(page))
+    assert 'href="/?ticket=INC0012345"' in page  # Try again reloads the same page
+    assert "Problems reaching Microsoft:" in summary(page) or "Problem reaching" in summary(page)
+
+
+def test_sharepoint_error_without_retry_after_reads_as_not_available(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    tenant.faults.fail_always("sharepoint", 500)
+    page = unescape(client.get("/").get_data(as_text=True))
+    assert verdict(page) == "cannot_tell"
+    assert "SharePoint answered with an error." in page
+    assert 'data-attributes-verdict="cannot_tell"' in page
+    assert "Isabel Santos" in page  # Entra ID values still shown
+
+
+def test_sharepoint_that_never_answers_is_reported_not_an_error_page(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    app.extensions["call_options"] = CallOptions(timeout=(1.0, 1.0))
+    sign_in.as_user("in-sync")
+    tenant.faults.hang("sharepoint", 3)
+    response = client.get("/")
+    page = unescape(response.get_data(as_text=True))
+    assert response.status_code == 200
+    assert "SharePoint did not answer in time." in page
+    assert any(s.startswith("/pictures/graph") for s in images(page))
+
+
+def test_expired_access_token_is_refreshed_silently(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.clock.advance(2 * 3600)
+    page = unescape(client.get("/").get_data(as_text=True))
+    assert verdict(page) in ("sharepoint_older", "in_sync")  # SharePoint may pull after 2 h
+    assert [r for r in tenant.requests_to("graph") if r.status == 401]
+
+
+def test_revoked_session_goes_back_through_sign_in_to_the_same_page(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    entra.revoke_refresh_tokens(tenant, tenant.user("in-sync").oid)
+    tenant.clock.advance(2 * 3600)
+    response = client.get("/attributes?ticket=INC0012345")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+    assert "attributes" in response.headers["Location"]
+
+
+def test_token_refused_by_graph_sends_the_user_through_sign_in(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    tenant.faults.fail_always("graph", 401)
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+# -- speed --------------------------------------------------------------------------------------
+
+
+def test_upstream_calls_run_concurrently(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    client.get("/")  # learns where SharePoint keeps the picture
+    tenant.faults.set_latency("graph", 0.3)
+    tenant.faults.set_latency("sharepoint", 0.3)
+    tenant.requests.clear()
+    started = time.perf_counter()
+    client.get("/")
+    elapsed = time.perf_counter() - started
+    calls = len(tenant.requests_to("graph")) + len(tenant.requests_to("sharepoint"))
+    assert calls >= 6
+    assert elapsed < 0.3 * 2  # one round trip (plus overhead), not the 1.8 s of their sum
+
+
+# -- ticket references --------------------------------------------------------------------------
+
+
+def test_ticket_reference_is_shown_and_in_the_summary(client: FlaskClient, sign_in: SignIn) -> None:
+    page = page_for(client, sign_in, "stale-photo", "/?ticket=INC0012345")
+    assert "Helpdesk ticket:" in page
+    text = summary(page)
+    assert text.startswith("ProfileFix summary\nTicket: INC0012345\nWho: Sam Okafor <")
+    assert (
+        "Photo: SharePoint shows an older photo than Outlook and Teams. [sharepoint_older]" in text
+    )
+    assert "App: ProfileFix" in text
+    assert 'href="/photo/resync?ticket=INC0012345"' in page
+
+
+@pytest.mark.parametrize("ticket", ["<script>alert(1)</script>", "ab", "x" * 33, "INC 12"])
+def test_malformed_ticket_reference_is_dropped_with_a_note(
+    client: FlaskClient, sign_in: SignIn, ticket: str
+) -> None:
+    sign_in.as_user("in-sync")
+    response = client.get("/", query_string={"ticket": ticket})
+    raw = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<script>alert" not in raw
+    assert "was not valid" in raw
+    assert "Ticket:" not in summary(unescape(raw))
+
+
+def test_summary_holds_no_token_and_no_photo_bytes(client: FlaskClient, sign_in: SignIn) -> None:
+    text = summary(page_for(client, sign_in, "stale-photo"))
+    assert "eyJ" not in text  # JWTs start with a base64 "{"
+    assert "\ufffd" not in text and "JFIF" not in text
+    assert "SharePoint picture:" in text and "ETag" in text
+
+
+# -- the picture proxy --------------------------------------------------------------------------
+
+
+def test_pictures_come_through_the_app_with_safe_headers(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    page = page_for(client, sign_in, "in-sync")
+    for source in images(page):
+        response = client.get(source)
+        assert response.status_code == 200, source
+        assert response.data[:3] == b"\xff\xd8\xff"
+        headers = response.headers
+        assert headers["Content-Type"] == "image/jpeg"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+        assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
+        assert headers["Content-Disposition"] == 'inline; filename="photo.jpg"'
+        assert headers["Cache-Control"] == "private, max-age=300"
+        assert "Cookie" in headers["Vary"]
+        assert headers["ETag"]
+
+
+def test_a_reload_revalidates_to_304_without_the_bytes(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    sign_in.as_user("stale-photo")
+    first = client.get("/pictures/sharepoint/L")
+    again = client.get("/pictures/sharepoint/L", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == first.headers["ETag"]
+
+
+def test_graph_sizes_are_served_and_odd_sizes_refused(client: FlaskClient, sign_in: SignIn) -> None:
+    sign_in.as_user("in-sync")
+    assert client.get("/pictures/graph/96x96").status_code == 200
+    assert client.get("/pictures/graph/../../me").status_code == 404
+    assert client.get("/pictures/graph/big").status_code == 404
+    assert client.get("/pictures/sharepoint/X").status_code == 404
+
+
+def test_cross_site_picture_requests_are_refused(client: FlaskClient, sign_in: SignIn) -> None:
+    sign_in.as_user("in-sync")
+    response = client.get("/pictures/graph", headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 403
+    same = client.get("/pictures/graph", headers={"Sec-Fetch-Site": "same-origin"})
+    assert same.status_code == 200
+
+
+def test_no_photo_is_a_404_not_a_placeholder_image(client: FlaskClient, sign_in: SignIn) -> None:
+    sign_in.as_user("no-photo")
+    response = client.get("/pictures/graph")
+    assert response.status_code == 404
+    assert response.mimetype == "text/plain"
+
+
+def test_signed_out_visitors_get_no_pictures(client: FlaskClient) -> None:
+    response = client.get("/pictures/graph")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_picture_proxy_without_a_stored_hint_asks_sharepoint_first(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    response = client.get("/pictures/sharepoint/S")
+    assert response.status_code == 200
+    paths = [r.path for r in tenant.requests_to("sharepoint")]
+    assert any(p.endswith("GetMyProperties") for p in paths)
+
+
+def test_throttled_picture_answers_503_with_retry_after(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    tenant.faults.fail_always("graph", 429, 60)
+    response = client.get("/pictures/graph")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "60"
