@@ -221,6 +221,17 @@ def test_sharepoint_pictures_come_in_three_sizes_from_the_library(tenant, make_c
     assert [p.rsplit("_", 1)[-1] for p in paths] == ["SThumb.jpg", "MThumb.jpg", "LThumb.jpg"]
 
 
+def test_a_picture_missing_from_the_library_is_none(tenant, make_clients):
+    clients = make_clients()
+    clients.graph.put_photo(jpeg())
+    profile = clients.sharepoint.my_properties()
+    clients.user.sharepoint.pictures = None  # the library lost the files since
+    assert clients.sharepoint.picture("M", profile) is None
+    last = tenant.requests_to("sharepoint")[-1]
+    assert last.status == 404
+    assert "application/json;odata=nometadata" in last.headers["Accept"]
+
+
 def test_set_my_profile_picture_shows_at_once(tenant, make_clients):
     clients = make_clients(add_user(tenant, has_mailbox=False))
     clients.sharepoint.set_my_profile_picture(jpeg((400, 400), colour=(30, 30, 200)))

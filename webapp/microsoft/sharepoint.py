@@ -15,8 +15,10 @@ from webapp.microsoft.models import Photo, SharePointProfile, normalise_origin
 
 logger = logging.getLogger(__name__)
 
-# Without an explicit JSON Accept SharePoint answers Atom XML (reference §4.1).
+# Without an explicit JSON Accept SharePoint answers Atom XML (reference §4.1), errors too.
 JSON_ACCEPT = "application/json;odata=nometadata"
+# Pictures: the image, or an OData error we can read.
+IMAGE_ACCEPT = f"image/*, {JSON_ACCEPT};q=0.5"
 
 # SetMyProfilePicture accepts at most 5,000,000 bytes (reference §4.5).
 MAX_PICTURE_BYTES = 5_000_000
@@ -131,7 +133,7 @@ class SharePointClient:
         if url is None:
             return None
         try:
-            resp = self._send("GET", url, "picture", headers={"Accept": "image/*"})
+            resp = self._send("GET", url, "picture", headers={"Accept": IMAGE_ACCEPT})
         except NotFoundError:
             return None
         content_type = resp.headers.get("Content-Type")
@@ -157,7 +159,7 @@ class SharePointClient:
             "GET",
             f"{self.site_url}/_layouts/15/userphoto.aspx?{query}",
             "request_own_photo",
-            headers={"Accept": "image/*"},
+            headers={"Accept": IMAGE_ACCEPT},
             success=range(200, 400),
         ).close()
 
