@@ -6,6 +6,7 @@ produce (STYLE §3.8); our own modules are used as they are.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import threading
@@ -14,6 +15,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -47,7 +49,7 @@ from webapp.microsoft.http import (
     parse_retry_after,
     retry_after_from,
 )
-from webapp.microsoft.models import SharePointProfile
+from webapp.microsoft.models import GraphUser, PhotoMeta, SharePointProfile
 from webapp.microsoft.sharepoint import SharePointClient
 
 # -- the scripted server --------------------------------------------------------------------------
@@ -816,3 +818,60 @@ def test_a_netrc_entry_never_replaces_the_bearer(stub, session, tmp_path, monkey
     monkeypatch.setenv("NETRC", str(netrc))
     get(requester(session), stub.url + "/me", token="t0ken")
     assert stub.seen[0].headers["Authorization"] == "Bearer t0ken"
+
+
+# -- whatever JSON arrives, parsing ends in a model or BadResponseError ---------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+KEYS = st.sampled_from(
+    ["id", "displayName", "businessPhones", "skills", "birthday", "width", "height",
+     "@odata.mediaContentType", "AccountName", "PictureUrl", "PersonalSiteHostUrl",
+     "UserProfileProperties", "d", "results", "Key", "Value"]
+)  # fmt: skip
+WIRE = st.dictionaries(KEYS | st.text(max_size=6), JSON, max_size=6)
+
+
+@given(WIRE)
+def test_any_wire_object_parses_or_is_a_bad_response(data):
+    for parse in (GraphUser.from_graph, PhotoMeta.from_graph, SharePointProfile.from_sharepoint):
+        with contextlib.suppress(BadResponseError):
+            parse(data)
+
+
+@given(st.dictionaries(st.sampled_from(["results"]), st.lists(WIRE, max_size=3)) | WIRE)
+def test_any_user_profile_properties_parse_or_are_a_bad_response(properties):
+    try:
+        profile = SharePointProfile.from_sharepoint(
+            {"AccountName": "i:0#.f|membership|a@b.c", "UserProfileProperties": properties}
+        )
+    except BadResponseError:
+        return
+    assert all(isinstance(v, str) for v in profile.properties.values())
+    profile.picture_timestamp  # noqa: B018 (must not raise)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("63783110969", datetime(2022, 3, 17, 10, 49, 29, tzinfo=UTC)),
+        ("", None),
+        ("0", None),
+        ("²", None),
+        ("-5", None),
+        ("9" * 40, None),
+    ],
+)
+def test_picture_timestamp_counts_seconds_from_year_one(raw, expected):
+    profile = SharePointProfile("a", None, None, None, None, None, {"SPS-PictureTimestamp": raw})
+    assert profile.picture_timestamp == expected
+
+
+def test_photo_metadata_needs_integer_dimensions():
+    with pytest.raises(BadResponseError):
+        PhotoMeta.from_graph({"id": "1x1", "width": True, "height": True})

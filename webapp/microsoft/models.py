@@ -166,7 +166,7 @@ class PhotoMeta:
         """Parse a profilePhoto body; raises BadResponseError when id/width/height are missing."""
         width, height = data.get("width"), data.get("height")
         photo_id = data.get("id")
-        if not isinstance(width, int) or not isinstance(height, int):
+        if type(width) is not int or type(height) is not int:  # bool is an int too
             raise _graph_bad("photo metadata without width/height")
         if not isinstance(photo_id, str):
             photo_id = f"{width}x{height}"
@@ -285,7 +285,7 @@ class SharePointProfile:
     def picture_timestamp(self) -> datetime | None:
         """When SharePoint last stored a picture (`SPS-PictureTimestamp`); None if unset."""
         raw = self.properties.get("SPS-PictureTimestamp", "").strip()
-        if not raw.isdigit() or int(raw) == 0:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) == 0:
             return None
         try:
             return _DOTNET_EPOCH + timedelta(seconds=int(raw))
