@@ -56,9 +56,10 @@ return remaining
 class RedisThrottleGate:
     """A `ThrottleGate` whose holds every instance sees (one Redis key per service, PX expiry).
 
-    Fails open: while Redis is unreachable it answers from this process's own holds (which it
-    always keeps too), so a Redis outage never blocks calls to Microsoft. Without a client it
-    is that local gate alone (one instance without Redis).
+    While Redis answers it is the one truth (so clearing a key releases every instance). It
+    fails open: while Redis is unreachable the gate answers from this process's own record of
+    the holds it was told about, so a Redis outage never blocks calls to Microsoft. Without a
+    client it is that local gate alone (one instance without Redis).
     """
 
     def __init__(
@@ -78,16 +79,9 @@ class RedisThrottleGate:
         self._hold_script = client.register_script(_HOLD) if client is not None else None
 
     def wait_time(self, service: str) -> float:
-        wait = self._local.wait_time(service)
-        if self._redis_usable():
-            try:
-                remaining_ms = self._client.pttl(self._prefix + service)  # type: ignore[union-attr]
-            except redis.RedisError as exc:
-                self._redis_failed(exc)
-            else:
-                # -2: no key, -1: no expiry (never written by us); both mean "no hold".
-                if remaining_ms > 0:
-                    wait = max(wait, remaining_ms / 1000)
+        wait = self._shared_wait(service)
+        if wait is None:
+            wait = self._local.wait_time(service)
         if wait > 0 and self._on_wait is not None:
             self._on_wait(service, wait)
         return wait
@@ -105,6 +99,18 @@ class RedisThrottleGate:
             self._redis_failed(exc)
             return
         logger.info("%s asked to wait %.1f s; every instance holds back", service, seconds)
+
+    def _shared_wait(self, service: str) -> float | None:
+        """Redis's answer, which is the truth while it can be had; None when it cannot."""
+        if not self._redis_usable():
+            return None
+        try:
+            remaining_ms = self._client.pttl(self._prefix + service)  # type: ignore[union-attr]
+        except redis.RedisError as exc:
+            self._redis_failed(exc)
+            return None
+        # -2: no key, -1: no expiry (never written by us); both mean "no hold".
+        return remaining_ms / 1000 if remaining_ms > 0 else 0.0
 
     def _redis_usable(self) -> bool:
         return self._client is not None and self._clock() >= self._redis_down_until
