@@ -376,6 +376,15 @@ def test_waiting_stops_at_the_budget(stub, session):
     assert caught.value.retry_after == 1.0
 
 
+def test_a_retry_reads_only_for_what_is_left_of_the_budget(stub, session):
+    stub.reply(429, Retry_After="1")
+    stub.reply(200, delay=3.5)  # would succeed after 3.5 s: past budget + MIN_RETRY_READ
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeoutError):
+        get(requester(session, retry=RetryPolicy(budget=2.0)), stub.url + "/me")
+    assert 2.9 < time.monotonic() - started < 3.4  # 1 s wait + 2 s read
+
+
 def test_503_without_retry_after_backs_off_three_times_then_fails(stub, session):
     for _ in range(5):
         stub.reply(503, b"<html>busy</html>", Content_Type="text/html")

@@ -50,6 +50,10 @@ MAX_RETRY_AFTER = 86_400.0
 # better rediscovered by the next call than imposed on every instance for hours.
 MAX_SHARED_HOLD = 600.0
 
+# A retry may read for at most what is left of the budget, but never less than this: a call
+# then ends within about budget + this, well under gunicorn's 30 s (security.md §3.10).
+MIN_RETRY_READ = 2.0
+
 SUCCESS = range(200, 300)
 
 _APP = "ProfileFix"
@@ -221,7 +225,8 @@ class RetryPolicy:
     """How one call retries (security.md §0 item 7 and checklist C1–C4).
 
     `budget` is the most wall-clock time one call may spend including waits; a wait that would
-    cross it raises instead. Without Retry-After the waits are `backoff_base * 2**n` (n = 0, 1,
+    cross it raises instead, and a retry reads for at most the rest of it (`MIN_RETRY_READ` at
+    least). Without Retry-After the waits are `backoff_base * 2**n` (n = 0, 1,
     2 …) capped at `backoff_max`, each scaled by a random factor in 1 ± `jitter`.
     """
 
@@ -464,7 +469,7 @@ class Requester:
                     auth=_Bearer(token),
                     data=data,
                     json=json,
-                    timeout=options.timeout,
+                    timeout=self._timeout(start, retry),
                     allow_redirects=False,
                 )
             except requests.ConnectTimeout as exc:
@@ -531,6 +536,13 @@ class Requester:
                     raise error_from_response(self.service, resp)
                 raise error_from_response(self.service, resp, retry_after=delay)
             raise error_from_response(self.service, resp)
+
+    def _timeout(self, start: float, retry: int) -> tuple[float, float]:
+        connect, read = self.options.timeout
+        if retry == 0:
+            return connect, read
+        remaining = self.options.retry.budget - (time.monotonic() - start)
+        return connect, min(read, max(remaining, MIN_RETRY_READ))
 
     def _fits(self, start: float, delay: float) -> bool:
         return time.monotonic() - start + delay <= self.options.retry.budget
