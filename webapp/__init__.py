@@ -123,10 +123,10 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     limiter.init_app(app)
     observability.init_app(app)
 
-    from webapp import headers
+    from webapp import headers, ticket
     from webapp.auth import guard
     from webapp.auth import views as auth_views
-    from webapp.views import errors, health, language, overview, photo, pictures, resync
+    from webapp.views import errors, health, language, overview, photo, pictures, profile, resync
 
     @app.context_processor
     def _page_context() -> dict[str, object]:
@@ -139,7 +139,8 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     headers.init_app(app)
     guard.init_app(app)
     errors.init_app(app)
-    for module in (auth_views, overview, language, photo, resync, pictures, health):
+    ticket.init_app(app)
+    for module in (auth_views, overview, language, photo, resync, pictures, health, profile):
         app.register_blueprint(module.bp)
 
 
