@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -9,7 +10,9 @@ import redis
 import requests
 
 from m365_emulator.tenant import Tenant
-from tests.production.conftest import Browser, Instance
+from tests.production.conftest import Browser, Instance, free_port
+from webapp.store import connect_redis
+from webapp.throttle import RedisThrottleGate
 
 HOLD_KEY = "profilefix:throttle:graph"
 
@@ -50,3 +53,28 @@ def test_a_graph_429_seen_by_one_instance_is_honoured_by_the_other(
     assert _throttle_waits(b) > waits_before
     # SharePoint is another service with its own budget: B still asked it.
     assert tenant.requests_to("sharepoint")
+
+
+def test_holds_only_ever_lengthen_and_expire_in_redis(redis_client: redis.Redis) -> None:
+    gate = RedisThrottleGate(redis_client, prefix="test:throttle:")
+    gate.hold("sharepoint", 5)
+    gate.hold("sharepoint", 1)  # a shorter Retry-After later must not cut the first
+    assert 4.5 < gate.wait_time("sharepoint") <= 5
+    assert gate.wait_time("graph") == 0
+    redis_client.delete("test:throttle:sharepoint")
+    assert gate.wait_time("sharepoint") == 0  # Redis is the truth while it answers
+
+
+def test_the_gate_fails_open_and_fast_when_redis_is_unreachable() -> None:
+    dead = connect_redis(f"redis://127.0.0.1:{free_port()}/0")
+    waits: list[tuple[str, float]] = []
+    gate = RedisThrottleGate(
+        dead, on_wait=lambda service, seconds: waits.append((service, seconds))
+    )
+    started = time.monotonic()
+    gate.hold("graph", 3)  # remembered by this process even though Redis cannot take it
+    for _ in range(50):
+        assert 2 < gate.wait_time("graph") <= 3
+        assert gate.wait_time("sharepoint") == 0
+    assert time.monotonic() - started < 0.5
+    assert waits and waits[0][0] == "graph"
