@@ -18,7 +18,14 @@ from PIL import Image
 from m365_emulator.tenant import Tenant, User
 from m365_emulator.tokens import GRAPH_RESOURCE, issue_access_token
 from webapp.microsoft.graph import GraphClient
-from webapp.microsoft.http import CallOptions, RetryPolicy, build_session, decorated_user_agent
+from webapp.microsoft.http import (
+    CallOptions,
+    NoThrottleGate,
+    RetryPolicy,
+    ThrottleGate,
+    build_session,
+    decorated_user_agent,
+)
 from webapp.microsoft.sharepoint import SharePointClient
 
 CLIENT_ID = "contract-tests"
@@ -104,17 +111,18 @@ def http_session(emulator) -> Iterator[requests.Session]:
 
 @pytest.fixture
 def make_clients(tenant: Tenant, http_session: requests.Session):
-    """`make_clients(user=None, timeout=..., retry=...)` → Clients for a (new) user."""
+    """`make_clients(user=None, timeout=..., retry=..., gate=...)` → Clients for a (new) user."""
 
     def make(
         user: User | None = None,
         *,
         timeout: tuple[float, float] = (3.05, 20.0),
         retry: RetryPolicy = TEST_RETRY,
+        gate: ThrottleGate | None = None,
     ) -> Clients:
         user = user or add_user(tenant)
         tokens = Tokens(tenant, user)
-        options = CallOptions(timeout=timeout, retry=retry)
+        options = CallOptions(timeout=timeout, retry=retry, gate=gate or NoThrottleGate())
         graph = GraphClient(tenant.origins.graph + "/v1.0", tokens.graph, http_session, options)
         sharepoint = SharePointClient(
             tenant.origins.sharepoint, tokens.sharepoint, http_session, options

@@ -22,8 +22,8 @@ from webapp.microsoft.errors import (
     ThrottledError,
     UpstreamTimeoutError,
 )
-from webapp.microsoft.http import RetryPolicy
-from webapp.microsoft.models import DEFAULT_SELECT, SHAREPOINT_BACKED
+from webapp.microsoft.http import LocalThrottleGate, RetryPolicy
+from webapp.microsoft.models import DEFAULT_SELECT, SHAREPOINT_BACKED, SharePointProfile
 
 # The client fixtures, made visible to this module's tests.
 http_session = conftest_clients.http_session
@@ -188,6 +188,25 @@ def test_sharepoint_profile_is_parsed(tenant, make_clients):
     assert logged.headers["Accept"] == "application/json;odata=nometadata"
 
 
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json;odata=verbose",
+        "application/json;odata=minimalmetadata",
+        "application/json",
+    ],
+)
+def test_every_json_flavour_parses_to_the_same_profile(tenant, make_clients, http_session, accept):
+    clients = make_clients()
+    clients.graph.put_photo(jpeg())
+    ours = clients.sharepoint.my_properties()
+    url = f"{tenant.origins.sharepoint}/_api/SP.UserProfiles.PeopleManager/GetMyProperties"
+    token = clients.tokens.sharepoint(tenant.origins.sharepoint)
+    raw = http_session.get(url, headers={"Accept": accept, "Authorization": f"Bearer {token}"})
+    assert raw.status_code == 200
+    assert SharePointProfile.from_sharepoint(raw.json()) == ours
+
+
 def test_request_own_photo_makes_sharepoint_pull_the_graph_photo(tenant, make_clients):
     clients = make_clients()
     clients.graph.put_photo(jpeg((300, 300), colour=(30, 160, 30)))
@@ -329,6 +348,19 @@ def test_sharepoint_throttling_is_honoured_for_the_picture_post(tenant, make_cli
     clients.sharepoint.set_my_profile_picture(jpeg())
     posts = [(r.method, r.status) for r in tenant.requests_to("sharepoint")]
     assert posts == [("POST", 503), ("POST", 200)]
+
+
+def test_a_throttle_seen_once_holds_back_the_next_call(tenant, make_clients):
+    gate = LocalThrottleGate()
+    first, second = make_clients(gate=gate), make_clients(gate=gate)
+    tenant.faults.fail_next("sharepoint", 1, 429, retry_after=60)
+    with pytest.raises(ThrottledError):
+        first.sharepoint.my_properties()
+    with pytest.raises(ThrottledError) as held:
+        second.sharepoint.my_properties()
+    assert 55 < (held.value.retry_after or 0) <= 60
+    assert len(tenant.requests_to("sharepoint")) == 1  # the second never reached SharePoint
+    assert second.graph.me().id == second.user.oid  # Graph is not held back
 
 
 def test_persistent_503_is_service_unavailable_after_three_retries(tenant, make_clients):
