@@ -147,6 +147,14 @@ def bmp(size: tuple[int, int] = (400, 300)) -> bytes:
     return encode(card(size), "BMP")
 
 
+def avif(size: tuple[int, int] = (400, 300)) -> bytes:
+    return encode(card(size), "AVIF")
+
+
+def ico(size: tuple[int, int] = (128, 128)) -> bytes:
+    return encode(card(size), "ICO", sizes=[size])
+
+
 def png16_gradient(size: tuple[int, int] = (512, 256)) -> bytes:
     """A 16-bit greyscale PNG, black on the left to white (65535) on the right: mean ≈ 32767."""
     ramp = Image.linear_gradient("L").rotate(90).resize(size, Image.Resampling.BILINEAR)

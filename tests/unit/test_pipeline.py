@@ -88,6 +88,11 @@ def test_the_smallest_allowed_photo_is_accepted() -> None:
     assert run(imagegen.png((96, 96))).size == (96, 96)
 
 
+def test_a_panorama_is_accepted_and_cropped_to_its_centre_square() -> None:
+    # No aspect-ratio limit (security.md §2.5 step 2 allows "or force crop"): the crop is square.
+    assert run(imagegen.png((2000, 200))).size == (200, 200)
+
+
 def test_the_file_type_comes_from_the_content() -> None:
     # No name or declared type reaches the pipeline: a PNG "named .jpg" is simply a PNG.
     assert inspect(imagegen.png(), LIMITS).format == "PNG"
@@ -122,11 +127,25 @@ def test_only_the_allowed_parsers_are_ever_asked(monkeypatch: pytest.MonkeyPatch
         imagegen.bmp(),
         imagegen.gif(),
         imagegen.animated_gif(),
+        imagegen.avif(),
+        imagegen.ico(),
         imagegen.random_bytes(),
         b"<!DOCTYPE html><html><script>alert(1)</script></html>",
         b"just some text, renamed to photo.jpg",
     ],
-    ids=["svg", "pdf", "tiff", "bmp", "gif", "animated-gif", "random", "html", "text"],
+    ids=[
+        "svg",
+        "pdf",
+        "tiff",
+        "bmp",
+        "gif",
+        "animated-gif",
+        "avif",
+        "ico",
+        "random",
+        "html",
+        "text",
+    ],
 )
 def test_files_that_are_not_accepted_photos_are_refused_with_the_list_of_formats(data) -> None:
     assert reason(data) is Rejection.UNSUPPORTED_FORMAT

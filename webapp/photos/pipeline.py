@@ -218,6 +218,8 @@ def decoding() -> Iterator[None]:
     then decodes (security.md §0 decision 6, §2.2; Pillow's own fuzzers do the same). Its
     UserWarnings (corrupt EXIF, a malformed MPO or APNG read as a plain image) mean it went on with
     the pixels, which is what a user with an odd phone file wants: they are logged, not raised.
+    `catch_warnings` is process-wide state, so threads can overlap here; the pixel limit does not
+    rely on it, as `_check_header` refuses by size before any decode.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
@@ -276,6 +278,8 @@ def _check_header(im: Image.Image, limits: PipelineLimits) -> None:
     # Our own limit, checked before load(): Pillow's check fires only at 89 MP (security.md §2.1).
     if width * height > limits.max_pixels:
         raise PhotoRejectedError(Rejection.TOO_MANY_PIXELS, f"{width}x{height}")
+    # No aspect-ratio limit (security.md §2.5 step 2, "or force crop"): the output is always a
+    # square cut from the picture, so a panorama costs no more than its pixel count.
     if min(width, height) < limits.min_side:
         raise PhotoRejectedError(Rejection.TOO_SMALL, f"{width}x{height}")
     # is_animated of PNG (acTL chunk) and WebP (ANIM chunk) is read from the header; no frame walk.
