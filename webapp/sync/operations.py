@@ -16,6 +16,7 @@ import enum
 import hashlib
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ LOCK_TTL = 60
 IDEMPOTENCY_TTL = 3600
 
 _OP_ID_BYTES = 16
+_ADD_GUARD = threading.Lock()
 
 
 class Kind(enum.StrEnum):
@@ -258,7 +260,11 @@ class OperationStore:
         Released in `finally`; if the worker dies, the lock expires after LOCK_TTL.
         """
         key = f"op-lock:{user}"
-        if not self.store.add(key, holder.encode(), LOCK_TTL):
+        # Redis's SET NX is atomic across instances; the file store's add is check-then-set,
+        # so at least this process's threads are serialised around it.
+        with _ADD_GUARD:
+            taken = self.store.add(key, holder.encode(), LOCK_TTL)
+        if not taken:
             raw = self.store.get(key)
             raise OperationBusyError(raw.decode() if raw else None)
         try:

@@ -1,15 +1,281 @@
-"""The photo pages: upload and crop a new photo, follow its write to both services, undo, remove."""
+"""The photo pages: upload and crop a new photo, follow its write to both services, undo, remove.
+
+Every write is a CSRF-protected POST (security.md A10) under one per-user limit shared by
+upload, remove, undo and retry: WRITE_LIMIT (security.md §3.6, C9).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import time
 
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from webapp import upstream, wording_photos
 from webapp.auth.guard import login_required
+from webapp.extensions import limiter
+from webapp.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
+from webapp.photos.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
+from webapp.sync import photo_update
+from webapp.sync.operations import Operation, OperationBusyError, OperationStore
+from webapp.views.errors import request_id
 
 bp = Blueprint("photo", __name__)
+
+# Ten photo changes per user and hour (security.md §3.6): far above what a person needs,
+# low enough that a script cannot burn the tenant's Graph and SharePoint quota.
+WRITE_LIMIT = "10 per hour"
+_writes = limiter.shared_limit(WRITE_LIMIT, scope="photo-write")
+
+
+def operations() -> OperationStore:
+    return OperationStore(current_app.extensions["store"])
+
+
+def user_key() -> str:
+    """Records and locks are per account: oid.tid (security.md A6)."""
+    return f"{g.user.oid}.{g.user.tid}"
+
+
+def upstreams() -> photo_update.Upstreams:
+    return photo_update.Upstreams(upstream.graph(), upstream.sharepoint(), g.user.username)
+
+
+def pipeline_limits() -> PipelineLimits:
+    settings = current_app.extensions["settings"]
+    return PipelineLimits(max_bytes=settings.max_upload_mb * 1024 * 1024)
+
+
+def _unfinished() -> Operation | None:
+    """The user's latest change if it still needs them (e.g. back from sign-in, C11)."""
+    op = operations().latest(user_key())
+    if op is None or op.verified or op.undone_by is not None:
+        return None
+    return op if photo_update.outcome(op, time.time()) in _NEEDS_USER else None
+
+
+_NEEDS_USER = (
+    photo_update.Outcome.NOTHING_CHANGED,
+    photo_update.Outcome.WAIT_THEN_RETRY,
+    photo_update.Outcome.PARTIAL,
+)
+
+
+def _upload_page(form: PhotoUploadForm, errors: list[object], status: int = 200):  # type: ignore[no-untyped-def]
+    form.form_token.data = new_form_token()
+    limits = pipeline_limits()
+    return (
+        render_template(
+            "photo/upload.html",
+            form=form,
+            errors=errors,
+            accepted=wording_photos.accepted(limits),
+            unfinished=_unfinished(),
+            max_bytes=limits.max_bytes,
+            min_side=limits.min_side,
+        ),
+        status,
+    )
 
 
 @bp.get("/photo")
 @login_required
-def upload() -> str:
-    return render_template("photo/upload.html")
+def upload():  # type: ignore[no-untyped-def]
+    return _upload_page(PhotoUploadForm(formdata=None), [])
+
+
+@bp.post("/photo")
+@login_required
+@_writes
+def save():  # type: ignore[no-untyped-def]
+    form = PhotoUploadForm()
+    if not form.validate():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        return _upload_page(form, errors, 400)
+    limits = pipeline_limits()
+    # Read at most one byte past the limit: the pipeline refuses it (MAX_CONTENT_LENGTH already
+    # bounds the request, security.md B1). The file name is never used (B13).
+    data = form.photo.data.read(limits.max_bytes + 1)
+    crop = form.crop()
+    box = None if crop is None else CropBox(crop[0], crop[1], crop[0] + crop[2], crop[1] + crop[2])
+    try:
+        photo = normalise(data, box, limits)
+    except PhotoRejectedError as exc:
+        current_app.logger.info("photo refused: %s", exc.reason.value)
+        return _upload_page(form, wording_photos.rejection(exc.reason, limits), 422)
+    finally:
+        del data
+    try:
+        op = photo_update.upload(operations(), upstreams(), user_key(), photo, form.form_token.data)
+    except OperationBusyError as busy:
+        return redirect_busy(busy)
+    return redirect(url_for("photo.status", op_id=op.id), 303)
+
+
+def redirect_busy(busy: OperationBusyError) -> Response:
+    flash(str(wording_photos.BUSY), "info")
+    if busy.op_id and operations().get(user_key(), busy.op_id) is not None:
+        return redirect(url_for("photo.status", op_id=busy.op_id), 303)
+    return redirect(url_for("photo.upload"), 303)
+
+
+def _own_op(op_id: str) -> Operation:
+    op = operations().get(user_key(), op_id)
+    if op is None:
+        abort(404)
+    return op
+
+
+def status_view(op: Operation) -> dict[str, object]:
+    """What both the page and the JSON say about `op` now."""
+    now = time.time()
+    result = photo_update.outcome(op, now)
+    sides = [("graph", op.graph)] if op.writes_graph else []
+    sides.append(("sharepoint", op.sharepoint))
+    return {
+        "op": op,
+        "outcome": result,
+        "headline": wording_photos.headline(op, result),
+        "next_steps": wording_photos.next_steps(op, result),
+        "sides": [
+            {
+                "service": name,
+                "name": wording_photos.SERVICE_NAMES[name],
+                "state": side.state,
+                "label": wording_photos.side_state(side.state),
+                "css": wording_photos.state_class(side.state),
+            }
+            for name, side in sides
+        ],
+        "following": photo_update.following_through(op, now),
+        "elapsed": 0 if op.written_at is None else int(now - op.written_at),
+        "limit": photo_update.FOLLOW_THROUGH_SECONDS,
+        "can_retry": photo_update.retry_allowed(op, now),
+        "can_undo": op.undoable and _is_latest(op),
+    }
+
+
+def _is_latest(op: Operation) -> bool:
+    latest = operations().latest(op.user)
+    return latest is not None and latest.id == op.id
+
+
+@bp.get("/photo/status/<op_id>")
+@login_required
+def status(op_id: str) -> str:
+    op = photo_update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
+    return render_template(
+        "photo/status.html",
+        form_token=new_form_token(),
+        form=OperationForm(formdata=None),
+        title=wording_photos.KIND_TITLES[op.kind],
+        **status_view(op),
+    )
+
+
+@bp.get("/photo/status/<op_id>.json")
+@login_required
+def status_json(op_id: str) -> Response:
+    op = photo_update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
+    view = status_view(op)
+    return jsonify(
+        outcome=view["outcome"],
+        headline=str(view["headline"]),
+        next_steps=[str(s) for s in view["next_steps"]],  # type: ignore[attr-defined]
+        sides=[
+            {"service": s["service"], "state": s["state"], "label": str(s["label"])}  # type: ignore[index]
+            for s in view["sides"]  # type: ignore[attr-defined]
+        ],
+        following=view["following"],
+        elapsed=view["elapsed"],
+        limit=view["limit"],
+        can_retry=view["can_retry"],
+        can_undo=view["can_undo"],
+    )
+
+
+@bp.post("/photo/retry")
+@login_required
+@_writes
+def retry() -> Response:
+    form = OperationForm()
+    if not form.validate():
+        abort(400)
+    try:
+        op = photo_update.retry(operations(), upstreams(), user_key(), form.op_id.data)
+    except OperationBusyError as busy:
+        return redirect_busy(busy)
+    if op is None:
+        abort(404)
+    return redirect(url_for("photo.status", op_id=op.id), 303)
+
+
+@bp.post("/photo/undo")
+@login_required
+@_writes
+def undo() -> Response:
+    form = OperationForm()
+    if not form.validate():
+        abort(400)
+    try:
+        op = photo_update.undo(
+            operations(), upstreams(), user_key(), form.op_id.data, form.form_token.data
+        )
+    except OperationBusyError as busy:
+        return redirect_busy(busy)
+    if op is None:
+        flash(str(wording_photos.UNDO_NOT_POSSIBLE), "error")
+        return redirect(url_for("photo.status", op_id=form.op_id.data), 303)
+    return redirect(url_for("photo.status", op_id=op.id), 303)
+
+
+@bp.get("/photo/remove")
+@login_required
+def remove() -> str:
+    form = ConfirmForm(formdata=None)
+    form.form_token.data = new_form_token()
+    return render_template("photo/remove.html", form=form)
+
+
+@bp.post("/photo/remove")
+@login_required
+@_writes
+def remove_confirmed() -> Response:
+    form = ConfirmForm()
+    if not form.validate():
+        abort(400)
+    try:
+        op = photo_update.remove(operations(), upstreams(), user_key(), form.form_token.data)
+    except OperationBusyError as busy:
+        return redirect_busy(busy)
+    return redirect(url_for("photo.status", op_id=op.id), 303)
+
+
+@bp.errorhandler(429)
+def rate_limited(exc: Exception) -> Response:
+    return limited_page()
+
+
+def limited_page() -> Response:
+    """The 429 page saying in how many minutes the next change is possible (C9)."""
+    current = limiter.current_limit
+    wait = max(1, int(current.reset_at - time.time())) if current is not None else 3600
+    minutes = -(-wait // 60)
+    body = render_template(
+        "photo/limited.html",
+        message=wording_photos.rate_limited(minutes),
+        request_id=request_id(),
+    )
+    response = current_app.make_response((body, 429))
+    response.headers["Retry-After"] = str(wait)
+    return response

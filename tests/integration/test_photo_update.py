@@ -1,0 +1,526 @@
+"""Uploading, removing and undoing a photo through the app against the emulator, failures included.
+
+Each test signs in through real MSAL, drives the pages as a browser would (CSRF tokens from the
+forms) and checks what Microsoft received in the emulator's request log (security.md §5 B, C, E).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from html.parser import HTMLParser
+
+import pytest
+from flask import Flask, request
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from m365_emulator.faults import Fault, Faults
+from m365_emulator.tenant import Tenant
+from tests import imagegen
+from tests.integration.conftest import SignIn
+from webapp.microsoft.http import LocalThrottleGate
+from webapp.photos.fingerprint import same_picture
+from webapp.sync.operations import OperationStore, SideState
+
+SET_PICTURE = "SetMyProfilePicture"
+PHOTO_PATH = "/me/photo/$value"
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+class _Inputs(HTMLParser):
+    """Hidden inputs of every form on a page, by form action."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: dict[str, dict[str, str]] = {}
+        self._action: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self._action = a.get("action", "")
+            self.forms.setdefault(self._action, {})
+        elif tag == "input" and self._action is not None and a.get("type") == "hidden":
+            self.forms[self._action][a["name"]] = a.get("value", "")
+
+
+def form_fields(client: FlaskClient, page: str, action: str) -> dict[str, str]:
+    parser = _Inputs()
+    parser.feed(client.get(page).get_data(as_text=True))
+    return dict(parser.forms[action])
+
+
+def upload(
+    client: FlaskClient, data: bytes, crop: tuple[int, int, int] | None = None, **overrides: str
+) -> TestResponse:
+    fields: dict[str, object] = form_fields(client, "/photo", "/photo")
+    if crop is not None:
+        fields.update(x=str(crop[0]), y=str(crop[1]), size=str(crop[2]))
+    fields.update(overrides)
+    fields["photo"] = (_stream(data), "IMG_0001.HEIC")
+    return client.post("/photo", data=fields, content_type="multipart/form-data")
+
+
+def _stream(data: bytes):  # type: ignore[no-untyped-def]
+    import io
+
+    return io.BytesIO(data)
+
+
+def post_form(client: FlaskClient, page: str, action: str) -> TestResponse:
+    return client.post(action, data=form_fields(client, page, action))
+
+
+def op_id(response: TestResponse) -> str:
+    assert response.status_code == 303, response.get_data(as_text=True)[:800]
+    match = re.fullmatch(r"/photo/status/([A-Za-z0-9_-]+)", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return match.group(1)
+
+
+def ops(app: Flask) -> OperationStore:
+    return OperationStore(app.extensions["store"])
+
+
+def user_key(tenant: Tenant, key: str) -> str:
+    return f"{tenant.user(key).oid}.{tenant.tenant_id}"
+
+
+def writes(tenant: Tenant) -> list[tuple[str, str, str]]:
+    """Every call that changes something at Microsoft, in order."""
+    return [
+        (r.service, r.method, r.path)
+        for r in tenant.requests
+        if r.service in ("graph", "sharepoint") and r.method in ("PUT", "PATCH", "POST", "DELETE")
+    ]
+
+
+def calls(tenant: Tenant, service: str, method: str, path_part: str) -> int:
+    return sum(1 for r in tenant.requests_to(service) if r.method == method and path_part in r.path)
+
+
+def sharepoint_large(tenant: Tenant, key: str) -> bytes | None:
+    pictures = tenant.user(key).sharepoint.pictures
+    return None if pictures is None else pictures.large
+
+
+def graph_photo(tenant: Tenant, key: str) -> bytes | None:
+    photo = tenant.user(key).photo
+    return None if photo is None else photo.data
+
+
+class MethodFaults(Faults):
+    """The tenant's fault plan, applied only to requests of one HTTP method (e.g. only the PUT
+    of /me/photo/$value, not the GET of the same path that reads the previous photo)."""
+
+    def __init__(self, method: str) -> None:
+        super().__init__()
+        self.method = method
+
+    def take(self, service: str, user_oid: str | None, path: str) -> Fault | None:
+        if request.method != self.method:
+            return None
+        return super().take(service, user_oid, path)
+
+
+@pytest.fixture
+def put_faults(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> MethodFaults:
+    faults = MethodFaults("PUT")
+    monkeypatch.setattr(tenant, "faults", faults)
+    return faults
+
+
+@pytest.fixture
+def phone_photo() -> bytes:
+    """A rotated phone JPEG with GPS, as it comes off the camera."""
+    return imagegen.jpeg((1200, 900), orientation=6, gps=True)
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Callable[[], None]:
+    """After each test: no token, code or photo bytes were logged (security.md E8)."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "eyJ" not in text  # JWT header prefix: no access or ID token
+    assert "Bearer " not in text
+    assert "\xff\xd8\xff" not in text  # no raw JPEG
+    assert "/9j/" not in text  # no base64 JPEG
+
+
+# -- the happy path ------------------------------------------------------------------------------
+
+
+def test_upload_saves_the_previous_photo_then_writes_graph_then_sharepoint_and_verifies(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("stale-photo")
+    before = graph_photo(tenant, "stale-photo")
+    tenant.requests.clear()
+
+    response = upload(client, phone_photo)
+    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
+
+    assert op is not None and op.previous == before  # the undo copy (E1)
+    order = [(r.method, r.path) for r in tenant.requests if r.service != "entra"]
+    first_put = order.index(("PUT", f"/v1.0{PHOTO_PATH}"))
+    assert ("GET", f"/v1.0{PHOTO_PATH}") in order[:first_put]  # read before the first write
+    assert writes(tenant) == [
+        ("graph", "PUT", f"/v1.0{PHOTO_PATH}"),
+        ("sharepoint", "POST", f"/_api/SP.UserProfiles.PeopleManager/{SET_PICTURE}"),
+    ]
+    assert calls(tenant, "sharepoint", "GET", "userphoto.aspx") >= 1  # the own-photo trigger
+    assert op.graph.state is SideState.VERIFIED
+    assert op.sharepoint.state is SideState.VERIFIED
+    assert same_picture(graph_photo(tenant, "stale-photo"), op.image)
+    assert same_picture(sharepoint_large(tenant, "stale-photo"), op.image)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Outlook, Teams and SharePoint show the same photo" in page
+    assert "Undo this change" in page
+
+
+def test_chosen_crop_square_is_what_both_services_show(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    card = imagegen.jpeg((400, 300))
+    # The top-left 150 px square of the card is its red marker and grey field only.
+    op = ops(app).get(user_key(tenant, "in-sync"), op_id(upload(client, card, crop=(0, 0, 150))))
+    assert op is not None and op.verified
+    shown = graph_photo(tenant, "in-sync")
+    expected = imagegen.encode(imagegen.card((400, 300)).crop((0, 0, 150, 150)))
+    assert same_picture(shown, expected)
+
+
+def test_double_submit_of_one_form_is_one_operation(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("stale-photo")
+    fields = form_fields(client, "/photo", "/photo")
+    first = upload(client, phone_photo, form_token=fields["form_token"])
+    second = upload(client, phone_photo, form_token=fields["form_token"])
+    assert op_id(first) == op_id(second)
+    assert calls(tenant, "graph", "PUT", PHOTO_PATH) == 1
+    assert calls(tenant, "sharepoint", "POST", SET_PICTURE) == 1
+
+
+# -- failures -------------------------------------------------------------------------------------
+
+
+def test_graph_failure_leaves_sharepoint_untouched_and_says_nothing_changed(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    put_faults: MethodFaults,
+    phone_photo: bytes,
+) -> None:
+    sign_in.as_user("stale-photo")
+    before_graph, before_sp = (
+        graph_photo(tenant, "stale-photo"),
+        sharepoint_large(tenant, "stale-photo"),
+    )
+    put_faults.fail_always("graph", 500)
+    tenant.requests.clear()
+
+    response = upload(client, phone_photo)
+    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
+
+    assert op is not None and op.graph.state is SideState.FAILED
+    assert op.sharepoint.state is SideState.PENDING
+    assert tenant.requests_to("sharepoint") == []
+    assert graph_photo(tenant, "stale-photo") == before_graph
+    assert sharepoint_large(tenant, "stale-photo") == before_sp
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Nothing was changed" in page
+    assert "Try again" in page
+
+    # The retry uses the stored bytes: no new upload (E2).
+    put_faults.heal("graph")
+    post_form(client, response.headers["Location"], "/photo/retry")
+    op = ops(app).get(user_key(tenant, "stale-photo"), op.id)
+    assert op is not None and op.verified
+
+
+def test_sharepoint_failure_is_a_visible_partial_state_and_retry_sends_one_sharepoint_write(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
+    started = time.monotonic()
+    response = upload(client, phone_photo)
+    assert time.monotonic() - started < 12  # E3: the partial state is shown quickly
+    status_page = response.headers["Location"]
+    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
+
+    assert op is not None
+    assert op.graph.state in (SideState.DONE, SideState.VERIFIED)
+    assert op.sharepoint.state is SideState.FAILED
+    page = client.get(status_page).get_data(as_text=True)
+    assert "Outlook and Teams have the change, but SharePoint could not be updated yet" in page
+    assert "Try again" in page
+
+    tenant.faults.heal("sharepoint")
+    tenant.requests.clear()
+    post_form(client, status_page, "/photo/retry")
+
+    assert calls(tenant, "sharepoint", "POST", SET_PICTURE) == 1
+    assert calls(tenant, "graph", "PUT", PHOTO_PATH) == 0
+    op = ops(app).get(user_key(tenant, "stale-photo"), op.id)
+    assert op is not None and op.verified
+    assert same_picture(sharepoint_large(tenant, "stale-photo"), op.image)
+
+
+def test_throttled_graph_write_is_retried_after_retry_after_within_the_budget(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    put_faults: MethodFaults,
+    phone_photo: bytes,
+) -> None:
+    sign_in.as_user("stale-photo")
+    put_faults.fail_next("graph", 3, 429, retry_after=2)
+    started = time.monotonic()
+    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(upload(client, phone_photo)))
+
+    assert time.monotonic() - started < 15
+    puts = [r.at for r in tenant.requests_to("graph") if r.method == "PUT"]
+    assert len(puts) == 4  # C1: three 429s, then the write
+    assert all(later - earlier >= 1.9 for earlier, later in zip(puts, puts[1:], strict=False))
+    assert op is not None and op.verified
+
+
+def test_long_retry_after_becomes_a_wait_not_a_hung_request(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    put_faults: MethodFaults,
+    phone_photo: bytes,
+) -> None:
+    sign_in.as_user("stale-photo")
+    put_faults.fail_next("graph", 1, 429, retry_after=120)
+    started = time.monotonic()
+    response = upload(client, phone_photo)
+    assert time.monotonic() - started < 12  # C2
+
+    store = ops(app)
+    op = store.get(user_key(tenant, "stale-photo"), op_id(response))
+    assert op is not None and op.graph.state is SideState.THROTTLED
+    assert op.graph.not_before is not None and op.graph.not_before > time.time() + 100
+    assert tenant.requests_to("sharepoint") == []
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Microsoft asked ProfileFix to wait" in page
+    assert "come back in 2 minutes" in page
+    assert 'id="retry"' not in page  # not before the wait is over
+
+    # Two minutes later (moved in the record and the shared throttle gate), the retry
+    # finishes the change.
+    op.graph.not_before = time.time() - 1
+    store.save(op)
+    options = app.extensions["call_options"]
+    app.extensions["call_options"] = dataclasses.replace(options, gate=LocalThrottleGate())
+    post_form(client, response.headers["Location"], "/photo/retry")
+    op = store.get(op.user, op.id)
+    assert op is not None and op.verified
+
+
+def test_sharepoint_refusing_local_uploads_is_not_a_failure(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    phone_photo: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tenant, "local_uploads_disabled", True)  # MC653734
+    sign_in.as_user("stale-photo")
+    response = upload(client, phone_photo)
+    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
+
+    assert op is not None and op.graph.state is SideState.VERIFIED
+    assert op.sharepoint.state in (SideState.REFUSED_BY_SHAREPOINT, SideState.VERIFIED)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "could not be updated" not in page
+    assert "Nothing was changed" not in page
+    if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
+        assert "That is not an error" in page
+
+
+def test_two_uploads_at_once_end_with_one_photo_on_both_sides(
+    app: Flask, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    other = app.test_client()
+    SignIn(other, sign_in.pages, tenant).as_user("stale-photo")
+    tenant.faults.set_latency("graph", 0.2)
+    photos = [imagegen.jpeg(image=imagegen.scene(seed)) for seed in (1, 2)]
+    results: dict[int, TestResponse] = {}
+
+    def go(index: int, client: FlaskClient) -> None:
+        results[index] = upload(client, photos[index])
+
+    threads = [
+        threading.Thread(target=go, args=(i, c)) for i, c in enumerate((sign_in.client, other))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(r.status_code == 303 for r in results.values())
+    assert calls(tenant, "graph", "PUT", PHOTO_PATH) >= 1
+    shown_graph = graph_photo(tenant, "stale-photo")
+    shown_sp = sharepoint_large(tenant, "stale-photo")
+    assert same_picture(shown_graph, shown_sp)
+    assert any(same_picture(shown_graph, photo) for photo in photos)
+
+
+# -- undo and remove ------------------------------------------------------------------------------
+
+
+def test_undo_puts_the_previous_photo_back_on_both_sides(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("in-sync")
+    before = graph_photo(tenant, "in-sync")
+    status_page = upload(client, phone_photo).headers["Location"]
+
+    response = post_form(client, status_page, "/photo/undo")
+    undo = ops(app).get(user_key(tenant, "in-sync"), op_id(response))
+
+    assert undo is not None and undo.verified
+    assert same_picture(graph_photo(tenant, "in-sync"), before)
+    assert same_picture(sharepoint_large(tenant, "in-sync"), before)
+    # The undone change offers no second undo.
+    page = client.get(status_page).get_data(as_text=True)
+    assert "Undo this change" not in page
+
+
+def test_remove_asks_first_then_deletes_and_undo_restores(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    before = graph_photo(tenant, "in-sync")
+    confirm = client.get("/photo/remove").get_data(as_text=True)
+    assert "Yes, remove my photo" in confirm
+    assert tenant.user("in-sync").photo is not None  # the GET changed nothing
+
+    response = post_form(client, "/photo/remove", "/photo/remove")
+    removed = ops(app).get(user_key(tenant, "in-sync"), op_id(response))
+    assert removed is not None and removed.graph.state is SideState.VERIFIED
+    assert tenant.user("in-sync").photo is None
+    assert calls(tenant, "graph", "DELETE", PHOTO_PATH) == 1
+
+    undo = op_id(post_form(client, response.headers["Location"], "/photo/undo"))
+    restored = ops(app).get(user_key(tenant, "in-sync"), undo)
+    assert restored is not None and restored.graph.state is SideState.VERIFIED
+    assert same_picture(graph_photo(tenant, "in-sync"), before)
+
+
+def test_undo_of_a_first_photo_removes_it_again(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("no-photo")
+    status_page = upload(client, phone_photo).headers["Location"]
+    assert tenant.user("no-photo").photo is not None
+    op = ops(app).get(user_key(tenant, "no-photo"), status_page.rsplit("/", 1)[1])
+    assert op is not None and op.previous_captured and op.previous is None
+    post_form(client, status_page, "/photo/undo")
+    assert tenant.user("no-photo").photo is None
+
+
+# -- bad input, forgery, methods, limits ---------------------------------------------------------
+
+BAD_INPUTS: dict[str, Callable[[], bytes]] = {
+    "svg": imagegen.svg,
+    "pdf": imagegen.pdf,
+    "tiff": imagegen.tiff,
+    "bmp": imagegen.bmp,
+    "random-bytes": imagegen.random_bytes,
+    "empty": lambda: b"",
+    "truncated-jpeg": imagegen.truncated_jpeg,
+    "png-bad-crc": imagegen.png_bad_crc,
+    "tiny": lambda: imagegen.jpeg((60, 60)),
+    "pixel-bomb-png": lambda: imagegen.png_bomb(50_000, 50_000),
+    "huge-sof-jpeg": imagegen.jpeg_with_sof_size,
+    "animated-webp": imagegen.animated_webp,
+    "apng": imagegen.apng,
+}
+
+
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_every_bad_input_gets_a_message_and_changes_nothing(
+    name: str, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.requests.clear()
+    response = upload(client, BAD_INPUTS[name]())
+    page = response.get_data(as_text=True)
+    assert response.status_code in (400, 422)
+    assert "Nothing was changed" in page
+    assert "JPEG, PNG, HEIC/HEIF or WebP" in page
+    assert [r for r in tenant.requests if r.service != "entra"] == []
+
+
+def test_upload_without_csrf_token_is_refused_and_nothing_is_written(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.requests.clear()
+    response = upload(client, phone_photo, csrf_token="")
+    assert response.status_code == 400
+    assert "Nothing was changed" in response.get_data(as_text=True)
+    assert writes(tenant) == []
+
+
+@pytest.mark.parametrize("path", ["/photo/undo", "/photo/retry"])
+def test_write_endpoints_refuse_get(path: str, client: FlaskClient, sign_in: SignIn) -> None:
+    sign_in.as_user("in-sync")
+    assert client.get(path).status_code == 405
+
+
+def test_status_of_someone_elses_operation_is_not_found(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("in-sync")
+    mine = op_id(upload(client, phone_photo))
+    other = app.test_client()
+    SignIn(other, sign_in.pages, tenant).as_user("stale-photo")
+    assert other.get(f"/photo/status/{mine}").status_code == 404
+    assert other.get(f"/photo/status/{mine}.json").status_code == 404
+
+
+def test_eleventh_write_in_an_hour_gets_the_wait_page(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    for _ in range(10):
+        assert upload(client, b"").status_code == 422
+    response = upload(client, b"")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert re.search(r"accepts the next change in \d+ minutes", page)
+    assert writes(tenant) == []
+
+
+def test_status_json_reports_each_service(
+    client: FlaskClient, sign_in: SignIn, phone_photo: bytes
+) -> None:
+    sign_in.as_user("stale-photo")
+    location = upload(client, phone_photo).headers["Location"]
+    data = client.get(f"{location}.json").get_json()
+    assert data["outcome"] == "verified"
+    assert [s["service"] for s in data["sides"]] == ["graph", "sharepoint"]
+    assert {s["state"] for s in data["sides"]} == {"verified"}
+    assert base64.b64encode(b"\xff\xd8\xff").decode() not in str(data)

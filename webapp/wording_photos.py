@@ -1,0 +1,200 @@
+"""Every sentence the photo pages show: rejections, per-service statuses, outcomes, next steps."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
+from webapp.photos.pipeline import PipelineLimits, Rejection
+from webapp.sync.operations import Kind, Operation, SideState
+from webapp.sync.photo_update import SHAREPOINT_SYNC_HOURS, Outcome
+
+SERVICE_NAMES = {
+    "graph": _l("Outlook, Teams and Microsoft 365"),
+    "sharepoint": _l("SharePoint"),
+}
+
+
+def accepted(limits: PipelineLimits) -> LazyString:
+    """What the upload takes, said once on the page and in every refusal."""
+    return _l(
+        "Use a JPEG, PNG, HEIC/HEIF or WebP photo of up to %(mb)s MB, at least %(px)s pixels "
+        "wide and high.",
+        mb=limits.max_bytes // (1024 * 1024),
+        px=limits.min_side,
+    )
+
+
+_REJECTIONS: dict[Rejection, LazyString] = {
+    Rejection.EMPTY: _l("No photo arrived. Please choose a photo file."),
+    Rejection.UNSUPPORTED_FORMAT: _l("This file is not a photo ProfileFix can use."),
+    Rejection.ANIMATED: _l("Animated pictures cannot be profile photos."),
+    Rejection.TOO_LARGE_BYTES: _l("The file is too large."),
+    Rejection.TOO_MANY_PIXELS: _l("The picture has too many pixels to handle safely."),
+    Rejection.TOO_SMALL: _l("The picture is too small to look sharp."),
+    Rejection.CORRUPT: _l("The file is damaged or incomplete and cannot be read."),
+    Rejection.BAD_CROP: _l("The chosen square does not fit the photo. Please choose it again."),
+    Rejection.OUTPUT_TOO_LARGE: _l("The photo could not be made small enough for Microsoft 365."),
+    Rejection.BUSY: _l("Many photos are being processed right now. Please try again in a minute."),
+}
+
+
+def rejection(reason: Rejection, limits: PipelineLimits) -> list[LazyString]:
+    """Why the photo was refused, what is accepted, and that nothing changed (security.md B9)."""
+    return [_REJECTIONS[reason], accepted(limits), _l("Nothing was changed.")]
+
+
+UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
+
+_SIDE_STATES: dict[SideState, LazyString] = {
+    SideState.PENDING: _l("Not changed yet"),
+    SideState.IN_PROGRESS: _l("Saving…"),
+    SideState.DONE: _l("Saved; checking that it shows"),
+    SideState.FAILED: _l("Not saved"),
+    SideState.THROTTLED: _l("Microsoft asked us to wait"),
+    SideState.VERIFIED: _l("Shows the photo (checked)"),
+    SideState.REFUSED_BY_SHAREPOINT: _l("Takes the photo from Microsoft 365 by itself"),
+    SideState.NOT_NEEDED: _l("Nothing to change"),
+}
+
+# CSS class per state (app.css status-ok / status-failed / status-pending).
+STATE_CLASSES: dict[SideState, str] = {
+    SideState.VERIFIED: "status-ok",
+    SideState.NOT_NEEDED: "status-ok",
+    SideState.FAILED: "status-failed",
+}
+
+
+def side_state(state: SideState) -> LazyString:
+    return _SIDE_STATES[state]
+
+
+def state_class(state: SideState) -> str:
+    return STATE_CLASSES.get(state, "status-pending")
+
+
+_HEADLINES: dict[Outcome, LazyString] = {
+    Outcome.WORKING: _l("Your change is being saved…"),
+    Outcome.NOTHING_CHANGED: _l("Microsoft 365 did not take the change. Nothing was changed."),
+    Outcome.WAIT_THEN_RETRY: _l("Microsoft asked ProfileFix to wait before saving."),
+    Outcome.PARTIAL: _l(
+        "Outlook and Teams have the change, but SharePoint could not be updated yet."
+    ),
+    Outcome.CHECKING: _l("Saved. Checking that both services show it…"),
+    Outcome.VERIFIED: _l("Done: Outlook, Teams and SharePoint show the same photo."),
+    Outcome.SHAREPOINT_LATER: _l("Saved. SharePoint will catch up by itself."),
+}
+
+_VERIFIED_REMOVED = _l("Done: your photo is removed from Outlook, Teams and SharePoint.")
+_RESYNC_NO_PHOTO = _l(
+    "Outlook and Teams have no photo of you, so there is nothing to copy to SharePoint."
+)
+
+
+def headline(op: Operation, result: Outcome) -> LazyString:
+    if op.kind is Kind.RESYNC and op.sharepoint.error == "no_graph_photo":
+        return _RESYNC_NO_PHOTO
+    if result is Outcome.VERIFIED and op.image is None:
+        return _VERIFIED_REMOVED
+    return _HEADLINES[result]
+
+
+def _refused(low: int, high: int) -> LazyString:
+    """MC653734 (reference §4.5, §5.4): SharePoint takes the photo from Exchange by itself."""
+    return _l(
+        "Your organisation lets SharePoint take photos only from Microsoft 365. That is not an "
+        "error: SharePoint shows the new photo by itself, usually within %(low)s hours and at "
+        "most %(high)s.",
+        low=low,
+        high=high,
+    )
+
+
+def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
+    """What happens next and what the user can do, in the order the page shows them."""
+    low, high = SHAREPOINT_SYNC_HOURS
+    if op.kind is Kind.RESYNC and op.sharepoint.error == "no_graph_photo":
+        return [_l("Upload a photo instead; ProfileFix then updates every service.")]
+    if result is Outcome.NOTHING_CHANGED:
+        return [
+            _l(
+                "Your previous photo is still shown everywhere. You can try again: the photo "
+                "is kept, so you need not upload it again."
+            )
+        ]
+    if result is Outcome.WAIT_THEN_RETRY:
+        not_before = max(s.not_before or 0.0 for s in (op.graph, op.sharepoint))
+        minutes = max(1, math.ceil((not_before - time.time()) / 60))
+        return [
+            _l(
+                "Please come back in %(minutes)s minutes and press “Try again”. Your photo is "
+                "kept until then.",
+                minutes=minutes,
+            )
+        ]
+    if result is Outcome.PARTIAL:
+        return [
+            _l(
+                "Press “Try again” to send the same photo to SharePoint. If you do nothing, "
+                "SharePoint takes the photo from Outlook by itself within %(low)s hours "
+                "(sometimes up to %(high)s).",
+                low=low,
+                high=high,
+            )
+        ]
+    if result in (Outcome.CHECKING, Outcome.WORKING):
+        steps = [_l("This page checks again by itself. You can leave it; nothing will be lost.")]
+        if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
+            steps.insert(0, _refused(low, high))
+        return steps
+    if result is Outcome.VERIFIED:
+        return [
+            _l("Colleagues may see the old photo for a few more hours, until their apps refresh.")
+        ]
+    if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
+        return [_refused(low, high)]
+    if op.image is None:
+        return [
+            _l(
+                "SharePoint may show your old photo until it next checks Microsoft 365, within "
+                "%(low)s hours (sometimes up to %(high)s). ProfileFix cannot remove a picture "
+                "from SharePoint directly.",
+                low=low,
+                high=high,
+            )
+        ]
+    return [
+        _l(
+            "SharePoint keeps pictures for a while. It shows the new photo by itself within "
+            "%(low)s hours (sometimes up to %(high)s). You can check again with the button "
+            "below.",
+            low=low,
+            high=high,
+        )
+    ]
+
+
+BUSY = _l("Another change of your photo is still being saved. Here is its progress.")
+UNDO_NOT_POSSIBLE = _l("This change can no longer be undone. Nothing was changed.")
+NOT_FOUND = _l("This change is not known (any more). Nothing was changed.")
+RETRY_TOO_EARLY = _l("Microsoft asked us to wait a little longer. Nothing was changed yet.")
+
+
+def rate_limited(minutes: int) -> LazyString:
+    """The 429 page's sentence (security.md C9): when the next change will be accepted."""
+    return _l(
+        "You have changed your photo many times in a short while. To protect your account, "
+        "ProfileFix accepts the next change in %(minutes)s minutes.",
+        minutes=minutes,
+    )
+
+
+KIND_TITLES: dict[Kind, LazyString] = {
+    Kind.UPLOAD: _l("Your new photo"),
+    Kind.RESYNC: _l("Copy your photo to SharePoint"),
+    Kind.REMOVE: _l("Remove your photo"),
+    Kind.UNDO: _l("Undo your last change"),
+}
