@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
 from webapp import __version__, upstream, wording_profile
@@ -13,20 +12,13 @@ from webapp.auth.guard import login_required
 from webapp.profile_forms import KEEP_MINE, KEEP_THEIRS, ProfileForm, ResolveForm
 from webapp.sync import profile
 from webapp.sync.profile import Birthday, Kind, ProfileView, SaveResult, Value
+from webapp.ticket import current_ticket
 
 bp = Blueprint("profile", __name__)
 
-# A helpdesk ticket reference in a deep link (issue 7; security.md §3.9: strict regex, escaped).
-TICKET = re.compile(r"[A-Za-z0-9-]{3,32}")
-
-
-def _ticket() -> str | None:
-    raw = request.args.get("ticket", "")
-    return raw if TICKET.fullmatch(raw) else None
-
 
 def _keep() -> dict[str, str]:
-    reference = _ticket()
+    reference = current_ticket()
     return {"ticket": reference} if reference else {}
 
 
@@ -76,7 +68,7 @@ def _render(
     status: int = 200,
 ) -> tuple[str, int]:
     conflicts = result.conflicts if result is not None else ()
-    reference = _ticket()
+    reference = current_ticket()
     return (
         render_template(
             "profile/index.html",
