@@ -180,6 +180,24 @@ def palette_with_transparency(size: tuple[int, int] = (300, 300), border: int = 
     return encode(image, "PNG", transparency=0)
 
 
+def grey_colour_key_png(size: tuple[int, int] = (300, 300), border: int = 60) -> bytes:
+    """Greyscale PNG whose tRNS makes black transparent; a grey square in the middle."""
+    image = Image.new("L", size, 0)
+    ImageDraw.Draw(image).rectangle(
+        (border, border, size[0] - border - 1, size[1] - border - 1), fill=90
+    )
+    return encode(image, "PNG", transparency=0)
+
+
+def rgb_colour_key_png(size: tuple[int, int] = (300, 300), border: int = 60) -> bytes:
+    """RGB PNG whose tRNS makes black transparent; a dark red square in the middle."""
+    image = Image.new("RGB", size, (0, 0, 0))
+    ImageDraw.Draw(image).rectangle(
+        (border, border, size[0] - border - 1, size[1] - border - 1), fill=(120, 0, 0)
+    )
+    return encode(image, "PNG", transparency=(0, 0, 0))
+
+
 def la_png(size: tuple[int, int] = (300, 300), border: int = 60) -> bytes:
     """Greyscale with alpha: transparent black border, opaque dark-grey centre."""
     image = Image.new("LA", size, (0, 0))

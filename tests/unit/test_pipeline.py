@@ -130,6 +130,7 @@ def test_only_the_allowed_parsers_are_ever_asked(monkeypatch: pytest.MonkeyPatch
         imagegen.avif(),
         imagegen.ico(),
         imagegen.random_bytes(),
+        b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64,
         b"<!DOCTYPE html><html><script>alert(1)</script></html>",
         b"just some text, renamed to photo.jpg",
     ],
@@ -143,6 +144,7 @@ def test_only_the_allowed_parsers_are_ever_asked(monkeypatch: pytest.MonkeyPatch
         "avif",
         "ico",
         "random",
+        "mp4-video",
         "html",
         "text",
     ],
@@ -319,8 +321,10 @@ def test_a_16_bit_greyscale_photo_keeps_its_mid_tones() -> None:
         (imagegen.rgba_transparent_border(), (200, 0, 0)),
         (imagegen.palette_with_transparency(), (0, 0, 200)),
         (imagegen.la_png(), (60, 60, 60)),
+        (imagegen.grey_colour_key_png(), (90, 90, 90)),
+        (imagegen.rgb_colour_key_png(), (120, 0, 0)),
     ],
-    ids=["rgba", "palette-trns", "la"],
+    ids=["rgba", "palette-trns", "la", "grey-trns", "rgb-trns"],
 )
 def test_transparent_areas_become_white_not_black(data, centre) -> None:
     image = run(data)

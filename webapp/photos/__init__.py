@@ -1,1 +1,1 @@
-"""photos package."""
+"""Photo pipeline and perceptual fingerprint: pure functions on bytes, no Flask."""

@@ -51,6 +51,14 @@ _SIGNATURES = (
     (b"\xff\x4f\xff\x51", "JPEG 2000"),
 )
 
+_ISO_BRANDS = {
+    **dict.fromkeys(
+        (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"), "HEIF"
+    ),
+    b"avif": "AVIF",
+    b"avis": "AVIF",
+}
+
 # EXIF orientation → the transpose that makes the picture upright (as ImageOps.exif_transpose).
 _ORIENTATION_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -299,8 +307,8 @@ def _sniff(data: bytes) -> str:
         return "HTML"
     if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
         return "WEBP"
-    if data[4:8] == b"ftyp":
-        return "AVIF" if data[8:12] in (b"avif", b"avis") else "HEIF"
+    if data[4:8] == b"ftyp":  # ISO base media: HEIF and AVIF stills, but also MP4/MOV video
+        return _ISO_BRANDS.get(data[8:12], "video or other ISO media")
     return "unknown"
 
 
@@ -395,12 +403,11 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         # (security.md §2.1, measured 99.5 % white), so scale 0–65535 to 0–255 first.
         grey = im.convert("I").point(lambda v: v / 257).convert("L")
         return grey.convert("RGB")
-    if mode == "F":
-        return im.convert("L").convert("RGB")
-    if mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    elif mode in ("1", "L") and "transparency" in im.info:
-        im = im.convert("LA")
+    if "transparency" in im.info and mode in ("1", "L", "RGB", "P"):
+        # A tRNS chunk: a transparent palette entry or colour key, no alpha channel of its own.
+        im = im.convert("RGBA")
+    elif mode == "P":
+        im = im.convert("RGB")
     if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
         rgba = im.convert("RGBA")
         canvas = Image.new("RGB", rgba.size, _WHITE)
