@@ -93,12 +93,21 @@ _RESYNC_NO_PHOTO = _l(
     "Outlook and Teams have no photo of you, so there is nothing to copy to SharePoint."
 )
 
+_RESYNC_HEADLINES: dict[Outcome, LazyString] = {
+    Outcome.PARTIAL: _l("SharePoint could not be updated yet. Outlook and Teams were not changed."),
+    Outcome.VERIFIED: _l("Done: SharePoint shows the same photo as Outlook and Teams."),
+    Outcome.CHECKING: _l("Copied. Checking that SharePoint shows it…"),
+    Outcome.SHAREPOINT_LATER: _l("Sent. SharePoint will catch up by itself."),
+}
+
 
 def headline(op: Operation, result: Outcome) -> LazyString:
     if op.kind is Kind.RESYNC and op.sharepoint.error == "no_graph_photo":
         return _RESYNC_NO_PHOTO
     if result is Outcome.VERIFIED and op.image is None:
         return _VERIFIED_REMOVED
+    if op.kind is Kind.RESYNC and result in _RESYNC_HEADLINES:
+        return _RESYNC_HEADLINES[result]
     return _HEADLINES[result]
 
 

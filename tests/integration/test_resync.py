@@ -1,0 +1,122 @@
+"""Re-sync through the app: SharePoint gets the photo Graph already has, Graph is never written."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from m365_emulator.tenant import Tenant
+from tests.integration.conftest import SignIn
+from tests.integration.test_photo_update import (
+    SET_PICTURE,
+    form_fields,
+    graph_photo,
+    no_secrets_in_logs,  # noqa: F401 (autouse: no token or photo bytes in the logs, E8)
+    op_id,
+    ops,
+    post_form,
+    sharepoint_large,
+    user_key,
+    writes,
+)
+from webapp.photos.fingerprint import same_picture
+from webapp.sync.operations import SideState
+
+
+def resync(client: FlaskClient):  # type: ignore[no-untyped-def]
+    return post_form(client, "/photo/resync", "/photo/resync")
+
+
+@pytest.mark.parametrize("key", ["stale-photo", "placeholder"])
+def test_resync_makes_sharepoint_show_the_graph_photo_without_writing_graph(
+    key: str, app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user(key)
+    before = graph_photo(tenant, key)
+    assert before is not None
+    assert sharepoint_large(tenant, key) is None or not same_picture(
+        sharepoint_large(tenant, key), before
+    )
+    tenant.requests.clear()
+
+    response = resync(client)
+    op = ops(app).get(user_key(tenant, key), op_id(response))
+
+    assert writes(tenant) == [
+        ("sharepoint", "POST", f"/_api/SP.UserProfiles.PeopleManager/{SET_PICTURE}")
+    ]
+    assert graph_photo(tenant, key) == before
+    assert op is not None and op.graph.state is SideState.NOT_NEEDED
+    assert op.sharepoint.state is SideState.VERIFIED
+    assert same_picture(sharepoint_large(tenant, key), before)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "SharePoint shows the same photo as Outlook and Teams" in page
+    assert "Undo this change" not in page
+
+
+def test_resync_without_a_graph_photo_writes_nothing_and_says_so(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("no-photo")
+    tenant.requests.clear()
+    response = resync(client)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "nothing to copy to SharePoint" in page
+    assert writes(tenant) == []
+
+
+def test_resync_failure_is_shown_and_retry_sends_the_stored_photo_once(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
+    response = resync(client)
+    status_page = response.headers["Location"]
+    page = client.get(status_page).get_data(as_text=True)
+    assert "SharePoint could not be updated yet. Outlook and Teams were not changed." in page
+
+    tenant.faults.heal("sharepoint")
+    tenant.requests.clear()
+    post_form(client, status_page, "/photo/retry")
+    assert [w[1] for w in writes(tenant)] == ["POST"]
+    assert tenant.requests_to("graph") == []  # Graph is neither written nor re-read
+    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
+    assert op is not None and op.verified
+
+
+def test_resync_when_sharepoint_refuses_local_uploads_is_not_a_failure(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tenant, "local_uploads_disabled", True)  # MC653734
+    sign_in.as_user("stale-photo")
+    response = resync(client)
+    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
+    assert op is not None
+    assert op.sharepoint.state in (SideState.REFUSED_BY_SHAREPOINT, SideState.VERIFIED)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "could not be updated" not in page
+
+
+def test_resync_needs_the_csrf_token(client: FlaskClient, sign_in: SignIn, tenant: Tenant) -> None:
+    sign_in.as_user("stale-photo")
+    fields = form_fields(client, "/photo/resync", "/photo/resync")
+    fields.pop("csrf_token")
+    tenant.requests.clear()
+    assert client.post("/photo/resync", data=fields).status_code == 400
+    assert writes(tenant) == []
+
+
+def test_seventh_resync_in_an_hour_gets_the_wait_page(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("no-photo")  # each re-sync is a single Graph read: fast
+    for _ in range(6):
+        assert resync(client).status_code == 303
+    response = resync(client)
+    assert response.status_code == 429
+    assert "accepts the next change in" in response.get_data(as_text=True)
