@@ -126,7 +126,17 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     from webapp import headers, ticket
     from webapp.auth import guard
     from webapp.auth import views as auth_views
-    from webapp.views import errors, health, language, overview, photo, pictures, profile, resync
+    from webapp.views import (
+        errors,
+        health,
+        helpdesk,
+        language,
+        overview,
+        photo,
+        pictures,
+        profile,
+        resync,
+    )
 
     @app.context_processor
     def _page_context() -> dict[str, object]:
@@ -140,7 +150,17 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     guard.init_app(app)
     errors.init_app(app)
     ticket.init_app(app)
-    for module in (auth_views, overview, language, photo, resync, pictures, health, profile):
+    for module in (
+        auth_views,
+        overview,
+        language,
+        photo,
+        resync,
+        pictures,
+        health,
+        profile,
+        helpdesk,
+    ):
         app.register_blueprint(module.bp)
 
 
