@@ -391,3 +391,14 @@ def test_throttled_picture_answers_503_with_retry_after(
     response = client.get("/pictures/graph")
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "60"
+
+
+def test_overview_link_with_a_ticket_keeps_it_through_sign_in(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    welcome = unescape(client.get("/?ticket=INC0012345").get_data(as_text=True))
+    link = re.search(r'href="(/login\?next=[^"]+)"', welcome)
+    assert link, "the sign-in link drops the helpdesk link"
+    auth_uri = client.get(link.group(1)).headers["Location"]
+    finished = sign_in.finish(sign_in.answer(auth_uri, "in-sync"))
+    assert finished.headers["Location"] == "/?ticket=INC0012345"
