@@ -202,12 +202,16 @@ def people_manager(call: str, site: str | None = None) -> Response:
 
 
 def _get_my_properties(site: str | None) -> Response:
-    """The caller's PersonProperties (reference §4.2); also the sync trigger (`sync.py`)."""
+    """The caller's PersonProperties (reference §4.2).
+
+    Not a photo-sync trigger: SharePoint pulls the Exchange photo when the user requests their
+    own *photo* (reference §5.2 step 1: a page rendering their picture, i.e. userphoto.aspx),
+    and reading profile properties over REST renders no picture.
+    """
     tenant = _tenant()
     origin = _called_origin()
     user = _caller(origin, READ_SCOPES)
     sync.apply_due_imports(tenant, user)
-    sync.own_photo_requested(tenant, user)
     api_base = f"{origin}/sites/{site}/_api" if site else f"{origin}/_api"
     with tenant.lock:
         properties = person_properties(tenant, user)

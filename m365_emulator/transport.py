@@ -132,6 +132,10 @@ def mount(
     adapter = WSGIAdapter(wsgi_app)
     for host in sorted(hosts):
         session.mount(f"https://{host}/", adapter)
+        if ":" not in host.rsplit("]", 1)[-1]:
+            # SharePoint writes picture URLs with an explicit default port
+            # (`https://contoso-my.sharepoint.com:443/...`, reference §4.2).
+            session.mount(f"https://{host}:443/", adapter)
     return adapter
 
 
