@@ -19,7 +19,8 @@ from m365_emulator.faults import Faults
 
 DEMO_TENANT_ID = "5b1e5f5a-7d6a-4c1e-9f63-2f6d1c0d7a11"
 DEMO_CLIENT_ID = "d3b07384-d9a0-4c5b-9f1d-6a7e5c2b1f00"
-DEMO_CLIENT_SECRET = "demo-secret-not-for-production"  # noqa: S105 (a demo tenant's published secret)
+# A demo tenant's published secret: nothing real is behind it.
+DEMO_CLIENT_SECRET = "demo-secret-not-for-production"
 
 
 class Clock:
