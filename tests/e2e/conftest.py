@@ -54,6 +54,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_demo_tenant(request: pytest.FixtureRequest) -> None:
+    """Every e2e test starts from the seeded demo tenant (one test's fixes don't leak)."""
+    if "live_server" in request.fixturenames:
+        request.getfixturevalue("live_server").tenant.reset()
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
