@@ -510,25 +510,26 @@ def _number(raw: str) -> int | None:
 
 
 def _validate_birthday(raw: RawBirthday, today: date) -> tuple[Value, list[FieldProblem]]:
-    day_raw, month_raw, year_raw = (part.strip() for part in raw)
+    typed = tuple(part.strip() for part in raw)  # returned as is when it is not a date
+    day_raw, month_raw, year_raw = typed
     if not (day_raw or month_raw or year_raw):
         return None, []
     if not (day_raw and month_raw):
-        return None, [_problem(Problem.INCOMPLETE_DATE)]
+        return typed, [_problem(Problem.INCOMPLETE_DATE)]
     day, month = _number(day_raw), _number(month_raw)
     year = _number(year_raw) if year_raw else None
     if day is None or month is None or (year_raw and year is None):
-        return None, [_problem(Problem.NOT_A_DATE)]
+        return typed, [_problem(Problem.NOT_A_DATE)]
     if year is not None and not EARLIEST_BIRTH_YEAR <= year <= today.year:
-        return None, [
+        return typed, [
             _problem(Problem.YEAR_OUT_OF_RANGE, earliest=EARLIEST_BIRTH_YEAR, latest=today.year)
         ]
     try:
         date(NO_YEAR if year is None else year, month, day)
     except ValueError:
-        return None, [_problem(Problem.NOT_A_DATE)]
+        return typed, [_problem(Problem.NOT_A_DATE)]
     if year is not None and date(year, month, day) > today:
-        return None, [_problem(Problem.NOT_A_DATE)]
+        return typed, [_problem(Problem.NOT_A_DATE)]
     return Birthday(day, month, year), []
 
 
@@ -547,7 +548,8 @@ def _validate_phone(raw: str) -> tuple[Value, list[FieldProblem]]:
 def validate(name: str, raw: RawValue, today: date) -> tuple[Value, list[FieldProblem]]:
     """The trimmed value of one field as typed, and what is wrong with it (empty: valid).
 
-    Lists come one item per line; a birthday as (day, month, year) with the year optional.
+    Lists come one item per line; a birthday as (day, month, year) with the year optional,
+    and comes back as those three texts when it is not a date.
     """
     spec = EDITABLE_BY_NAME[name]
     if spec.kind is Kind.BIRTHDAY:
@@ -619,7 +621,8 @@ class SaveResult:
         change elsewhere is still noticed), fresh for the rest."""
         tokens = dict(self.profile.tokens)
         for name, loaded_token in loaded.items():
-            if name in tokens and name not in self.saved:
+            sent_not_stored = name in EDITABLE_BY_NAME and name not in self.saved
+            if sent_not_stored and not self.profile.row(name).read_only:
                 tokens[name] = loaded_token
         return tokens
 

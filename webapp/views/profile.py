@@ -74,6 +74,7 @@ def _render(
             "profile/index.html",
             view=view,
             form=_form(view, typed, tokens),
+            can_save=bool(tokens),
             result=result,
             conflicts=conflicts,
             resolve_form=ResolveForm(formdata=None) if conflicts else None,
