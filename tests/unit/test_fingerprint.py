@@ -147,6 +147,13 @@ def test_a_sideways_stored_photo_counts_as_its_upright_copy() -> None:
     assert same_picture(upright, sideways)
 
 
+def test_a_non_square_original_matches_its_square_rendition() -> None:
+    # Graph may hold a 4:3 photo set elsewhere; the services' square sizes are centre crops.
+    original = imagegen.scene(6, 800).resize((800, 600))
+    rendition = imagegen.rendition(original.crop((100, 0, 700, 600)), 240, 75)
+    assert same_picture(imagegen.encode(original, "JPEG", quality=90), rendition)
+
+
 def test_a_transparent_png_matches_its_flattening_on_white() -> None:
     png = imagegen.rgba_transparent_border((300, 300), 60)
     flat = Image.new("RGB", (300, 300), (255, 255, 255))

@@ -99,7 +99,7 @@ def _normalised(grey: bytes) -> bytes:
 
 
 def _small_rgb(data: bytes) -> Image.Image:
-    """Decode at a small size (JPEG draft), upright, transparency on white."""
+    """Decode at a small size (JPEG draft), upright, centre square, transparency on white."""
     try:
         with pipeline.decoding(), Image.open(io.BytesIO(data), formats=_FORMATS) as im:
             if im.width * im.height > _MAX_PIXELS:
@@ -115,6 +115,11 @@ def _small_rgb(data: bytes) -> Image.Image:
         *pipeline.DECODE_ERRORS,
     ) as exc:
         raise UnreadablePictureError(str(exc)) from None
-    canvas = Image.new("RGB", rgba.size, (255, 255, 255))
-    canvas.paste(rgba, (0, 0), rgba)
+    # Entra keeps photos of any shape (microsoft365-api.md §3.3) while the square renditions are
+    # centre crops, so only the centred square of each picture is compared.
+    side = min(rgba.size)
+    left, top = (rgba.width - side) // 2, (rgba.height - side) // 2
+    square = rgba.crop((left, top, left + side, top + side))
+    canvas = Image.new("RGB", square.size, (255, 255, 255))
+    canvas.paste(square, (0, 0), square)
     return canvas
