@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import io
 import logging
 import re
 import threading
@@ -69,9 +70,7 @@ def upload(
     return client.post("/photo", data=fields, content_type="multipart/form-data")
 
 
-def _stream(data: bytes):  # type: ignore[no-untyped-def]
-    import io
-
+def _stream(data: bytes) -> io.BytesIO:
     return io.BytesIO(data)
 
 

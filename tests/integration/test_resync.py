@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from m365_emulator.tenant import Tenant
 from tests.integration.conftest import SignIn
@@ -24,7 +25,7 @@ from webapp.photos.fingerprint import same_picture
 from webapp.sync.operations import SideState
 
 
-def resync(client: FlaskClient):  # type: ignore[no-untyped-def]
+def resync(client: FlaskClient) -> TestResponse:
     return post_form(client, "/photo/resync", "/photo/resync")
 
 

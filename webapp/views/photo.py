@@ -7,6 +7,8 @@ upload, remove, undo and retry: WRITE_LIMIT (security.md §3.6, C9).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from flask import (
     Blueprint,
@@ -27,7 +29,7 @@ from webapp.extensions import limiter
 from webapp.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
 from webapp.photos.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
 from webapp.sync import photo_update
-from webapp.sync.operations import Operation, OperationBusyError, OperationStore
+from webapp.sync.operations import Operation, OperationBusyError, OperationStore, SideState
 from webapp.views.errors import request_id
 
 bp = Blueprint("photo", __name__)
@@ -71,7 +73,9 @@ _NEEDS_USER = (
 )
 
 
-def _upload_page(form: PhotoUploadForm, errors: list[object], status: int = 200):  # type: ignore[no-untyped-def]
+def _upload_page(
+    form: PhotoUploadForm, errors: Sequence[object], status: int = 200
+) -> tuple[str, int]:
     form.form_token.data = new_form_token()
     limits = pipeline_limits()
     return (
@@ -90,14 +94,14 @@ def _upload_page(form: PhotoUploadForm, errors: list[object], status: int = 200)
 
 @bp.get("/photo")
 @login_required
-def upload():  # type: ignore[no-untyped-def]
+def upload() -> tuple[str, int]:
     return _upload_page(PhotoUploadForm(formdata=None), [])
 
 
 @bp.post("/photo")
 @login_required
 @_writes
-def save():  # type: ignore[no-untyped-def]
+def save() -> Response | tuple[str, int]:
     form = PhotoUploadForm()
     if not form.validate():
         errors = [e for field_errors in form.errors.values() for e in field_errors]
@@ -136,33 +140,73 @@ def _own_op(op_id: str) -> Operation:
     return op
 
 
-def status_view(op: Operation) -> dict[str, object]:
-    """What both the page and the JSON say about `op` now."""
+@dataclass(frozen=True)
+class SideView:
+    service: str
+    name: str
+    state: SideState
+    label: str
+    css: str
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """What both the status page and its JSON say about an operation now."""
+
+    op: Operation
+    outcome: photo_update.Outcome
+    headline: str
+    next_steps: list[str]
+    sides: list[SideView]
+    following: bool
+    elapsed: int
+    limit: int
+    can_retry: bool
+    can_undo: bool
+
+    def as_json(self) -> dict[str, object]:
+        """The polled JSON: states and sentences only, never bytes (security.md E8)."""
+        return {
+            "outcome": self.outcome.value,
+            "headline": self.headline,
+            "next_steps": self.next_steps,
+            "sides": [
+                {"service": s.service, "state": s.state.value, "label": s.label} for s in self.sides
+            ],
+            "following": self.following,
+            "elapsed": self.elapsed,
+            "limit": self.limit,
+            "can_retry": self.can_retry,
+            "can_undo": self.can_undo,
+        }
+
+
+def status_view(op: Operation) -> StatusView:
     now = time.time()
     result = photo_update.outcome(op, now)
     sides = [("graph", op.graph)] if op.writes_graph else []
     sides.append(("sharepoint", op.sharepoint))
-    return {
-        "op": op,
-        "outcome": result,
-        "headline": wording_photos.headline(op, result),
-        "next_steps": wording_photos.next_steps(op, result),
-        "sides": [
-            {
-                "service": name,
-                "name": wording_photos.SERVICE_NAMES[name],
-                "state": side.state,
-                "label": wording_photos.side_state(side.state),
-                "css": wording_photos.state_class(side.state),
-            }
+    return StatusView(
+        op=op,
+        outcome=result,
+        headline=str(wording_photos.headline(op, result)),
+        next_steps=[str(step) for step in wording_photos.next_steps(op, result)],
+        sides=[
+            SideView(
+                service=name,
+                name=str(wording_photos.SERVICE_NAMES[name]),
+                state=side.state,
+                label=str(wording_photos.side_state(side.state)),
+                css=wording_photos.state_class(side.state),
+            )
             for name, side in sides
         ],
-        "following": photo_update.following_through(op, now),
-        "elapsed": 0 if op.written_at is None else int(now - op.written_at),
-        "limit": photo_update.FOLLOW_THROUGH_SECONDS,
-        "can_retry": photo_update.retry_allowed(op, now),
-        "can_undo": op.undoable and _is_latest(op),
-    }
+        following=photo_update.following_through(op, now),
+        elapsed=0 if op.written_at is None else int(now - op.written_at),
+        limit=photo_update.FOLLOW_THROUGH_SECONDS,
+        can_retry=photo_update.retry_allowed(op, now),
+        can_undo=op.undoable and _is_latest(op),
+    )
 
 
 def _is_latest(op: Operation) -> bool:
@@ -177,9 +221,8 @@ def status(op_id: str) -> str:
     return render_template(
         "photo/status.html",
         form_token=new_form_token(),
-        form=OperationForm(formdata=None),
         title=wording_photos.KIND_TITLES[op.kind],
-        **status_view(op),
+        **vars(status_view(op)),
     )
 
 
@@ -187,21 +230,7 @@ def status(op_id: str) -> str:
 @login_required
 def status_json(op_id: str) -> Response:
     op = photo_update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
-    view = status_view(op)
-    return jsonify(
-        outcome=view["outcome"],
-        headline=str(view["headline"]),
-        next_steps=[str(s) for s in view["next_steps"]],  # type: ignore[attr-defined]
-        sides=[
-            {"service": s["service"], "state": s["state"], "label": str(s["label"])}  # type: ignore[index]
-            for s in view["sides"]  # type: ignore[attr-defined]
-        ],
-        following=view["following"],
-        elapsed=view["elapsed"],
-        limit=view["limit"],
-        can_retry=view["can_retry"],
-        can_undo=view["can_undo"],
-    )
+    return jsonify(status_view(op).as_json())
 
 
 @bp.post("/photo/retry")
