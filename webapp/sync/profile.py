@@ -368,7 +368,8 @@ class ProfileView:
         return tuple(rows)
 
 
-def _remembered(memory: Mapping[str, object]) -> dict[str, Refusal]:
+def remembered_refusals(memory: Mapping[str, object]) -> dict[str, Refusal]:
+    """The fields refused earlier in this session (they stay read-only); junk is ignored."""
     stored = memory.get(MEMORY_KEY)
     if not isinstance(stored, dict):
         return {}
@@ -379,10 +380,14 @@ def _remembered(memory: Mapping[str, object]) -> dict[str, Refusal]:
     }
 
 
-def _remember(memory: MutableMapping[str, object], refused: Mapping[str, Refusal]) -> None:
+def remember_refusals(memory: MutableMapping[str, object], refused: Mapping[str, Refusal]) -> None:
+    """Keep the refusals that make a field read-only (not a value Microsoft rejected)."""
     lasting = {n: r for n, r in refused.items() if r in READ_ONLY_REFUSALS}
     if lasting:
-        memory[MEMORY_KEY] = {**_remembered(memory), **{n: r.value for n, r in lasting.items()}}
+        memory[MEMORY_KEY] = {
+            **remembered_refusals(memory),
+            **{n: r.value for n, r in lasting.items()},
+        }
 
 
 def _on_premises(read_only: Mapping[str, Refusal]) -> bool:
@@ -460,7 +465,7 @@ def read_profile(
     return build_view(
         user,
         profile,
-        read_only=_remembered(memory),
+        read_only=remembered_refusals(memory),
         graph_error=graph_error,
         sharepoint_error=sharepoint_error,
     )
@@ -691,6 +696,28 @@ class _Writer:
             self.saved.extend(changes)
 
 
+def plan(
+    submitted: Mapping[str, Value], loaded: Mapping[str, str], current: ProfileView
+) -> tuple[dict[str, object], list[Conflict]]:
+    """Pure: the PATCH values to send (by field name) and the fields changed on both sides.
+
+    A field is written only when the user changed it (its value differs from the one loaded)
+    and nobody else did meanwhile (what Graph holds now still matches the loaded token).
+    """
+    changes: dict[str, object] = {}
+    conflicts: list[Conflict] = []
+    for name, value in submitted.items():
+        loaded_token = loaded.get(name)
+        now = current.row(name)
+        if loaded_token is None or token(value) == loaded_token or same(value, now.graph_value):
+            continue  # unchanged here, or already what the user wants
+        if now.token != loaded_token:
+            conflicts.append(Conflict(name, value, now.graph_value, now.token or ""))
+            continue
+        changes[name] = _wire(now.field, value)
+    return changes, conflicts
+
+
 def save(
     graph: GraphClient,
     sharepoint: SharePointClient,
@@ -707,7 +734,7 @@ def save(
 
     :raise AuthRequiredError: a service refused the token even after a refresh.
     """
-    remembered = _remembered(memory)
+    remembered = remembered_refusals(memory)
     submitted: dict[str, Value] = {}
     problems: dict[str, tuple[FieldProblem, ...]] = {}
     for name, raw in submission.values.items():
@@ -728,18 +755,7 @@ def save(
             read_error=current.graph_error,
         )
 
-    conflicts: list[Conflict] = []
-    changes: dict[str, object] = {}
-    for name, value in submitted.items():
-        loaded = submission.tokens.get(name)
-        now = current.row(name)
-        if loaded is None or token(value) == loaded or same(value, now.graph_value):
-            continue  # unchanged here, or already what the user wants
-        if now.token != loaded:
-            conflicts.append(Conflict(name, value, now.graph_value, now.token or ""))
-            continue
-        changes[name] = _wire(now.field, value)
-
+    changes, conflicts = plan(submitted, submission.tokens, current)
     writer = _Writer(graph)
     backed = {n: w for n, w in changes.items() if n != "mobile_phone"}
     if backed:
@@ -747,7 +763,7 @@ def save(
     if "mobile_phone" in changes:
         # mobilePhone in a request of its own (§8.2 own-request rule).
         writer.one("mobile_phone", changes["mobile_phone"])
-    _remember(memory, writer.refused)
+    remember_refusals(memory, writer.refused)
 
     after = read_profile(graph, sharepoint, memory) if changes else current
     not_confirmed = tuple(

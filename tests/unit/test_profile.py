@@ -1,0 +1,314 @@
+"""Validation, birthday storage, side-by-side rows and the no-silent-overwrite plan of the
+profile page (webapp/sync/profile.py), without any service."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from webapp.microsoft.errors import ServiceUnavailableError
+from webapp.microsoft.models import GraphUser, SharePointProfile
+from webapp.sync.attributes import RowState
+from webapp.sync.profile import (
+    ABOUT_ME_MAX,
+    LIST_ITEM_MAX,
+    LIST_MAX_ITEMS,
+    MEMORY_KEY,
+    Birthday,
+    Owner,
+    Problem,
+    Refusal,
+    SaveResult,
+    birthday_to_graph,
+    build_view,
+    plan,
+    remember_refusals,
+    remembered_refusals,
+    token,
+    validate,
+)
+
+TODAY = date(2026, 11, 26)
+
+
+def problems(name: str, raw: str | tuple[str, str, str]) -> list[Problem]:
+    return [p.problem for p in validate(name, raw, TODAY)[1]]
+
+
+def user(**values: object) -> GraphUser:
+    base: dict[str, object] = {
+        "id": "u1",
+        "displayName": "Hannah Becker",
+        "jobTitle": "HR Business Partner",
+        "department": "Human Resources",
+        "officeLocation": "19/1012",
+        "businessPhones": ["+1 425 555 0108"],
+        "mobilePhone": "+1 206 555 0208",
+        "companyName": "Contoso",
+        "aboutMe": "HR partner.",
+        "skills": ["Onboarding", "Employment law"],
+        "interests": [],
+        "pastProjects": [],
+        "responsibilities": [],
+        "schools": [],
+        "birthday": "0001-01-01T00:00:00Z",
+    }
+    base.update(values)
+    return GraphUser.from_graph(base)
+
+
+def sharepoint(**properties: str) -> SharePointProfile:
+    base = {
+        "PreferredName": "Hannah Becker",
+        "Title": "HR Business Partner",
+        "Department": "Human Resources",
+        "Office": "19/1012",
+        "WorkPhone": "+1 425 555 0108",
+        "AboutMe": "HR partner.",
+        "SPS-Skills": "Onboarding|Employment law",
+        "CellPhone": "",
+    }
+    base.update(properties)
+    items = [{"Key": k, "Value": v} for k, v in base.items()]
+    return SharePointProfile.from_sharepoint(
+        {"AccountName": "i:0#.f|membership|h@x", "UserProfileProperties": items}
+    )
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+
+def test_about_me_is_trimmed_plain_text_with_markup_kept_as_typed() -> None:
+    value, found = validate("about_me", "  <b>Hi</b>\r\n<script>x</script>  ", TODAY)
+    assert value == "<b>Hi</b>\n<script>x</script>"
+    assert found == []
+
+
+def test_about_me_over_the_limit_says_how_long_it_is() -> None:
+    value, found = validate("about_me", "x" * (ABOUT_ME_MAX + 1), TODAY)
+    assert [p.problem for p in found] == [Problem.TOO_LONG]
+    assert found[0].values == {"limit": ABOUT_ME_MAX, "length": ABOUT_ME_MAX + 1}
+    assert problems("about_me", "x" * ABOUT_ME_MAX) == []
+
+
+def test_invisible_control_characters_are_refused() -> None:
+    assert problems("about_me", "bell\x07") == [Problem.CONTROL_CHARACTER]
+    assert problems("about_me", "tab\tand\nnewline") == []
+
+
+def test_list_is_one_trimmed_item_per_line_without_blank_lines() -> None:
+    value, found = validate("skills", "  Python \n\n SQL\r\n", TODAY)
+    assert value == ("Python", "SQL")
+    assert found == []
+
+
+def test_duplicates_are_found_whatever_their_case() -> None:
+    value, found = validate("skills", "Straße\nSTRASSE\nPython\npython", TODAY)
+    assert [p.problem for p in found] == [Problem.DUPLICATE, Problem.DUPLICATE]
+    assert [p.values["item"] for p in found] == ["STRASSE", "python"]
+
+
+def test_list_size_and_item_length_are_limited() -> None:
+    many = "\n".join(f"Skill {i}" for i in range(LIST_MAX_ITEMS + 1))
+    assert problems("interests", many) == [Problem.TOO_MANY]
+    assert problems("interests", "y" * (LIST_ITEM_MAX + 1)) == [Problem.ITEM_TOO_LONG]
+    assert problems("interests", "y" * LIST_ITEM_MAX) == []
+
+
+def test_the_sharepoint_list_separator_is_refused_in_an_item() -> None:
+    assert problems("schools", "Aarhus | Copenhagen") == [Problem.SEPARATOR]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (("", "", ""), None),
+        (("12", "4", ""), Birthday(12, 4)),
+        ((" 12 ", "4", "1988"), Birthday(12, 4, 1988)),
+        (("29", "2", ""), Birthday(29, 2)),
+        (("29", "2", "2024"), Birthday(29, 2, 2024)),
+    ],
+)
+def test_a_real_day_and_month_with_an_optional_year(raw, expected) -> None:  # type: ignore[no-untyped-def]
+    assert validate("birthday", raw, TODAY) == (expected, [])
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (("31", "4", ""), Problem.NOT_A_DATE),
+        (("29", "2", "2023"), Problem.NOT_A_DATE),
+        (("0", "1", ""), Problem.NOT_A_DATE),
+        (("1", "13", ""), Problem.NOT_A_DATE),
+        (("first", "1", ""), Problem.NOT_A_DATE),
+        (("1", "1", "88"), Problem.YEAR_OUT_OF_RANGE),
+        (("1", "1", "2027"), Problem.YEAR_OUT_OF_RANGE),
+        (("27", "11", "2026"), Problem.NOT_A_DATE),  # tomorrow
+        (("12", "", ""), Problem.INCOMPLETE_DATE),
+        (("", "", "1988"), Problem.INCOMPLETE_DATE),
+    ],
+)
+def test_a_birthday_that_is_not_a_date_is_refused(raw, problem) -> None:  # type: ignore[no-untyped-def]
+    value, found = validate("birthday", raw, TODAY)
+    assert [p.problem for p in found] == [problem]
+    assert value == tuple(part.strip() for part in raw)
+
+
+def test_phone_spacing_is_tidied_and_letters_are_refused() -> None:
+    assert validate("mobile_phone", " +45  20 12\t34 56 ", TODAY) == ("+45 20 12 34 56", [])
+    assert validate("mobile_phone", "", TODAY) == ("", [])
+    assert problems("mobile_phone", "call me") == [Problem.NOT_A_PHONE]
+    assert problems("mobile_phone", "+1") == [Problem.NOT_A_PHONE]
+    assert problems("mobile_phone", "1" * 65) == [Problem.TOO_LONG]
+
+
+# -- birthday storage ---------------------------------------------------------------------------
+
+
+def test_a_year_less_birthday_is_stored_in_a_leap_year_and_read_back_without_one() -> None:
+    assert birthday_to_graph(Birthday(29, 2)) == "1604-02-29T00:00:00Z"
+    assert birthday_to_graph(Birthday(12, 4, 1988)) == "1988-04-12T00:00:00Z"
+    assert birthday_to_graph(None) is None
+    view = build_view(user(birthday="1604-02-29T00:00:00Z"), None, read_only={})
+    assert view.row("birthday").graph_value == Birthday(29, 2)
+    view = build_view(user(birthday="1988-04-12T00:00:00Z"), None, read_only={})
+    assert view.row("birthday").graph_value == Birthday(12, 4, 1988)
+
+
+def test_an_unset_birthday_reads_as_none() -> None:
+    assert build_view(user(), None, read_only={}).row("birthday").graph_value is None
+
+
+# -- the two sides ------------------------------------------------------------------------------
+
+
+def test_sharepoint_lists_are_split_and_compared_with_graph() -> None:
+    view = build_view(user(), sharepoint(), read_only={})
+    skills = view.row("skills")
+    assert skills.sharepoint_value == ("Onboarding", "Employment law")
+    assert skills.state is RowState.SAME
+    lagging = build_view(user(), sharepoint(**{"SPS-Skills": "Onboarding"}), read_only={})
+    assert lagging.row("skills").state is RowState.DIFFERS
+    assert [r.field.name for r in lagging.differing] == ["skills"]
+
+
+def test_the_mobile_phone_is_not_copied_to_sharepoint_so_a_difference_is_expected() -> None:
+    row = build_view(user(), sharepoint(), read_only={}).row("mobile_phone")
+    assert row.state is RowState.NOT_SYNCED
+    assert row not in build_view(user(), sharepoint(), read_only={}).differing
+
+
+def test_organisation_fields_come_from_the_attribute_map_with_their_owner() -> None:
+    view = build_view(user(jobTitle="Head of HR"), sharepoint(), read_only={})
+    rows = {r.field.name: r for r in view.managed}
+    assert (rows["job_title"].graph_value, rows["job_title"].sharepoint_value) == (
+        "Head of HR",
+        "HR Business Partner",
+    )
+    assert rows["job_title"].state is RowState.DIFFERS
+    assert rows["job_title"].owner is Owner.HR_SYSTEM
+    assert rows["office"].owner is Owner.ENTRA_ID
+    assert rows["company"].graph_value == "Contoso"
+    assert rows["company"].sharepoint_value is None
+    assert rows["manager"].state is RowState.SHAREPOINT_ONLY
+
+
+def test_an_unreadable_side_is_unavailable_not_empty() -> None:
+    view = build_view(
+        user(), None, read_only={}, sharepoint_error=ServiceUnavailableError("sharepoint", 503)
+    )
+    assert all(r.state is RowState.UNAVAILABLE for r in view.editable)
+    assert view.tokens  # Graph was read: the form can still save
+    assert build_view(None, sharepoint(), read_only={}).tokens == {}
+
+
+def test_refused_fields_are_read_only_and_an_on_premises_account_names_its_source() -> None:
+    view = build_view(user(), sharepoint(), read_only={"mobile_phone": Refusal.ON_PREMISES})
+    assert view.row("mobile_phone").read_only is Refusal.ON_PREMISES
+    assert "mobile_phone" not in view.tokens
+    assert {r.owner for r in view.managed} == {Owner.ON_PREMISES_AD}
+
+
+# -- no silent overwrite ------------------------------------------------------------------------
+
+
+def loaded_tokens(graph_user: GraphUser) -> dict[str, str]:
+    return build_view(graph_user, None, read_only={}).tokens
+
+
+def test_only_what_the_user_changed_is_sent_and_lists_go_whole() -> None:
+    before = user()
+    tokens = loaded_tokens(before)
+    submitted = {
+        "about_me": "HR partner.",
+        "skills": ("Onboarding", "Employment law", "Payroll"),
+        "birthday": Birthday(12, 4),
+        "mobile_phone": "",
+    }
+    changes, conflicts = plan(submitted, tokens, build_view(before, None, read_only={}))
+    assert changes == {
+        "skills": ["Onboarding", "Employment law", "Payroll"],
+        "birthday": "1604-04-12T00:00:00Z",
+        "mobile_phone": None,
+    }
+    assert conflicts == []
+
+
+def test_a_field_changed_on_both_sides_is_a_conflict_with_both_values() -> None:
+    tokens = loaded_tokens(user())
+    now = build_view(user(skills=["Changed elsewhere"]), None, read_only={})
+    changes, conflicts = plan({"skills": ("Onboarding", "Payroll")}, tokens, now)
+    assert changes == {}
+    assert len(conflicts) == 1
+    conflict = conflicts[0]
+    assert (conflict.name, conflict.mine, conflict.theirs) == (
+        "skills",
+        ("Onboarding", "Payroll"),
+        ("Changed elsewhere",),
+    )
+    assert conflict.token == token(("Changed elsewhere",))
+
+
+def test_a_field_changed_elsewhere_only_is_left_alone() -> None:
+    tokens = loaded_tokens(user())
+    now = build_view(user(aboutMe="Written in SharePoint"), None, read_only={})
+    changes, conflicts = plan({"about_me": "HR partner."}, tokens, now)
+    assert (changes, conflicts) == ({}, [])
+
+
+def test_the_same_change_made_on_both_sides_is_no_conflict() -> None:
+    tokens = loaded_tokens(user())
+    now = build_view(user(aboutMe="Same words"), None, read_only={})
+    assert plan({"about_me": "Same words"}, tokens, now) == ({}, [])
+
+
+def test_resolving_with_the_current_token_writes_my_version() -> None:
+    now = build_view(user(skills=["Changed elsewhere"]), None, read_only={})
+    changes, conflicts = plan({"skills": ("Mine",)}, {"skills": now.tokens["skills"]}, now)
+    assert (changes, conflicts) == ({"skills": ["Mine"]}, [])
+
+
+def test_the_form_shown_again_keeps_loaded_tokens_for_fields_not_stored() -> None:
+    after = build_view(user(skills=["Payroll"], aboutMe="New"), None, read_only={})
+    result = SaveResult(profile=after, saved=("skills",))
+    tokens = result.next_tokens({"skills": "old-skills", "about_me": "old-about"})
+    assert tokens["skills"] == token(("Payroll",))
+    assert tokens["about_me"] == "old-about"
+    assert tokens["interests"] == token(())
+
+
+def test_memory_of_refusals_survives_in_a_plain_mapping() -> None:
+    memory: dict[str, object] = {}
+    remember_refusals(memory, {"mobile_phone": Refusal.ORGANISATION, "skills": Refusal.REJECTED})
+    assert memory[MEMORY_KEY] == {"mobile_phone": "organisation"}
+    assert remembered_refusals(memory) == {"mobile_phone": Refusal.ORGANISATION}
+    memory[MEMORY_KEY] = {"mobile_phone": "nonsense", "unknown": "organisation"}
+    assert remembered_refusals(memory) == {}
+
+
+def test_token_depends_on_value_and_order_only() -> None:
+    assert token(("a", "b")) == token(("a", "b"))
+    assert token(("a", "b")) != token(("b", "a"))
+    assert token("") == token(None)
+    assert token(Birthday(1, 2)) != token(Birthday(1, 2, 2000))
