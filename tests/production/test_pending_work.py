@@ -1,0 +1,81 @@
+"""Half-done work survives a Redis restart and completes afterwards (security.md C8, §5 E)."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+
+from PIL import Image
+
+from m365_emulator.tenant import Tenant
+from tests.production.conftest import Browser, Instance, RedisServer
+
+_HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
+
+
+def _hidden_fields(html: str) -> dict[str, str]:
+    return dict(_HIDDEN.findall(html))
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (720, 720), (30, 140, 200)).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def test_a_pending_sharepoint_push_survives_a_redis_restart_and_completes(
+    instances: tuple[Instance, Instance],
+    browser: Browser,
+    tenant: Tenant,
+    redis_server: RedisServer,
+) -> None:
+    a, b = instances
+    user = tenant.user("in-sync")
+    browser.sign_in(a, user="in-sync")
+    started = time.time()
+    tenant.faults.fail_always("sharepoint", 500, path_contains="SetMyProfilePicture")
+
+    form = _hidden_fields(browser.get(a, "/photo").text)
+    saved = browser.post(
+        a,
+        "/photo",
+        data={"csrf_token": form["csrf_token"], "form_token": form["form_token"]},
+        files={"photo": ("phone.jpg", _jpeg(), "image/jpeg")},
+        headers={"Referer": f"{a.url}/photo"},
+    )
+    assert saved.status_code == 303, saved.text[:300]
+    status_path = saved.headers["Location"]
+    op_id = status_path.rsplit("/", 1)[-1]
+    # Graph has the new photo; SharePoint's push failed: half-done, and recorded as such.
+    assert user.photo is not None and user.photo.stored_at >= started
+    pictures = user.sharepoint.pictures
+    assert pictures is None or pictures.taken_at < started
+    sides = {
+        s["service"]: s["state"] for s in browser.get(a, f"{status_path}.json").json()["sides"]
+    }
+    assert sides["sharepoint"] == "failed"
+
+    redis_server.kill()
+    redis_server.start()  # same directory: the AOF is replayed
+    tenant.faults.heal("sharepoint")
+
+    # The other instance picks the record up and finishes it with the stored bytes.
+    page = browser.get(b, status_path)
+    assert page.status_code == 200, page.status_code
+    retry = _hidden_fields(page.text)
+    assert retry["op_id"] == op_id
+    retried = browser.post(
+        b,
+        "/photo/retry",
+        data={k: retry[k] for k in ("csrf_token", "op_id", "form_token")},
+        headers={"Referer": f"{b.url}{status_path}"},
+    )
+    assert retried.status_code in (302, 303), retried.status_code
+    pictures = user.sharepoint.pictures
+    assert pictures is not None and pictures.taken_at >= started
+    sides = {
+        s["service"]: s["state"] for s in browser.get(a, f"{status_path}.json").json()["sides"]
+    }
+    assert sides["sharepoint"] in ("done", "verified")
+    assert sides["graph"] in ("done", "verified")
