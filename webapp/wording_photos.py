@@ -78,6 +78,7 @@ def state_class(state: SideState) -> str:
 
 _HEADLINES: dict[Outcome, LazyString] = {
     Outcome.WORKING: _l("Your change is being saved…"),
+    Outcome.INTERRUPTED: _l("Saving your change was interrupted."),
     Outcome.NOTHING_CHANGED: _l("Microsoft 365 did not take the change. Nothing was changed."),
     Outcome.WAIT_THEN_RETRY: _l("Microsoft asked ProfileFix to wait before saving."),
     Outcome.PARTIAL: _l(
@@ -127,6 +128,13 @@ def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
     low, high = SHAREPOINT_SYNC_HOURS
     if op.kind is Kind.RESYNC and op.sharepoint.error == "no_graph_photo":
         return [_l("Upload a photo instead; ProfileFix then updates every service.")]
+    if result is Outcome.INTERRUPTED:
+        return [
+            _l(
+                "Press “Try again” to finish it. ProfileFix first checks what Microsoft 365 "
+                "already has, so nothing is saved twice, and your photo is kept."
+            )
+        ]
     if result is Outcome.NOTHING_CHANGED:
         return [
             _l(

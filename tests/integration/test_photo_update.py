@@ -278,6 +278,31 @@ def test_sharepoint_failure_is_a_visible_partial_state_and_retry_sends_one_share
     assert same_picture(sharepoint_large(tenant, "stale-photo"), op.image)
 
 
+def test_write_interrupted_after_graph_is_reconciled_without_a_second_graph_write(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
+    response = upload(client, phone_photo)
+    # As if the worker had died right after Graph's PUT, before anything was recorded (E4).
+    store = ops(app)
+    op = store.get(user_key(tenant, "stale-photo"), op_id(response))
+    assert op is not None
+    op.graph.state = op.sharepoint.state = SideState.IN_PROGRESS
+    store.save(op)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Saving your change was interrupted" in page
+    assert 'id="retry"' in page
+
+    tenant.faults.heal("sharepoint")
+    tenant.requests.clear()
+    post_form(client, response.headers["Location"], "/photo/retry")
+    assert calls(tenant, "graph", "PUT", PHOTO_PATH) == 0
+    assert calls(tenant, "sharepoint", "POST", SET_PICTURE) == 1
+    op = store.get(op.user, op.id)
+    assert op is not None and op.verified
+
+
 def test_throttled_graph_write_is_retried_after_retry_after_within_the_budget(
     app: Flask,
     client: FlaskClient,

@@ -253,6 +253,11 @@ class OperationStore:
             return True
         return self.store.add(f"op-form:{user}:{token}", op.id.encode(), IDEMPOTENCY_TTL)
 
+    def running(self, user: str) -> str | None:
+        """The id of the user's op holding the lock right now, if any."""
+        raw = self.store.get(f"op-lock:{user}")
+        return None if raw is None else raw.decode()
+
     @contextmanager
     def lock(self, user: str, holder: str) -> Iterator[None]:
         """Hold the user's lock while a change runs; raises OperationBusyError when taken.

@@ -50,7 +50,8 @@ class Upstreams:
 class Outcome(enum.StrEnum):
     """What the result page says overall; `wording_photos.py` has one sentence per value."""
 
-    WORKING = "working"  # a write is running (another request holds the lock)
+    WORKING = "working"  # a write is running (a request holds the lock)
+    INTERRUPTED = "interrupted"  # a write was sent but its request died (E4): retry reconciles
     NOTHING_CHANGED = "nothing_changed"  # Graph failed: neither service changed (E2)
     WAIT_THEN_RETRY = "wait_then_retry"  # throttled beyond the in-request budget (C2)
     PARTIAL = "partial"  # Graph written, SharePoint failed: retry offered (E3)
@@ -59,13 +60,15 @@ class Outcome(enum.StrEnum):
     SHAREPOINT_LATER = "sharepoint_later"  # written; SharePoint will catch up by itself
 
 
-def outcome(op: Operation, now: float) -> Outcome:
-    """The page's headline for `op` at `now`."""
+def outcome(op: Operation, now: float, running: bool = False) -> Outcome:
+    """The page's headline for `op` at `now`; `running`: a request holds the op's lock."""
     if op.verified:
         return Outcome.VERIFIED
     sides = (op.graph, op.sharepoint) if op.writes_graph else (op.sharepoint,)
-    if any(side.state is SideState.IN_PROGRESS for side in sides):
+    if running:
         return Outcome.WORKING
+    if any(side.state is SideState.IN_PROGRESS for side in sides):
+        return Outcome.INTERRUPTED
     if any(side.state is SideState.THROTTLED for side in sides):
         return Outcome.WAIT_THEN_RETRY
     if op.nothing_changed:

@@ -67,6 +67,7 @@ def _unfinished() -> Operation | None:
 
 
 _NEEDS_USER = (
+    photo_update.Outcome.INTERRUPTED,
     photo_update.Outcome.NOTHING_CHANGED,
     photo_update.Outcome.WAIT_THEN_RETRY,
     photo_update.Outcome.PARTIAL,
@@ -183,7 +184,8 @@ class StatusView:
 
 def status_view(op: Operation) -> StatusView:
     now = time.time()
-    result = photo_update.outcome(op, now)
+    running = operations().running(op.user) == op.id
+    result = photo_update.outcome(op, now, running)
     sides = [("graph", op.graph)] if op.writes_graph else []
     sides.append(("sharepoint", op.sharepoint))
     return StatusView(
@@ -201,10 +203,10 @@ def status_view(op: Operation) -> StatusView:
             )
             for name, side in sides
         ],
-        following=photo_update.following_through(op, now),
+        following=running or photo_update.following_through(op, now),
         elapsed=0 if op.written_at is None else int(now - op.written_at),
         limit=photo_update.FOLLOW_THROUGH_SECONDS,
-        can_retry=photo_update.retry_allowed(op, now),
+        can_retry=not running and photo_update.retry_allowed(op, now),
         can_undo=op.undoable and _is_latest(op),
     )
 

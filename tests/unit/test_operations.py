@@ -1,0 +1,120 @@
+"""The operation record: storage round trip, lifetimes, the per-user lock, form idempotency."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp.store import FileStore
+from webapp.sync.operations import (
+    FINISHED_TTL,
+    UNFINISHED_TTL,
+    Kind,
+    OperationBusyError,
+    OperationStore,
+    Side,
+    SideState,
+)
+from webapp.sync.photo_update import Outcome, outcome, retry_allowed
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4
+
+
+class RecordingStore(FileStore):
+    """A file store that remembers the TTL of every write."""
+
+    def __init__(self, directory: str) -> None:
+        super().__init__(directory)
+        self.ttls: dict[str, int] = {}
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        self.ttls[key] = ttl
+        super().set(key, value, ttl)
+
+
+@pytest.fixture
+def store(tmp_path) -> RecordingStore:  # type: ignore[no-untyped-def]
+    return RecordingStore(str(tmp_path))
+
+
+@pytest.fixture
+def ops(store: RecordingStore) -> OperationStore:
+    return OperationStore(store, clock=lambda: 1_000.0)
+
+
+def test_record_round_trips_with_both_photos_and_side_states(ops: OperationStore) -> None:
+    op = ops.new("oid.tid", Kind.UPLOAD, image=JPEG)
+    op.previous, op.previous_captured = None, True
+    op.sharepoint = Side(state=SideState.THROTTLED, not_before=1_120.0, error="sharepoint:429:x")
+    ops.save(op)
+    again = ops.get("oid.tid", op.id)
+    assert again == op
+    assert again is not None and again.image_sha256 == op.image_sha256 and len(op.id) >= 22
+
+
+def test_repr_shows_sizes_never_bytes(ops: OperationStore) -> None:
+    op = ops.new("oid.tid", Kind.UPLOAD, image=JPEG)
+    assert f"{len(JPEG)} bytes" in repr(op)
+    assert "xff" not in repr(op)
+
+
+def test_another_users_op_is_invisible(ops: OperationStore) -> None:
+    op = ops.new("alice.tid", Kind.REMOVE)
+    ops.save(op)
+    assert ops.get("mallory.tid", op.id) is None
+
+
+def test_unfinished_records_live_a_week_verified_ones_a_day(
+    ops: OperationStore, store: RecordingStore
+) -> None:
+    op = ops.new("oid.tid", Kind.UPLOAD, image=JPEG)
+    ops.save(op)
+    assert store.ttls[f"op:{op.id}"] == UNFINISHED_TTL >= 7 * 24 * 3600
+    op.graph.state = op.sharepoint.state = SideState.VERIFIED
+    ops.save(op)
+    assert store.ttls[f"op:{op.id}"] == FINISHED_TTL
+
+
+def test_lock_refuses_a_second_change_and_names_the_running_one(ops: OperationStore) -> None:
+    with ops.lock("oid.tid", "first"):
+        assert ops.running("oid.tid") == "first"
+        with pytest.raises(OperationBusyError) as busy, ops.lock("oid.tid", "second"):
+            pass
+        assert busy.value.op_id == "first"
+    assert ops.running("oid.tid") is None
+    with ops.lock("oid.tid", "second"):
+        pass
+
+
+def test_a_form_token_binds_once(ops: OperationStore) -> None:
+    first = ops.new("oid.tid", Kind.REMOVE)
+    ops.save(first)
+    assert ops.remember_form("oid.tid", "token-0123456789ab", first)
+    assert not ops.remember_form("oid.tid", "token-0123456789ab", ops.new("oid.tid", Kind.REMOVE))
+    again = ops.for_form("oid.tid", "token-0123456789ab")
+    assert again is not None and again.id == first.id
+
+
+@pytest.mark.parametrize(
+    ("graph", "sharepoint", "expected"),
+    [
+        (SideState.FAILED, SideState.PENDING, Outcome.NOTHING_CHANGED),
+        (SideState.THROTTLED, SideState.PENDING, Outcome.WAIT_THEN_RETRY),
+        (SideState.DONE, SideState.FAILED, Outcome.PARTIAL),
+        (SideState.IN_PROGRESS, SideState.PENDING, Outcome.INTERRUPTED),
+        (SideState.VERIFIED, SideState.VERIFIED, Outcome.VERIFIED),
+        (SideState.VERIFIED, SideState.REFUSED_BY_SHAREPOINT, Outcome.SHAREPOINT_LATER),
+    ],
+)
+def test_outcome_names_the_half_state(
+    ops: OperationStore, graph: SideState, sharepoint: SideState, expected: Outcome
+) -> None:
+    op = ops.new("oid.tid", Kind.UPLOAD, image=JPEG)
+    op.graph.state, op.sharepoint.state = graph, sharepoint
+    assert outcome(op, now=10_000.0) is expected
+
+
+def test_throttled_op_is_not_retried_before_its_time(ops: OperationStore) -> None:
+    op = ops.new("oid.tid", Kind.UPLOAD, image=JPEG)
+    op.graph = Side(state=SideState.THROTTLED, not_before=1_120.0)
+    assert not retry_allowed(op, 1_100.0)
+    assert retry_allowed(op, 1_121.0)
