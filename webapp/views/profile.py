@@ -115,8 +115,6 @@ def _saved(form: ProfileForm) -> Response | tuple[str, int]:
         # Post/redirect/get: a reload shows what both sides hold now and sends nothing twice.
         for category, line in wording_profile.outcome_lines(result):
             flash(line, category)
-        if result.saved:
-            flash(str(wording_profile.SPREAD_NOTICE), "info")
         return redirect(url_for("profile.index", **_keep()))
     # Keep what the user typed; a refused field is shown read-only instead.
     status = 422 if result.problems else 200
