@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests import imagegen
@@ -17,6 +18,12 @@ pytestmark = pytest.mark.e2e
 
 DONE_UPLOAD = "Done: Outlook, Teams and SharePoint show the same photo."
 DONE_RESYNC = "Done: SharePoint shows the same photo as Outlook and Teams."
+
+
+def _no_axe_violations(page: Page) -> None:
+    # The page chrome (base.html) is checked by its own tests; this checks the photo pages.
+    results = Axe().run(page, context="#main")
+    assert results.violations_count == 0, results.generate_report()
 
 
 def _shown(live_server: LiveServer, key: str) -> tuple[bytes, bytes]:
@@ -50,6 +57,7 @@ def test_stale_photo_user_uploads_a_rotated_phone_photo_crops_it_and_sees_both_v
     assert int(page.locator("#crop-y").input_value()) < (1200 - size) // 2
     assert int(page.locator("#crop-x").input_value()) < 200 + (1200 - size) // 2
     expect(page.locator("canvas.avatar")).to_have_count(5)
+    _no_axe_violations(page)
 
     page.get_by_role("button", name="Save my new photo").click()
     expect(page.locator("#status-headline")).to_have_text(DONE_UPLOAD, timeout=30_000)
@@ -57,6 +65,7 @@ def test_stale_photo_user_uploads_a_rotated_phone_photo_crops_it_and_sees_both_v
     expect(page.locator('[data-service="sharepoint"] span')).to_have_attribute(
         "data-state", "verified"
     )
+    _no_axe_violations(page)
     graph, sharepoint = _shown(live_server, "stale-photo")
     assert same_picture(graph, sharepoint)
     assert time.monotonic() - started < 120
@@ -67,6 +76,7 @@ def test_stale_photo_user_uploads_a_rotated_phone_photo_crops_it_and_sees_both_v
 def test_resync_button_fixes_sharepoint(page: Page, live_server: LiveServer, key: str) -> None:
     live_server.tenant.reset()
     demo_sign_in(page, live_server, key, start="/photo/resync")
+    _no_axe_violations(page)
     page.get_by_role("button", name="Copy my photo to SharePoint").click()
     expect(page.locator("#status-headline")).to_have_text(DONE_RESYNC, timeout=30_000)
     graph, sharepoint = _shown(live_server, key)

@@ -303,6 +303,29 @@ def test_write_interrupted_after_graph_is_reconciled_without_a_second_graph_writ
     assert op is not None and op.verified
 
 
+def test_sign_in_needed_mid_change_keeps_the_photo_for_a_retry_afterwards(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.faults.fail_always("sharepoint", 401, path_contains=SET_PICTURE)
+    response = upload(client, phone_photo)
+    assert response.status_code == 302  # C11: through sign-in, back to /photo
+    assert "/login" in response.headers["Location"]
+
+    tenant.faults.heal("sharepoint")
+    sign_in.as_user("stale-photo", next_page="/photo")
+    page = client.get("/photo").get_data(as_text=True)
+    assert "Your last photo change is not finished" in page
+    op = ops(app).latest(user_key(tenant, "stale-photo"))
+    assert op is not None and op.graph.state is SideState.DONE
+    assert op.sharepoint.state is SideState.FAILED
+    tenant.requests.clear()
+    post_form(client, f"/photo/status/{op.id}", "/photo/retry")
+    assert calls(tenant, "graph", "PUT", PHOTO_PATH) == 0
+    op = ops(app).get(op.user, op.id)
+    assert op is not None and op.verified
+
+
 def test_throttled_graph_write_is_retried_after_retry_after_within_the_budget(
     app: Flask,
     client: FlaskClient,
