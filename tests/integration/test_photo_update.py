@@ -60,13 +60,17 @@ def form_fields(client: FlaskClient, page: str, action: str) -> dict[str, str]:
 
 
 def upload(
-    client: FlaskClient, data: bytes, crop: tuple[int, int, int] | None = None, **overrides: str
+    client: FlaskClient,
+    data: bytes,
+    crop: tuple[int, int, int] | None = None,
+    filename: str = "IMG_0001.HEIC",
+    **overrides: str,
 ) -> TestResponse:
     fields: dict[str, object] = form_fields(client, "/photo", "/photo")
     if crop is not None:
         fields.update(x=str(crop[0]), y=str(crop[1]), size=str(crop[2]))
     fields.update(overrides)
-    fields["photo"] = (_stream(data), "IMG_0001.HEIC")
+    fields["photo"] = (_stream(data), filename)
     return client.post("/photo", data=fields, content_type="multipart/form-data")
 
 
@@ -516,6 +520,45 @@ def test_every_bad_input_gets_a_message_and_changes_nothing(
     assert response.status_code in (400, 422)
     assert "Nothing was changed" in page
     assert "JPEG, PNG, HEIC/HEIF or WebP" in page
+    assert [r for r in tenant.requests if r.service != "entra"] == []
+
+
+ACCEPTED_INPUTS: dict[str, Callable[[], bytes]] = {
+    "heic-rotated": lambda: imagegen.heic(orientation=6),
+    "png": imagegen.png,
+    "webp": imagegen.webp,
+    "cmyk-jpeg": imagegen.cmyk_jpeg,
+    "png-16-bit": imagegen.png16_gradient,
+    "palette-transparent": imagegen.palette_with_transparency,
+    "gps-xmp-iptc-comment": lambda: imagegen.with_iptc(
+        imagegen.jpeg(gps=True, xmp=True, comment=imagegen.JPEG_COMMENT_SCRIPT)
+    ),
+    "html-polyglot": imagegen.jpeg_html_polyglot,
+}
+
+
+@pytest.mark.parametrize("name", ACCEPTED_INPUTS)
+def test_phone_formats_are_written_as_a_clean_jpeg(
+    name: str, app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    response = upload(client, ACCEPTED_INPUTS[name](), filename="../../webapp/__init__.py")
+    op = ops(app).get(user_key(tenant, "in-sync"), op_id(response))
+    assert op is not None and op.verified and op.image is not None
+    written = graph_photo(tenant, "in-sync")
+    assert written == op.image  # the processed bytes only, never the original (B13)
+    for marker in (b"Exif", b"GPS", b"<script", b"<html", b"Photoshop", b"xmpmeta"):
+        assert marker not in op.image
+
+
+def test_a_file_over_the_upload_limit_is_refused_before_any_call(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    tenant.requests.clear()
+    response = upload(client, imagegen.random_bytes(21 * 1024 * 1024))
+    assert response.status_code == 413  # B1: MAX_CONTENT_LENGTH, the view never runs
+    assert "too large" in response.get_data(as_text=True)
     assert [r for r in tenant.requests if r.service != "entra"] == []
 
 
