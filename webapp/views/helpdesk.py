@@ -38,6 +38,25 @@ NOT_PAGES = (
     "/metrics",
     "/console",
 )
+# Files a crawler or a stale bookmark asks for: a 404, not a trip to the overview.
+FILE_SUFFIXES = (
+    ".ico",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".svg",
+    ".webp",
+    ".css",
+    ".js",
+    ".map",
+    ".txt",
+    ".xml",
+    ".json",
+    ".webmanifest",
+    ".woff",
+    ".woff2",
+)
 
 
 @dataclass(frozen=True)
@@ -192,8 +211,7 @@ def _is_page_link() -> bool:
     if request.headers.get("Sec-Fetch-Dest", "document") != "document":
         return False  # an image, script or favicon fetch, not a page someone opened
     path = request.path
-    last = path.rstrip("/").rsplit("/", 1)[-1]
-    return "." not in last and not path.startswith(NOT_PAGES)
+    return not path.lower().endswith(FILE_SUFFIXES) and not path.startswith(NOT_PAGES)
 
 
 def _near_miss(path: str) -> str | None:
