@@ -402,3 +402,25 @@ def test_overview_link_with_a_ticket_keeps_it_through_sign_in(
     auth_uri = client.get(link.group(1)).headers["Location"]
     finished = sign_in.finish(sign_in.answer(auth_uri, "in-sync"))
     assert finished.headers["Location"] == "/?ticket=INC0012345"
+
+
+def test_pictures_the_page_just_read_cost_no_second_upstream_call(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    page = page_for(client, sign_in, "stale-photo")
+    tenant.requests.clear()
+    for source in images(page):
+        assert client.get(source).status_code == 200
+    assert tenant.requests_to("graph") == []
+    assert tenant.requests_to("sharepoint") == []
+
+
+def test_a_picture_url_for_another_version_is_fetched_from_microsoft(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    client.get("/")
+    tenant.requests.clear()
+    response = client.get("/pictures/sharepoint/L?v=not-the-version-read")
+    assert response.status_code == 200
+    assert [r.path for r in tenant.requests_to("sharepoint")][-1].endswith("_LThumb.jpg")

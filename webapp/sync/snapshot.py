@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
 from webapp.microsoft.errors import AuthRequiredError, UpstreamError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.models import GraphUser, Photo, PhotoMeta, SharePointProfile
-from webapp.microsoft.sharepoint import SharePointClient
+from webapp.microsoft.sharepoint import PICTURE_SIZES, SharePointClient
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +47,18 @@ class GraphSide:
 
 @dataclass(frozen=True)
 class SharePointSide:
-    """What SharePoint's user profile shows; `picture` is the M thumbnail PictureURL names."""
+    """What SharePoint's user profile shows.
+
+    `picture` is the M thumbnail PictureURL names, the one compared (None with no
+    `picture_error`: there is none); `thumbnails` holds the S and L ones that could be read,
+    for the page to show without asking SharePoint again.
+    """
 
     profile: SharePointProfile | None = None
     picture: Photo | None = None
     profile_error: UpstreamError | None = None
     picture_error: UpstreamError | None = None
+    thumbnails: Mapping[str, Photo] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -119,40 +126,49 @@ def read_snapshot(
 ) -> Snapshot:
     """Read Graph's profile and photo and SharePoint's profile and picture at the same time.
 
-    All independent calls start together; only the SharePoint picture depends on the profile
-    (its URL is in PictureURL), and with a `hint` that names the same URL it starts together
-    with them too. Each call runs in a copy of the caller's context, so token providers that
-    rely on context variables (the request's session) work on the worker threads.
+    All independent calls start together; only SharePoint's S, M and L pictures depend on the
+    profile (their URLs derive from PictureURL), and with a `hint` that names the same URL they
+    start together with the rest too. Each call runs in a copy of the caller's context, so
+    token providers that rely on context variables (the request's session) work on the
+    worker threads.
 
     :raise AuthRequiredError: a service refused the token even after a refresh.
     """
-    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="snapshot") as pool:
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="snapshot") as pool:
 
         def start(call: Callable[[], T]) -> Future[T]:
             return pool.submit(contextvars.copy_context().run, call)
+
+        def thumbnails(profile: SharePointProfile) -> dict[str, Future[Photo | None]]:
+            return {
+                size: start(functools.partial(sharepoint.picture, size, profile))
+                for size in PICTURE_SIZES
+            }
 
         me = start(graph.me)
         meta = start(graph.photo_meta)
         photo = start(graph.photo)
         sizes = start(graph.photo_sizes)
         properties = start(sharepoint.my_properties)
-        guessed = (
-            start(lambda: sharepoint.picture(COMPARED_PICTURE_SIZE, hint.as_profile()))
-            if hint is not None
-            else None
-        )
+        guessed = thumbnails(hint.as_profile()) if hint is not None else None
 
         profile, profile_error = _outcome(properties)
         picture: Photo | None = None
         picture_error: UpstreamError | None = None
+        others: dict[str, Photo] = {}
         if profile is not None:
             if guessed is not None and hint is not None and hint.picture_url == profile.picture_url:
-                picture, picture_error = _outcome(guessed)
+                pictures = guessed
             else:
-                fetched = start(lambda: sharepoint.picture(COMPARED_PICTURE_SIZE, profile))
-                picture, picture_error = _outcome(fetched)
-        elif guessed is not None:
-            guessed.cancel()
+                pictures = thumbnails(profile)
+            picture, picture_error = _outcome(pictures[COMPARED_PICTURE_SIZE])
+            for size in PICTURE_SIZES:
+                if size == COMPARED_PICTURE_SIZE:
+                    continue
+                # S and L are only shown: one that failed is asked for again by the browser.
+                value, _error = _outcome(pictures[size])
+                if value is not None:
+                    others[size] = value
 
         user, user_error = _outcome(me)
         photo_meta, meta_error = _outcome(meta)
@@ -174,6 +190,7 @@ def read_snapshot(
             picture=picture,
             profile_error=profile_error,
             picture_error=picture_error,
+            thumbnails=others,
         ),
         taken_at=now,
     )

@@ -5,19 +5,18 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from flask import Blueprint, g, render_template, request, session, url_for
+from flask import Blueprint, g, render_template, request, url_for
 
 from webapp import __version__, upstream, wording
 from webapp.auth.guard import login_required
 from webapp.sync.diagnosis import Action, Diagnosis, diagnose
-from webapp.sync.snapshot import PictureHint, Snapshot, read_snapshot
+from webapp.sync.snapshot import Snapshot, read_snapshot
+from webapp.views import pictures
 
 bp = Blueprint("overview", __name__)
 
 # A helpdesk ticket reference in a deep link (issue 7; security.md §3.9: strict regex, escaped).
 TICKET = re.compile(r"[A-Za-z0-9-]{3,32}")
-# Where SharePoint kept the picture last time (server-side session; a URL, no personal bytes).
-HINT_KEY = "overview.picture_hint"
 
 
 def ticket() -> tuple[str | None, bool]:
@@ -30,31 +29,19 @@ def ticket() -> tuple[str | None, bool]:
     return None, True
 
 
-def picture_hint() -> PictureHint | None:
-    """The stored hint, used by this page and by the picture proxy."""
-    stored = session.get(HINT_KEY)
-    if not isinstance(stored, dict) or not isinstance(stored.get("picture_url"), str):
-        return None
-    host = stored.get("personal_site_host_url")
-    return PictureHint(stored["picture_url"], host if isinstance(host, str) else None)
-
-
-def _read() -> tuple[Snapshot, Diagnosis]:
+def _read() -> tuple[Snapshot, Diagnosis, dict[str, str]]:
     snapshot = read_snapshot(
-        upstream.graph(), upstream.sharepoint(), now=datetime.now(UTC), hint=picture_hint()
+        upstream.graph(),
+        upstream.sharepoint(),
+        now=datetime.now(UTC),
+        hint=pictures.picture_hint(),
     )
-    hint = snapshot.picture_hint
-    if hint is not None and hint != picture_hint():
-        session[HINT_KEY] = {
-            "picture_url": hint.picture_url,
-            "personal_site_host_url": hint.personal_site_host_url,
-        }
-    return snapshot, diagnose(snapshot)
+    return snapshot, diagnose(snapshot), pictures.remember(snapshot)
 
 
 def _page(template: str) -> str:
     reference, bad_reference = ticket()
-    snapshot, diagnosis = _read()
+    snapshot, diagnosis, picture_urls = _read()
     keep = {"ticket": reference} if reference else {}
     action_urls = {
         Action.RESYNC_PHOTO: url_for("resync.index", **keep),
@@ -79,6 +66,7 @@ def _page(template: str) -> str:
         bad_ticket=bad_reference,
         keep=keep,
         summary=summary,
+        picture_urls=picture_urls,
     )
 
 
