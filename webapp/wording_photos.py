@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from webapp.photos.pipeline import PipelineLimits, Rejection
 from webapp.sync.operations import Kind, Operation, SideState
-from webapp.sync.photo_update import SHAREPOINT_SYNC_HOURS, Outcome
+from webapp.sync.photo_update import NO_GRAPH_PHOTO, SHAREPOINT_SYNC_HOURS, Outcome
 
 SERVICE_NAMES = {
     "graph": _l("Outlook, Teams and Microsoft 365"),
@@ -103,7 +103,7 @@ _RESYNC_HEADLINES: dict[Outcome, LazyString] = {
 
 
 def headline(op: Operation, result: Outcome) -> LazyString:
-    if op.kind is Kind.RESYNC and op.sharepoint.error == "no_graph_photo":
+    if op.kind is Kind.RESYNC and op.sharepoint.error == NO_GRAPH_PHOTO:
         return _RESYNC_NO_PHOTO
     if result is Outcome.VERIFIED and op.image is None:
         return _VERIFIED_REMOVED
@@ -126,7 +126,7 @@ def _refused(low: int, high: int) -> LazyString:
 def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
     """What happens next and what the user can do, in the order the page shows them."""
     low, high = SHAREPOINT_SYNC_HOURS
-    if op.kind is Kind.RESYNC and op.sharepoint.error == "no_graph_photo":
+    if op.kind is Kind.RESYNC and op.sharepoint.error == NO_GRAPH_PHOTO:
         return [_l("Upload a photo instead; ProfileFix then updates every service.")]
     if result is Outcome.INTERRUPTED:
         return [

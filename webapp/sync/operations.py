@@ -103,6 +103,8 @@ class Operation:
     image_sha256: str | None = None
     previous: bytes | None = None
     previous_captured: bool = False
+    # Re-sync: whether the Graph photo to copy was read (then `image` holds it, or None).
+    source_read: bool = False
     graph: Side = field(default_factory=Side)
     sharepoint: Side = field(default_factory=Side)
     undo_of: str | None = None

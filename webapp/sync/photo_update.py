@@ -15,14 +15,15 @@ from dataclasses import dataclass
 
 from webapp.microsoft.errors import AuthRequiredError, ThrottledError, UpstreamError
 from webapp.microsoft.graph import GraphClient
-from webapp.microsoft.sharepoint import SharePointClient
-from webapp.photos.pipeline import ProcessedPhoto
+from webapp.microsoft.sharepoint import MAX_PICTURE_BYTES, SharePointClient
+from webapp.photos.pipeline import PhotoRejectedError, PipelineLimits, ProcessedPhoto, normalise
 from webapp.sync.operations import (
     Kind,
     Operation,
     OperationBusyError,
     OperationStore,
     SideState,
+    sha256,
 )
 from webapp.sync.verify import Match, error_code, graph_shows, verify
 
@@ -36,6 +37,9 @@ CHECK_INTERVAL = 4.0
 # SharePoint's own pull from Exchange: at most once a day, seen to take up to 72 h
 # (reference §5.2 step 5, §5.6).
 SHAREPOINT_SYNC_HOURS = (24, 72)
+
+# Re-sync found no Graph photo to copy (the op's SharePoint side is NOT_NEEDED with this code).
+NO_GRAPH_PHOTO = "no_graph_photo"
 
 
 @dataclass(frozen=True)
@@ -187,8 +191,6 @@ def start(ops: OperationStore, up: Upstreams, op: Operation, form_token: str) ->
         ops.make_latest(op)
         ops.save(op)
         logger.info("photo op %s (%s) started: %r", op.id, op.kind.value, op)
-        if op.writes_graph and not _capture_previous(ops, up.graph, op):
-            return op
         _advance(ops, up, op)
     return op
 
@@ -212,9 +214,42 @@ def _capture_previous(ops: OperationStore, graph: GraphClient, op: Operation) ->
     return True
 
 
+def _capture_source(ops: OperationStore, graph: GraphClient, op: Operation) -> bool:
+    """Re-sync: read the Graph photo to copy, under the lock so no upload slips in between."""
+    try:
+        photo = graph.photo()
+    except AuthRequiredError as exc:
+        ops.set_side(op, "sharepoint", state=SideState.FAILED, error=error_code(exc))
+        raise
+    except UpstreamError as exc:
+        _failed(ops, op, "sharepoint", exc)
+        return False
+    op.source_read = True
+    if photo is None:
+        op.sharepoint.state, op.sharepoint.error = SideState.NOT_NEEDED, NO_GRAPH_PHOTO
+    else:
+        op.image = _fit_for_sharepoint(photo.data)
+        op.image_sha256 = sha256(op.image)
+    ops.save(op)
+    return photo is not None
+
+
+def _fit_for_sharepoint(data: bytes) -> bytes:
+    """Graph's photo as SharePoint takes it: over 5,000,000 bytes (reference §4.5) re-encoded."""
+    if len(data) <= MAX_PICTURE_BYTES:
+        return data
+    try:
+        return normalise(data, None, PipelineLimits()).data
+    except PhotoRejectedError:
+        return data
+
+
 def _advance(ops: OperationStore, up: Upstreams, op: Operation) -> None:
     """Graph (if this kind writes it), then SharePoint, then read back; stops at a failure."""
-    if not op.previous_captured and op.writes_graph and not _capture_previous(ops, up.graph, op):
+    if op.writes_graph:
+        if not op.previous_captured and not _capture_previous(ops, up.graph, op):
+            return
+    elif not op.source_read and not _capture_source(ops, up.graph, op):
         return
     if op.writes_graph and not op.graph.state.settled:
         _write_graph(ops, up.graph, op)
