@@ -60,10 +60,12 @@ def pipeline_limits() -> PipelineLimits:
 
 def _unfinished() -> Operation | None:
     """The user's latest change if it still needs them (e.g. back from sign-in, C11)."""
-    op = operations().latest(user_key())
+    store = operations()
+    op = store.latest(user_key())
     if op is None or op.verified or op.undone_by is not None:
         return None
-    return op if photo_update.outcome(op, time.time()) in _NEEDS_USER else None
+    result = photo_update.outcome(op, time.time(), store.running(op.user) == op.id)
+    return op if result in _NEEDS_USER else None
 
 
 _NEEDS_USER = (
