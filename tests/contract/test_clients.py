@@ -227,7 +227,8 @@ def test_request_own_photo_makes_sharepoint_pull_the_graph_photo(tenant, make_cl
 def test_sharepoint_pictures_come_in_three_sizes_from_the_library(tenant, make_clients):
     clients = make_clients()
     clients.graph.put_photo(jpeg((300, 300), colour=(30, 160, 30)))
-    profile = clients.sharepoint.my_properties()  # reading one's own profile triggers the pull
+    clients.sharepoint.request_own_photo(clients.user.upn)  # SharePoint pulls it (§5.2)
+    profile = clients.sharepoint.my_properties()
     sizes = {}
     for size in ("S", "M", "L"):
         picture = clients.sharepoint.picture(size, profile)
@@ -236,13 +237,14 @@ def test_sharepoint_pictures_come_in_three_sizes_from_the_library(tenant, make_c
         red, green, blue = mean_colour(picture.data)
         assert green > 120 > red
     assert sizes == {"S": (48, 48), "M": (72, 72), "L": (240, 240)}
-    paths = [r.path for r in tenant.requests_to("sharepoint")][1:]
+    paths = [r.path for r in tenant.requests_to("sharepoint")][2:]
     assert [p.rsplit("_", 1)[-1] for p in paths] == ["SThumb.jpg", "MThumb.jpg", "LThumb.jpg"]
 
 
 def test_a_picture_missing_from_the_library_is_none(tenant, make_clients):
     clients = make_clients()
     clients.graph.put_photo(jpeg())
+    clients.sharepoint.request_own_photo(clients.user.upn)
     profile = clients.sharepoint.my_properties()
     clients.user.sharepoint.pictures = None  # the library lost the files since
     assert clients.sharepoint.picture("M", profile) is None
@@ -280,10 +282,11 @@ def test_refused_local_upload_is_a_typed_error(tenant, make_clients):
 def test_pictures_use_a_token_for_the_host_called(tenant, make_clients):
     clients = make_clients()
     clients.graph.put_photo(jpeg())
+    clients.sharepoint.request_own_photo(clients.user.upn)
     profile = clients.sharepoint.my_properties()
     clients.sharepoint.picture("S", profile)
     sharepoint_tokens = [r for r in clients.tokens.issued if r != "https://graph.microsoft.com"]
-    assert sharepoint_tokens == [tenant.origins.sharepoint, tenant.origins.mysite]
+    assert sharepoint_tokens == [tenant.origins.sharepoint] * 2 + [tenant.origins.mysite]
 
 
 # -- tokens ---------------------------------------------------------------------------------------
@@ -395,9 +398,9 @@ def test_every_call_is_decorated_and_correlated(tenant, make_clients):
     clients.graph.me()
     clients.graph.put_photo(jpeg())
     clients.graph.photo()
+    clients.sharepoint.request_own_photo(clients.user.upn)
     profile = clients.sharepoint.my_properties()
     clients.sharepoint.picture("L", profile)
-    clients.sharepoint.request_own_photo(clients.user.upn)
     logged = tenant.requests_to("graph") + tenant.requests_to("sharepoint")
     assert len(logged) == 6
     ids = [r.headers.get("client-request-id") for r in logged]
