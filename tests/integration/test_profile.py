@@ -449,3 +449,26 @@ def test_saving_without_the_csrf_token_is_refused(hannah: FlaskClient) -> None:
     del form["csrf_token"]
     form["about_me"] = "No token"
     assert hannah.post("/profile", data=form).status_code == 400
+
+
+def test_a_refusal_of_one_grouped_field_is_found_and_the_rest_is_saved(
+    hannah: FlaskClient, app: Flask, emulator: Emulator, tenant: Tenant
+) -> None:
+    # SharePoint's per-property "users may edit" flag may gate one field (§8.2, UNCONFIRMED).
+    refuse_patches(
+        app,
+        emulator,
+        lambda body: (403, "Authorization_RequestDenied") if "birthday" in body else None,
+    )
+    _, form = open_profile(hannah)
+    form["skills"] = "Onboarding"
+    form.update(birthday_day="12", birthday_month="4")
+    response = hannah.post("/profile", data=form)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    text = text_of(html)
+    assert "Saved: Skills." in text
+    assert "Birthday: Your organisation does not let you change this yourself" in text
+    assert "birthday_day" not in form_of(html)
+    assert "Not saved. What you typed: April 12" in text
+    assert upa(tenant, "half-profile")["SPS-Skills"] == ["Onboarding"]

@@ -679,19 +679,17 @@ class _Writer:
             self.graph.update_me(wires)
         except AuthRequiredError:
             raise
-        except BadRequestError as exc:
-            # Grouping several SharePoint-backed fields is UNCONFIRMED (§8.2, [S62]).
+        except UpstreamError as exc:
+            if not isinstance(exc, BadRequestError) and _refusal("", exc) is None:
+                logger.info("grouped PATCH /me failed: %s %s", exc.status, exc.code)
+                self.failed.update(dict.fromkeys(changes, exc))
+                return
+            # Grouping several SharePoint-backed fields is UNCONFIRMED (§8.2, [S62]); on a 400
+            # send one field per request (§8.7). A refusal may concern one property only (the
+            # per-property editability of §8.2/§8.4), so find out which the same way.
             logger.info("grouped PATCH /me refused (%s); one field per request", exc.code)
             for name, wire in changes.items():
                 self.one(name, wire)
-        except UpstreamError as exc:
-            logger.info("grouped PATCH /me failed: %s %s", exc.status, exc.code)
-            refusal = _refusal("", exc)
-            for name in changes:
-                if refusal is None:
-                    self.failed[name] = exc
-                else:
-                    self.refused[name] = refusal
         else:
             self.saved.extend(changes)
 

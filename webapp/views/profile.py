@@ -77,7 +77,6 @@ def _render(
             can_save=bool(tokens),
             result=result,
             conflicts=conflicts,
-            resolve_form=ResolveForm(formdata=None) if conflicts else None,
             form_text=form_text,
             keep_mine=KEEP_MINE,
             keep_theirs=KEEP_THEIRS,
