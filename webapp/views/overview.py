@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, g, render_template, request, url_for
@@ -11,22 +10,10 @@ from webapp import __version__, upstream, wording
 from webapp.auth.guard import login_required
 from webapp.sync.diagnosis import Action, Diagnosis, diagnose
 from webapp.sync.snapshot import Snapshot, read_snapshot
+from webapp.ticket import current_ticket, ticket_rejected
 from webapp.views import pictures
 
 bp = Blueprint("overview", __name__)
-
-# A helpdesk ticket reference in a deep link (issue 7; security.md §3.9: strict regex, escaped).
-TICKET = re.compile(r"[A-Za-z0-9-]{3,32}")
-
-
-def ticket() -> tuple[str | None, bool]:
-    """The valid ticket reference of this request, and whether an invalid one was given."""
-    raw = request.args.get("ticket")
-    if raw is None or raw == "":
-        return None, False
-    if TICKET.fullmatch(raw):
-        return raw, False
-    return None, True
 
 
 def _read() -> tuple[Snapshot, Diagnosis, dict[str, str]]:
@@ -40,7 +27,8 @@ def _read() -> tuple[Snapshot, Diagnosis, dict[str, str]]:
 
 
 def _page(template: str) -> str:
-    reference, bad_reference = ticket()
+    # The visit's ticket reference from a helpdesk link (issue 7), validated by webapp.ticket.
+    reference, bad_reference = current_ticket(), ticket_rejected()
     snapshot, diagnosis, picture_urls = _read()
     keep = {"ticket": reference} if reference else {}
     action_urls = {
