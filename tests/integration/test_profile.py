@@ -472,3 +472,16 @@ def test_a_refusal_of_one_grouped_field_is_found_and_the_rest_is_saved(
     assert "birthday_day" not in form_of(html)
     assert "Not saved. What you typed: April 12" in text
     assert upa(tenant, "half-profile")["SPS-Skills"] == ["Onboarding"]
+
+
+def test_an_old_value_that_breaks_our_rules_does_not_block_other_changes(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, patch_log: list[dict[str, object]]
+) -> None:
+    # Written before (e.g. in Delve) with a duplicate and over our About me limit.
+    old = {"skills": ["Excel", "excel"], "aboutMe": "y" * 2500}
+    sync.write_profile_fields(tenant, tenant.user("half-profile"), old)
+    sign_in.as_user("half-profile")
+    _, form = open_profile(client)
+    form["interests"] = "Chess"
+    assert client.post("/profile", data=form).status_code == 302
+    assert patch_log == [{"interests": ["Chess"]}]
