@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer, demo_sign_in
@@ -112,3 +113,12 @@ def test_page_fits_a_360_px_phone(page: Page, live_server: LiveServer) -> None:
     page.set_viewport_size({"width": 360, "height": 800})
     open_overview(page, live_server, "drifted-attributes")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+@pytest.mark.parametrize(
+    "key", ["stale-photo", "no-photo", "sharepoint-down", "drifted-attributes"]
+)
+def test_overview_has_no_axe_violations(page: Page, live_server: LiveServer, key: str) -> None:
+    open_overview(page, live_server, key)
+    results = Axe().run(page, context="#main")
+    assert results.violations_count == 0, results.generate_report()

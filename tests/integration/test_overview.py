@@ -424,3 +424,13 @@ def test_a_picture_url_for_another_version_is_fetched_from_microsoft(
     response = client.get("/pictures/sharepoint/L?v=not-the-version-read")
     assert response.status_code == 200
     assert [r.path for r in tenant.requests_to("sharepoint")][-1].endswith("_LThumb.jpg")
+
+
+def test_the_page_reads_in_danish_for_a_danish_browser(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    sign_in.as_user("stale-photo")
+    response = client.get("/", headers={"Accept-Language": "da"})
+    page = unescape(response.get_data(as_text=True))
+    assert response.status_code == 200
+    assert "SharePoint viser et ældre billede end Outlook og Teams." in page
