@@ -197,6 +197,7 @@ def test_sharepoint_down_keeps_the_graph_side_and_offers_a_retry(
     assert "try again in 5 s" in page
     assert any(s.startswith("/pictures/graph") for s in images(page))
     assert 'href="/?ticket=INC0012345"' in page  # Try again reloads the same page
+    assert page.count('role="alert"') == 1  # said once, on the SharePoint side
     assert "Problems reaching Microsoft:" in summary(page) or "Problem reaching" in summary(page)
 
 
@@ -434,3 +435,14 @@ def test_the_page_reads_in_danish_for_a_danish_browser(
     page = unescape(response.get_data(as_text=True))
     assert response.status_code == 200
     assert "SharePoint viser et ældre billede end Outlook og Teams." in page
+
+
+def test_attribute_page_says_why_it_cannot_compare(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    tenant.faults.fail_always("sharepoint", 500)
+    page = unescape(client.get("/attributes").get_data(as_text=True))
+    assert "We cannot compare your profile details right now." in page
+    assert "SharePoint answered with an error." in page
+    assert page.count('role="alert"') == 1
