@@ -1,0 +1,148 @@
+"""Every code the diagnosis can produce has a sentence, in English and in Danish."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask_babel import Babel, force_locale
+
+from tests.unit.test_diagnosis import TAKEN_AT, snapshot
+from webapp import wording
+from webapp.extensions import LANGUAGES
+from webapp.microsoft.errors import (
+    BadRequestError,
+    BadResponseError,
+    ForbiddenError,
+    NotFoundError,
+    ServiceUnavailableError,
+    ThrottledError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+from webapp.sync.attributes import Attribute, RowState
+from webapp.sync.diagnosis import (
+    Action,
+    AttributeVerdict,
+    Finding,
+    FindingCode,
+    Helpdesk,
+    Limit,
+    PhotoVerdict,
+    diagnose,
+)
+
+PARAMS: dict[str, object] = {
+    "cache_hours": 24,
+    "pull_hours": 24,
+    "worst_case_hours": 72,
+    "helpdesk_after_hours": 72,
+    "picture_taken_at": TAKEN_AT,
+    "service": "sharepoint",
+    "retry_after": None,
+    "attribute": Attribute.DEPARTMENT,
+    "graph_property": "department",
+    "sharepoint_property": "Department",
+    "graph_value": "Operations",
+    "sharepoint_value": None,
+}
+
+
+@pytest.fixture(params=LANGUAGES)
+def language(request: pytest.FixtureRequest) -> Iterator[str]:
+    app = Flask(__name__)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(
+        Path(wording.__file__).parent / "translations"
+    )
+    Babel(app)
+    with app.test_request_context(), force_locale(request.param):
+        yield request.param
+
+
+def sentence(text: str | None) -> None:
+    assert text and "%(" not in text and text.strip() == text
+
+
+def test_every_verdict_attribute_and_state_has_words(language: str) -> None:
+    for verdict in PhotoVerdict:
+        sentence(wording.verdict(verdict))
+    for attributes in AttributeVerdict:
+        sentence(wording.attribute_verdict(attributes))
+    for attribute in Attribute:
+        sentence(wording.attribute_name(attribute))
+    for state in RowState:
+        sentence(wording.row_state(state))
+    if language == "da":
+        older = wording.verdict(PhotoVerdict.SHAREPOINT_OLDER)
+        assert older == "SharePoint viser et ældre billede end Outlook og Teams."
+
+
+@pytest.mark.parametrize("code", list(FindingCode))
+def test_every_finding_reads_as_a_sentence_with_every_way_forward(
+    language: str, code: FindingCode
+) -> None:
+    finding = Finding(code, PARAMS, can=tuple(Action), cannot=tuple(Limit))
+    sentence(wording.finding_meaning(finding))
+    for action in (Action.RESYNC_PHOTO, Action.UPLOAD_PHOTO, Action.RETRY):
+        sentence(wording.action_label(action))
+    sentence(wording.wait_text(finding))
+    for limit in Limit:
+        sentence(wording.limit_text(limit, finding))
+    for advice in Helpdesk:
+        text = wording.helpdesk_text(Finding(code, PARAMS, helpdesk=advice))
+        assert (text is None) == (advice is Helpdesk.NOT_NEEDED)
+        if text is not None:
+            sentence(text)
+
+
+def test_unset_values_and_unknown_dates_read_as_words(language: str) -> None:
+    sentence(wording.value(None))
+    sentence(wording.value(""))
+    sentence(wording.when(None))
+    assert "2026" in wording.when(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ThrottledError("graph", 429, retry_after=41),
+        ThrottledError("sharepoint", 429),
+        ServiceUnavailableError("sharepoint", 503, retry_after=5),
+        ServiceUnavailableError("sharepoint", 503),
+        UpstreamTimeoutError("graph", code="Timeout"),
+        ForbiddenError("sharepoint", 403),
+        NotFoundError("sharepoint", 404),
+        BadResponseError("graph", 200),
+        BadRequestError("graph", 400),
+        UpstreamError("graph", 500),
+    ],
+)
+def test_every_upstream_failure_reads_as_a_sentence(language: str, error: UpstreamError) -> None:
+    sentence(wording.upstream_failure(error))
+
+
+def test_graph_throttling_names_the_wait(language: str) -> None:
+    text = wording.upstream_failure(ThrottledError("graph", 429, retry_after=41))
+    assert "41" in text
+    if language == "en":
+        assert text.startswith("Microsoft is busy")
+
+
+def test_helpdesk_summary_names_who_when_verdicts_and_version(language: str) -> None:
+    taken = snapshot()
+    text = wording.helpdesk_summary(
+        diagnose(taken),
+        taken,
+        name="Adele Vance",
+        username="AdeleV@contoso.com",
+        ticket="INC0012345",
+        version="9.9.9",
+    )
+    assert "Adele Vance <AdeleV@contoso.com>" in text
+    assert "INC0012345" in text
+    assert "2026-11-26 09:30:00" in text
+    assert "[in_sync]" in text
+    assert "9.9.9" in text
