@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import assert_never
 
 from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
@@ -197,10 +198,12 @@ def finding_meaning(finding: Finding) -> str:
             graph=value(p["graph_value"]),
             sharepoint=value(p["sharepoint_value"]),
         )
-    return _(
-        "%(service)s did not answer, so we cannot compare your profile details.",
-        service=service_name(str(p["service"])),
-    )
+    if code is FindingCode.ATTRIBUTES_UNAVAILABLE:
+        return _(
+            "%(service)s did not answer, so we cannot compare your profile details.",
+            service=service_name(str(p["service"])),
+        )
+    assert_never(code)
 
 
 def action_label(action: Action) -> str:
@@ -239,11 +242,13 @@ def limit_text(limit: Limit, finding: Finding) -> str:
             "SharePoint's profile import, which overwrites changes made in SharePoint.",
             attribute=attribute,
         )
-    return _(
-        "SharePoint will keep its own value unless your administrators set up copying "
-        "%(attribute)s from Entra ID.",
-        attribute=attribute,
-    )
+    if limit is Limit.ATTRIBUTE_NOT_SYNCED:
+        return _(
+            "SharePoint will keep its own value unless your administrators set up copying "
+            "%(attribute)s from Entra ID.",
+            attribute=attribute,
+        )
+    assert_never(limit)
 
 
 def helpdesk_text(finding: Finding) -> str | None:
@@ -270,7 +275,11 @@ def helpdesk_text(finding: Finding) -> str | None:
         )
     if advice is Helpdesk.IF_NEEDED:
         return _("Contact your helpdesk if you need SharePoint to show it.")
-    return _("Contact your helpdesk if this keeps happening, and copy the summary below into it.")
+    if advice is Helpdesk.IF_IT_PERSISTS:
+        return _(
+            "Contact your helpdesk if this keeps happening, and copy the summary below into it."
+        )
+    assert_never(advice)
 
 
 def upstream_failure(error: UpstreamError) -> str:
