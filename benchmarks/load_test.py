@@ -211,12 +211,15 @@ def run_locust(
             "--only-summary",
             "--users",
             str(users),
+            # People arrive over the first 60 % of the run, so sign-ins and uploads overlap
+            # the faults instead of all happening before them.
             "--spawn-rate",
-            str(max(1, users // 5)),
+            f"{max(users / (0.6 * seconds), 1.0):.2f}",
             "--run-time",
             f"{seconds}s",
+            # Let each person finish following their photo change (locustfile FOLLOW_SECONDS).
             "--stop-timeout",
-            "30",
+            "180",
             "--csv",
             str(prefix),
             "--loglevel",
@@ -237,10 +240,10 @@ def faults(stack: Stack, seconds: int) -> threading.Thread:
     """Mid-run: kill instance B, restart Redis (SIGKILL, AOF replay), bring B back."""
 
     def script() -> None:
-        time.sleep(0.35 * seconds)
+        time.sleep(0.3 * seconds)
         stack.kill_instance(1)
         stack.log("instance B killed (SIGKILL, whole process group)")
-        time.sleep(0.2 * seconds)
+        time.sleep(0.15 * seconds)
         stack.kill_redis()
         stack.log("redis-server killed (SIGKILL)")
         stack.start_redis()
@@ -381,7 +384,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--duration", type=int, default=90, help="seconds of the main run")
-    parser.add_argument("--calibration", type=int, default=20, help="seconds with one user")
+    parser.add_argument("--calibration", type=int, default=30, help="seconds with one user")
     parser.add_argument("--latency-ms", type=int, default=150)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per instance")
     parser.add_argument("--keep", action="store_true", help="keep logs and CSVs")

@@ -27,12 +27,16 @@ from webapp.store import RedisStore, Store
 logger = logging.getLogger(__name__)
 
 # Calls in flight per service in ONE worker process (an instance has `workers` of them, see
-# config/gunicorn.conf.py: 2 workers x 16 threads by default). Graph's bound equals the thread
-# count, so it only stops fan-out inside a page from multiplying; SharePoint's per-app budget
-# (1,200 resource units/min below 1k licences, security.md §1.5; ~1-2 units per REST call) is
-# the one a photo campaign can exhaust, so it gets fewer; sign-in (Entra) sits in between.
-# Fleet-wide in-flight calls = instances x workers x these numbers.
-OUTBOUND_LIMITS: Mapping[str, int] = {"graph": 16, "sharepoint": 6, "entra": 8}
+# config/gunicorn.conf.py: 2 workers x 16 threads by default); fleet-wide in-flight calls =
+# instances x workers x these numbers. A page reads both services in parallel (2-4 calls at
+# once), so 16 threads could want ~32 Graph and ~32 SharePoint calls at a time. Graph's bound
+# equals the thread count. SharePoint's per-app budget (1,200 resource units/min below 1k
+# licences, security.md §1.5; ~1-2 units per REST call) is the one a photo campaign exhausts,
+# so it gets fewer: 12 still serves a worker's 16 threads at ordinary load (measured with
+# benchmarks/load_test.py; 6 made pages wait for slots at 50 users) but stops one slow or
+# throttling SharePoint from tying up every thread. Its rate is policed by Retry-After, shared
+# through the gate above; this cap only bounds the pile-up. Sign-in (Entra) sits in between.
+OUTBOUND_LIMITS: Mapping[str, int] = {"graph": 16, "sharepoint": 12, "entra": 8}
 
 # How long a call waits for a free slot before it fails like a timeout (no retry: the service
 # is already busy with this worker's other calls). Well inside the clients' 10 s budget.

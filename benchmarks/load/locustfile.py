@@ -33,7 +33,10 @@ _FORM = re.compile(r'<form[^>]*action="([^"]*)"', re.S)
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 # A dead instance is skipped for this long, as nginx's fail_timeout would (deploy/nginx.conf).
 FAIL_TIMEOUT = 10.0
-STATUS_POLLS = 30
+# How long a person keeps the status page open. An op whose instance died mid-write keeps its
+# per-user lock for up to a minute (webapp/sync/operations.py LOCK_TTL) before "Try again".
+FOLLOW_SECONDS = 150.0
+FINAL_OUTCOMES = {"verified", "sharepoint_later", "nothing_changed"}
 
 _next_user = itertools.count()
 statuses: Counter[int] = Counter()
@@ -168,7 +171,8 @@ class CampaignUser(HttpUser):
 
     def follow(self, status_path: str, record: dict[str, Any]) -> None:
         """Poll the status JSON like the status page does; press "Try again" when offered."""
-        for _ in range(STATUS_POLLS):
+        deadline = time.monotonic() + FOLLOW_SECONDS
+        while time.monotonic() < deadline:
             response = self.app("GET", f"{status_path}.json", "photo: status.json")
             if response.status_code != 200:
                 pause(1)
@@ -176,12 +180,12 @@ class CampaignUser(HttpUser):
             view = response.json()
             record["sides"] = {s["service"]: s["state"] for s in view["sides"]}
             record["outcome"] = view["outcome"]
+            if view["outcome"] in FINAL_OUTCOMES:
+                return
             if view["can_retry"]:
                 form = _hidden(self.app("GET", status_path, "photo: status page").text)
                 if "op_id" in form:
                     self.app("POST", "/photo/retry", "photo: retry", data=form)
-            elif not view["following"]:
-                return
             pause(1)
 
     def upload(self) -> None:
