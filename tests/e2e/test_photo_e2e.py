@@ -49,6 +49,18 @@ def test_stale_photo_user_uploads_a_rotated_phone_photo_crops_it_and_sees_both_v
     # square is 1200 px at (200, 0), as the browser and the server both see it.
     expect(page.locator("#crop-size")).to_have_value("1200")
     expect(page.locator("#crop-x")).to_have_value("200")
+    # Drag with the pointer (touch uses the same pointer events): the square follows.
+    box.scroll_into_view_if_needed()
+    bounds = box.bounding_box()
+    assert bounds is not None
+    centre = (bounds["x"] + bounds["width"] / 2, bounds["y"] + bounds["height"] / 2)
+    page.mouse.move(*centre)
+    page.mouse.down()
+    page.mouse.move(centre[0] - 40, centre[1], steps=4)
+    page.mouse.up()
+    assert int(page.locator("#crop-x").input_value()) < 200
+    page.get_by_role("button", name="Centre").click()
+    expect(page.locator("#crop-x")).to_have_value("200")
     box.focus()
     for key in ("-", "-", "-", "ArrowUp", "ArrowUp", "ArrowLeft"):
         page.keyboard.press(key)
