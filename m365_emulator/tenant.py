@@ -218,6 +218,7 @@ class Tenant:
         self.access_token_lifetime = access_token_lifetime
         # MC653734 (reference §4.5, §5.4): SharePoint refuses local picture uploads.
         self.local_uploads_disabled = local_uploads_disabled
+        self._initial_local_uploads_disabled = local_uploads_disabled
         self._seed = seed
         self.clients: dict[str, ClientRegistration] = {}
         self.users: dict[str, User] = {}  # by oid
@@ -248,6 +249,7 @@ class Tenant:
             self.faults.clear()
             self.id_token_tamper = {}
             self.clock.reset()
+            self.local_uploads_disabled = self._initial_local_uploads_disabled
             if self._seed is not None:
                 self._seed(self)
 

@@ -7,7 +7,9 @@ page within a second (security.md §0 item 8, §3.7), not a hung worker.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from typing import Any, Protocol
 
 import redis
@@ -81,6 +83,7 @@ class FileStore:
 
     def __init__(self, directory: str) -> None:
         self.cache = FileSystemCache(directory, threshold=10_000, default_timeout=3600)
+        self._lock_path = os.path.join(directory, ".add.lock")
 
     def get(self, key: str) -> bytes | None:
         return self.cache.get(key)
@@ -89,13 +92,25 @@ class FileStore:
         self.cache.set(key, value, timeout=ttl)
 
     def add(self, key: str, value: bytes, ttl: int) -> bool:
-        return bool(self.cache.add(key, value, timeout=ttl))
+        # cachelib's add is check-then-set; an exclusive file lock makes it one step for
+        # every process on this machine (the per-user write lock relies on it).
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return bool(self.cache.add(key, value, timeout=ttl))
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def pop(self, key: str) -> bytes | None:
-        value = self.cache.get(key)
-        if value is not None:
-            self.cache.delete(key)
-        return value
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                value = self.cache.get(key)
+                if value is not None:
+                    self.cache.delete(key)
+                return value
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def delete(self, key: str) -> None:
         self.cache.delete(key)
