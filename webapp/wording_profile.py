@@ -107,6 +107,7 @@ STATES = {
     RowState.UNAVAILABLE: _l("One side could not be read just now."),
 }
 
+# What each refusal means (reference §8.2 error table, §8.7 mapping).
 REFUSALS = {
     Refusal.ORGANISATION: _l(
         "Your organisation does not let you change this yourself (Microsoft 365 answered "
@@ -126,6 +127,7 @@ REFUSALS = {
     ),
 }
 
+# Profile cards and search show edits after up to 24–48 h (reference §8.3 [S69], §8.5 [S75]).
 SPREAD_NOTICE = _l(
     "Saved changes are stored in Microsoft 365 at once, but colleagues' profile cards and "
     "people search may take up to 48 hours to show them."
