@@ -374,7 +374,11 @@ def report(
             print(f"  failed: {row['Occurrences']} x {row['Method']} {row['Name']}: {row['Error']}")
     accepted, lost = _lost_uploads(stack, results["uploads"])
     outcomes = Counter(u.get("outcome", "unknown") for u in results["uploads"] if u.get("accepted"))
-    print(f"uploads accepted: {accepted}; final outcomes {dict(outcomes)}")
+    retried = sum(1 for u in results["uploads"] if u.get("retries"))
+    print(
+        f"uploads accepted: {accepted}; final outcomes {dict(outcomes)}; "
+        f"{retried} needed the status page's Try again"
+    )
     print(f"uploads that did not arrive on both sides: {lost}")
     if args.keep:
         print(f"\nlogs and CSVs: {stack.directory}")

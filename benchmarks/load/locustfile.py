@@ -36,7 +36,7 @@ FAIL_TIMEOUT = 10.0
 # How long a person keeps the status page open. An op whose instance died mid-write keeps its
 # per-user lock for up to a minute (webapp/sync/operations.py LOCK_TTL) before "Try again".
 FOLLOW_SECONDS = 150.0
-FINAL_OUTCOMES = {"verified", "sharepoint_later", "nothing_changed"}
+FINAL_OUTCOMES = {"verified", "sharepoint_later", "nothing_changed"}  # when no retry is offered
 
 _next_user = itertools.count()
 statuses: Counter[int] = Counter()
@@ -180,12 +180,15 @@ class CampaignUser(HttpUser):
             view = response.json()
             record["sides"] = {s["service"]: s["state"] for s in view["sides"]}
             record["outcome"] = view["outcome"]
-            if view["outcome"] in FINAL_OUTCOMES:
-                return
             if view["can_retry"]:
+                # What a person does when the page offers "Try again" (partial, interrupted,
+                # or nothing changed yet): the stored photo is sent again, not re-uploaded.
+                record["retries"] = record.get("retries", 0) + 1
                 form = _hidden(self.app("GET", status_path, "photo: status page").text)
                 if "op_id" in form:
                     self.app("POST", "/photo/retry", "photo: retry", data=form)
+            elif view["outcome"] in FINAL_OUTCOMES:
+                return
             pause(1)
 
     def upload(self) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from m365_emulator.tenant import Tenant
+from tests.conftest import Emulator
 from tests.production.conftest import PUBLIC_URL, Browser, Instance
 
 
@@ -18,8 +20,8 @@ def test_a_session_started_on_one_instance_continues_on_the_other(
 
 def test_sign_in_started_on_one_instance_completes_on_the_other(
     instances: tuple[Instance, Instance],
-    emulator,
-    tenant,  # type: ignore[no-untyped-def]
+    emulator: Emulator,
+    tenant: Tenant,
 ) -> None:
     a, b = instances
     for round_ in range(4):  # security.md A13; alternate which instance starts

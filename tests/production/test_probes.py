@@ -1,0 +1,98 @@
+"""Probes, the Host check and /metrics in-process (Flask's test client, no Redis needed)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from webapp import create_app
+from webapp.settings import Settings, SettingsError
+
+PUBLIC = "https://profile.contoso.com"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    settings = Settings(
+        client_id="client",
+        client_secret="secret",
+        tenant_id="tenant",
+        authority="https://login.microsoftonline.com/tenant",
+        graph_endpoint="https://graph.microsoft.com/v1.0",
+        sharepoint_url="https://contoso.sharepoint.com",
+        secret_key="probe-test-secret-key-0123456789abcdef",
+        public_url=PUBLIC,
+        metrics_allowed_from=("127.0.0.1", "10.1.0.0/16"),
+    )
+    return create_app(settings, instance_path=str(tmp_path))
+
+
+def test_probes_answer_any_host_and_never_open_a_session(app: Flask) -> None:
+    client = app.test_client()
+    client.set_cookie("__Host-session", "not-a-session-id", domain="10.0.0.4")
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path, base_url="http://10.0.0.4:8000")  # a probe by address
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers
+    assert client.get("/readyz", base_url=PUBLIC).get_json()["checks"] == {
+        "settings": "ok",
+        "store": "ok",
+    }
+
+
+def test_a_host_we_do_not_serve_is_a_plain_400(app: Flask) -> None:
+    client = app.test_client()
+    for headers in ({"Host": "evil.example"}, {"Host": "profile.contoso.com.evil.example"}):
+        response = client.get("/", base_url="http://evil.example", headers=headers)
+        assert response.status_code == 400
+        assert "Traceback" not in response.get_data(as_text=True)
+    posted = client.post("/logout", base_url="http://evil.example")
+    assert posted.status_code == 400
+    assert client.get("/", base_url=PUBLIC).status_code == 200
+
+
+def test_metrics_only_for_listed_addresses_and_networks(app: Flask) -> None:
+    client = app.test_client()
+    client.get("/", base_url=PUBLIC)
+    allowed = client.get("/metrics", base_url=PUBLIC, environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert allowed.status_code == 200
+    assert "profilefix_request_duration_seconds" in allowed.get_data(as_text=True)
+    refused = client.get("/metrics", base_url=PUBLIC, environ_base={"REMOTE_ADDR": "10.2.0.1"})
+    assert refused.status_code == 403
+
+
+def test_a_bad_metrics_address_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    settings = Settings(
+        client_id="client",
+        client_secret="secret",
+        tenant_id="tenant",
+        authority="https://login.microsoftonline.com/tenant",
+        graph_endpoint="https://graph.microsoft.com/v1.0",
+        sharepoint_url="https://contoso.sharepoint.com",
+        secret_key="probe-test-secret-key-0123456789abcdef",
+        metrics_allowed_from=("localhost",),
+    )
+    with pytest.raises(SettingsError, match="METRICS_ALLOWED_FROM"):
+        create_app(settings, instance_path=str(tmp_path))
+
+
+def test_the_request_line_is_json_with_a_pseudonym_and_survives_crlf(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = app.test_client()
+    with caplog.at_level(logging.INFO, logger="profilefix.request"):
+        client.get(
+            '/login?next=/%0d%0a{"forged":1}',
+            base_url=PUBLIC,
+            headers={"X-Request-ID": "<script>bad id"},
+        )
+    lines = [r.getMessage() for r in caplog.records if r.name == "profilefix.request"]
+    assert len(lines) == 1 and "\n" not in lines[0] and "\r" not in lines[0]
+    record = json.loads(lines[0])
+    assert record["endpoint"] == "auth.login"
+    assert record["request_id"] != "<script>bad id"  # an invalid incoming id is replaced
+    assert record["user"] is None
