@@ -138,11 +138,11 @@ def test_upload_and_crop_with_the_keyboard_alone(
     photo.write_bytes(imagegen.jpeg((1200, 900)))
     page = open_page(language)
     demo_sign_in(page, live_server, "stale-photo", start="/login")
-    page.goto("/")
-    # From the overview to the upload page by keyboard: the action link in the diagnosis.
-    _tab_to(page, "a[href^='/photo']:not([href^='/photo/'])")
+    page.goto("/photo/resync")
+    # To the upload page by keyboard: the re-sync page offers an upload instead.
+    _tab_to(page, "main a[href^='/photo']:not([href^='/photo/'])")
     page.keyboard.press("Enter")
-    page.wait_for_url("**/photo")
+    page.wait_for_url(re.compile(r"/photo$"))
 
     _tab_to(page, "#photo")
     with page.expect_file_chooser() as chooser:
@@ -159,9 +159,14 @@ def test_upload_and_crop_with_the_keyboard_alone(
     assert page.locator("#crop-position").inner_text().strip()  # read out to screen readers
     _tab_to(page, "button[data-crop='centre']")
     page.keyboard.press("Enter")
-    expect(page.locator("#crop-x")).to_have_value(str((1200 - size) // 2))
+    # "Centre" starts over from the largest centred square.
+    expect(page.locator("#crop-size")).to_have_value("900")
+    expect(page.locator("#crop-x")).to_have_value("150")
+    _tab_to(page, "button[data-crop='smaller']")
+    page.keyboard.press("Enter")
     _tab_to(page, "#crop-box")
     page.keyboard.press("ArrowLeft")
+    assert int(page.locator("#crop-size").input_value()) < 900
     report = _violations(page)
 
     _tab_to(page, "#save-photo")

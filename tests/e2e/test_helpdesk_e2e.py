@@ -44,7 +44,7 @@ def staff_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     context.close()
 
 
-def _sign_in_on_emulator(page: Page, upn: str) -> None:
+def keyboard_sign_in(page: Page, upn: str) -> None:
     """The emulator's own pages stay English (issue 7): pick the account, consent if asked.
 
     Buttons are pressed with the keyboard: on a 360 px phone the emulator's consent page is
@@ -58,6 +58,10 @@ def _sign_in_on_emulator(page: Page, upn: str) -> None:
     if page.get_by_role("button", name="Accept").count():
         page.get_by_role("button", name="Accept").focus()
         page.keyboard.press("Enter")
+    # Back on our side: a page that waits on a slow service may take a while.
+    page.wait_for_url(
+        lambda url: "/_m365/" not in url and "/auth/redirect" not in url, timeout=30_000
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,7 +82,7 @@ def test_a_helpdesk_link_on_a_danish_phone_leads_through_sign_in_to_its_page(
     if path.startswith("/?"):  # the overview welcomes signed-out visitors first
         expect(page.get_by_role("heading", level=1)).to_contain_text("Microsoft 365")
         page.get_by_role("link", name="Log på").tap()
-    _sign_in_on_emulator(page, live_server.tenant.user("stale-photo").upn)
+    keyboard_sign_in(page, live_server.tenant.user("stale-photo").upn)
     page.wait_for_url(f"{live_server.url}{path}")
     expect(page.locator("html")).to_have_attribute("lang", "da")
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
@@ -93,7 +97,7 @@ def test_a_malformed_ticket_is_shown_as_a_note_not_as_markup(
 ) -> None:
     page = danish_phone
     page.goto("/photo?ticket=%3Cscript%3Ealert(1)%3C/script%3E")
-    _sign_in_on_emulator(page, live_server.tenant.user("in-sync").upn)
+    keyboard_sign_in(page, live_server.tenant.user("in-sync").upn)
     page.wait_for_url(re.compile(r"/photo\?ticket="))
     expect(page.get_by_text("Sagsnummeret i dit link var ikke gyldigt")).to_be_visible()
     assert "<script>alert(1)" not in page.content()
