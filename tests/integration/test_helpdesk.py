@@ -62,7 +62,7 @@ def test_links_use_public_url_not_the_host_header(client: FlaskClient) -> None:
 
 def test_without_javascript_the_page_shows_the_ticket_pattern(client: FlaskClient) -> None:
     page = client.get("/helpdesk").get_data(as_text=True)
-    assert "<code>?ticket=INC…</code>" in page
+    assert '<code class="ticket-pattern">?ticket=INC…</code>' in page
     assert f"{APP_URL}/?ticket=INC0012345" in page
 
 
