@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -26,14 +27,21 @@ EXPECTED = {
     "drifted-attributes": SAME,
     "no-mailbox": PLACEHOLDER,
     "graph-throttled": SAME,
-    "sharepoint-down": CANNOT_TELL,
     "half-profile": NO_PHOTO,
     "synced-onprem": NO_PHOTO,
+    # Last: its Retry-After holds SharePoint back for every user of this app for a while.
+    "sharepoint-down": CANNOT_TELL,
 }
 
 ALL_IMAGES_SHOWN = """
 () => Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0)
 """
+
+
+def wait_out_throttling(live_server: LiveServer) -> None:
+    """Let a shared Retry-After hold (webapp/throttle.py) end, so later tests start clean."""
+    gate = live_server.app.extensions["call_options"].gate
+    time.sleep(max(gate.wait_time("graph"), gate.wait_time("sharepoint")))
 
 
 def open_overview(page: Page, live_server: LiveServer, key: str, start: str = "/") -> None:
@@ -57,6 +65,7 @@ def test_every_demo_user_reads_the_right_verdict(page: Page, live_server: LiveSe
                 page.get_by_text("No photo. Outlook and Teams show your initials")
             ).to_be_visible()
         page.context.clear_cookies()
+    wait_out_throttling(live_server)
     assert page.csp_violations == []  # type: ignore[attr-defined]
 
 
@@ -94,6 +103,7 @@ def test_sharepoint_down_still_shows_the_graph_side_with_a_retry(
     sharepoint = page.locator("section.source-sharepoint")
     expect(sharepoint.get_by_role("alert")).to_contain_text("try again in 5 s")
     expect(sharepoint.get_by_role("link", name="Try again")).to_be_visible()
+    wait_out_throttling(live_server)
 
 
 def test_helpdesk_summary_copies_with_the_ticket(page: Page, live_server: LiveServer) -> None:
@@ -116,9 +126,10 @@ def test_page_fits_a_360_px_phone(page: Page, live_server: LiveServer) -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["stale-photo", "no-photo", "sharepoint-down", "drifted-attributes"]
+    "key", ["stale-photo", "no-photo", "drifted-attributes", "sharepoint-down"]
 )
 def test_overview_has_no_axe_violations(page: Page, live_server: LiveServer, key: str) -> None:
     open_overview(page, live_server, key)
     results = Axe().run(page, context="#main")
+    wait_out_throttling(live_server)
     assert results.violations_count == 0, results.generate_report()
