@@ -1,0 +1,57 @@
+"""The ticket reference: what counts as valid, and how it is kept for the visit."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask, render_template_string
+
+from webapp import ticket
+
+
+@pytest.mark.parametrize("value", ["INC0012345", "abc", "REQ-2026-0001", "A" * 32, "123"])
+def test_plain_short_references_are_valid(value: str) -> None:
+    assert ticket.is_valid(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "ab",
+        "A" * 33,
+        "INC 0012345",
+        "INC_0012345",
+        "<script>",
+        "INC0012345\n",
+        "INC0012345\x00",
+        "ÆØÅ123",
+        "INC%300",
+        "١٢٣٤",  # Arabic-Indic digits: not "0-9"
+    ],
+)
+def test_anything_else_is_not(value: str) -> None:
+    assert not ticket.is_valid(value)
+
+
+@pytest.fixture
+def app() -> Flask:
+    app = Flask(__name__)
+    app.secret_key = "unit-test"
+    ticket.init_app(app)
+    return app
+
+
+def test_a_valid_ticket_is_remembered_for_the_following_pages(app: Flask) -> None:
+    page = "{{ helpdesk_ticket }}|{{ ticket_rejected }}"
+    app.add_url_rule("/p", "p", lambda: render_template_string(page))
+    client = app.test_client()
+    assert client.get("/p?ticket=INC0012345").text == "INC0012345|False"
+    assert client.get("/p").text == "INC0012345|False"
+    assert client.get("/p?ticket=bad%20one").text == "INC0012345|True"
+    assert client.get("/p?ticket=INC42").text == "INC42|False"
+    assert client.get("/p?ticket=").text == "INC42|False"
+
+
+def test_a_malformed_first_ticket_leaves_none(app: Flask) -> None:
+    app.add_url_rule("/p", "p", lambda: str(ticket.current_ticket()))
+    assert app.test_client().get("/p?ticket=<b>").text == "None"
