@@ -116,6 +116,15 @@ def test_signed_out_pages_are_clean(open_page, language: str) -> None:
         page.goto(path)
         expect(page.locator("html")).to_have_attribute("lang", language)
         report += _violations(page)
+    # The expired-form page: the language switch posted with a token that no longer holds.
+    page.goto("/helpdesk")
+    page.locator(".language-switch input[name=csrf_token]").evaluate("e => e.value = 'stale'")
+    page.locator(".language-switch button").press("Enter")
+    page.wait_for_load_state()
+    expect(page.locator("h1")).to_have_text(
+        "The form expired" if language == "en" else "Formularen er udløbet"
+    )
+    report += _violations(page)
     assert not report, report
 
 
