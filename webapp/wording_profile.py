@@ -196,16 +196,18 @@ def side(row: EditableRow | ManagedRow, which: str) -> str:
             return str(NOT_READ)
         return value(row.graph_value if which == "graph" else row.sharepoint_value)
     if which == "graph":
-        if row.state is RowState.UNAVAILABLE and row.graph_value is None:
-            return str(NOT_READ)
-        if row.state is RowState.SHAREPOINT_ONLY:
+        if row.field.graph_property is None:
             return str(NOT_SHOWN)
-        return value(row.graph_value)
+        return value(row.graph_value) if row.graph_read else str(NOT_READ)
     if row.field.attribute is None:
         return str(NOT_IN_SHAREPOINT)
-    if row.state is RowState.UNAVAILABLE and row.sharepoint_value is None:
+    if not row.sharepoint_read:
         return str(NOT_READ)
-    return value(row.sharepoint_value)
+    shown = row.sharepoint_value
+    if shown and row.field.name == "manager":
+        # SharePoint names the manager by claims account, `i:0#.f|membership|{upn}` (§4.2).
+        shown = shown.rsplit("|", 1)[-1]
+    return value(shown)
 
 
 def problem(item: FieldProblem) -> str:
@@ -319,8 +321,8 @@ def outcome_lines(result: SaveResult) -> list[tuple[str, str]]:
 
 def change_request(row: ManagedRow, *, name: str, username: str) -> str:
     """A ready-to-send request asking the helpdesk to change one organisation-owned field."""
-    # Graph does not return the manager; SharePoint's copy is what we know (attributes.MAP).
-    shown_by = "sharepoint" if row.state is RowState.SHAREPOINT_ONLY else "graph"
+    # Graph's manager is not read here; SharePoint's copy is what we know (attributes.MAP).
+    shown_by = "sharepoint" if row.field.graph_property is None else "graph"
     current = side(row, shown_by)
     lines = [
         _("Hello,"),

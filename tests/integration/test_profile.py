@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from html import unescape
 from html.parser import HTMLParser
 
@@ -19,6 +20,7 @@ from m365_emulator import sync
 from m365_emulator.tenant import Tenant
 from tests.conftest import Emulator
 from tests.integration.conftest import SignIn
+from webapp.microsoft.http import NoThrottleGate, RetryPolicy
 
 
 class _ProfileForm(HTMLParser):
@@ -163,7 +165,7 @@ def test_signed_out_visitor_comes_back_to_the_profile_after_sign_in(
     assert sign_in.finish(answer).headers["Location"] == "/profile?ticket=INC0012345"
 
 
-def test_page_groups_fields_by_owner_with_both_sides(hannah: FlaskClient) -> None:
+def test_page_groups_fields_by_owner_with_both_sides(hannah: FlaskClient, tenant: Tenant) -> None:
     html, form = open_profile(hannah)
     text = text_of(html)
     assert "Yours to edit" in text
@@ -176,6 +178,10 @@ def test_page_groups_fields_by_owner_with_both_sides(hannah: FlaskClient) -> Non
     assert "Shown in SharePoint HR Business Partner Maintained by Your HR system" in text
     assert "profile card (Outlook, Teams), people search, SharePoint profile" in text
     assert "Please change my job title in Microsoft 365 from “HR Business Partner”" in text
+    # The manager as SharePoint names it, without the claims prefix.
+    manager = tenant.user("half-profile").sharepoint.properties["Manager"]
+    assert manager.startswith("i:0#.f|membership|")
+    assert f"Shown in SharePoint {manager.rsplit('|', 1)[-1]} Maintained by" in text
 
 
 def test_helpdesk_summary_lists_the_fields_that_differ(
@@ -485,3 +491,21 @@ def test_an_old_value_that_breaks_our_rules_does_not_block_other_changes(
     form["interests"] = "Chess"
     assert client.post("/profile", data=form).status_code == 302
     assert patch_log == [{"interests": ["Chess"]}]
+
+
+def test_sharepoint_down_still_lets_the_employee_edit_through_graph(
+    app: Flask, client: FlaskClient, sign_in: SignIn, patch_log: list[dict[str, object]]
+) -> None:
+    # No retries and no shared wait: SharePoint's 503 (Retry-After: 5) is final at once.
+    options = app.extensions["call_options"]
+    app.extensions["call_options"] = replace(
+        options, retry=RetryPolicy(max_retries=0), gate=NoThrottleGate()
+    )
+    sign_in.as_user("sharepoint-down")
+    html, form = open_profile(client)
+    text = text_of(html)
+    assert "We could not read your SharePoint profile, so its side is missing below." in text
+    assert "Shown in SharePoint (could not be read)" in text
+    form["skills"] = "Contracts"
+    assert client.post("/profile", data=form).status_code == 302
+    assert patch_log == [{"skills": ["Contracts"]}]

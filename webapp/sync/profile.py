@@ -109,7 +109,7 @@ class ManagedField:
     """A field the organisation maintains; `attribute` keys it in `attributes.MAP`."""
 
     name: str
-    graph_property: str
+    graph_property: str | None
     attribute: Attribute | None
     owner: Owner
     seen_in: tuple[Place, ...]
@@ -159,7 +159,8 @@ MANAGED: tuple[ManagedField, ...] = (
     ManagedField(
         "business_phone", "businessPhones", Attribute.BUSINESS_PHONE, Owner.ENTRA_ID, _EVERYWHERE
     ),
-    ManagedField("manager", "manager", Attribute.MANAGER, Owner.HR_SYSTEM, _EVERYWHERE),
+    # Graph has the manager only at /me/manager, not read here; SharePoint's copy is (§5.5).
+    ManagedField("manager", None, Attribute.MANAGER, Owner.HR_SYSTEM, _EVERYWHERE),
     # companyName is not synced to SharePoint by default (§5.5).
     ManagedField(
         "company", "companyName", None, Owner.HR_SYSTEM, (Place.PROFILE_CARD, Place.PEOPLE_SEARCH)
@@ -340,6 +341,8 @@ class ManagedRow:
     sharepoint_value: str | None
     state: RowState
     owner: Owner
+    graph_read: bool = True
+    sharepoint_read: bool = True
 
 
 @dataclass(frozen=True)
@@ -418,17 +421,18 @@ def build_view(
     rows = {row.attribute: row for row in diff_rows(user, profile)}
     synced_account = _on_premises(read_only)
     managed: list[ManagedRow] = []
+    read = {"graph_read": user is not None, "sharepoint_read": profile is not None}
     for spec in MANAGED:
         owner = Owner.ON_PREMISES_AD if synced_account else spec.owner
         if spec.attribute is not None:
             row = rows[spec.attribute]
             managed.append(
-                ManagedRow(spec, row.graph_value, row.sharepoint_value, row.state, owner)
+                ManagedRow(spec, row.graph_value, row.sharepoint_value, row.state, owner, **read)
             )
         else:
             value = user.company_name if user is not None else None
             state = RowState.NOT_SYNCED if user is not None else RowState.UNAVAILABLE
-            managed.append(ManagedRow(spec, value, None, state, owner))
+            managed.append(ManagedRow(spec, value, None, state, owner, **read))
     return ProfileView(editable, tuple(managed), graph_error, sharepoint_error)
 
 
