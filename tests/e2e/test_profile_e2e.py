@@ -84,3 +84,19 @@ def test_profile_in_danish_passes_axe_and_fits_a_phone(
 
     page.set_viewport_size({"width": 360, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_edit_and_save_with_the_keyboard_alone(page: Page, fresh_tenant: LiveServer) -> None:
+    demo_sign_in(page, fresh_tenant, "half-profile", start="/profile")
+    page.get_by_label("Interests", exact=True).focus()
+    page.keyboard.type("Chess")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Save my changes":
+            break
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Saved: Interests.")).to_be_visible()
+    job_title = page.locator("#field-job_title")
+    job_title.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(job_title.get_by_label("Request text for your helpdesk", exact=False)).to_be_visible()
