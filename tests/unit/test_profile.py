@@ -226,6 +226,8 @@ def test_an_unreadable_side_is_unavailable_not_empty() -> None:
 def test_refused_fields_are_read_only_and_an_on_premises_account_names_its_source() -> None:
     view = build_view(user(), sharepoint(), read_only={"mobile_phone": Refusal.ON_PREMISES})
     assert view.row("mobile_phone").read_only is Refusal.ON_PREMISES
+    assert view.row("mobile_phone").owner is Owner.ON_PREMISES_AD
+    assert view.row("skills").owner is Owner.YOU
     assert "mobile_phone" not in view.tokens
     assert {r.owner for r in view.managed} == {Owner.ON_PREMISES_AD}
 

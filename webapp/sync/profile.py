@@ -324,6 +324,15 @@ class EditableRow:
         return token(self.graph_value) if self.graph_read else None
 
     @property
+    def owner(self) -> Owner:
+        """You, unless Microsoft refused your change (then who holds it instead)."""
+        if self.read_only is Refusal.ON_PREMISES:
+            return Owner.ON_PREMISES_AD
+        if self.read_only in READ_ONLY_REFUSALS:
+            return Owner.ENTRA_ID
+        return Owner.YOU
+
+    @property
     def state(self) -> RowState:
         if not (self.graph_read and self.sharepoint_read):
             return RowState.UNAVAILABLE
