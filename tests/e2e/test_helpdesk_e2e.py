@@ -159,3 +159,15 @@ def test_staff_page_works_without_javascript(browser: Browser, live_server: Live
         )
     finally:
         context.close()
+
+
+def test_the_language_switch_sticks_over_the_browser_language(danish_phone: Page) -> None:
+    page = danish_phone
+    page.goto("/helpdesk")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Links til helpdesken")
+    page.get_by_label("Sprog").select_option("en")
+    page.get_by_role("button", name="Skift").press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Links for the helpdesk")
+    expect(page).to_have_url(re.compile(r"/helpdesk$"))
+    page.goto("/")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
