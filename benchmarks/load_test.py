@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -187,6 +188,23 @@ class Stack:
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(10)
+
+
+def cpu_seconds(pid: int, whole_group: bool = False) -> float:
+    """CPU time (user + system) of a process, or of every live process in its group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After "(comm)": state ppid pgrp ... utime is field 14, stime 15 (proc(5)).
+        if int(entry.name) == pid or (whole_group and int(fields[2]) == pid):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def run_locust(
@@ -380,8 +398,26 @@ def report(
         f"{retried} needed the status page's Try again"
     )
     print(f"uploads that did not arrive on both sides: {lost}")
+    cpu = results["cpu"]
+    print(
+        "CPU seconds used during the campaign (2 cores): "
+        + ", ".join(f"{name} {seconds:.0f}" for name, seconds in sorted(cpu.items()))
+        + f"; load average {results['load'][0]:.1f} before, {results['load'][1]:.1f} after"
+    )
     if args.keep:
         print(f"\nlogs and CSVs: {stack.directory}")
+
+
+def _cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of the emulator, instance A (master and workers) and Locust (with
+    the other children that ended: the killed Redis and instance B's master)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures = {"locust": children.ru_utime + children.ru_stime}
+    if stack.emulator is not None:
+        figures["emulator"] = cpu_seconds(stack.emulator.pid)
+    if stack.instances[0] is not None:
+        figures["instance A"] = cpu_seconds(stack.instances[0].pid, whole_group=True)
+    return figures
 
 
 def main() -> int:
@@ -404,8 +440,12 @@ def main() -> int:
         single, _ = run_locust(stack, "single", 1, args.calibration, oids[-1:])
         stack.started = time.monotonic()
         script = faults(stack, args.duration)
+        cpu_before = _cpu(stack)
+        load_before = os.getloadavg()[0]
         rows, results = run_locust(stack, "campaign", args.users, args.duration, oids[:-1])
         script.join(60)
+        results["cpu"] = {k: v - cpu_before.get(k, 0.0) for k, v in _cpu(stack).items()}
+        results["load"] = (load_before, os.getloadavg()[0])
         report(args, stack, single, rows, results)
     finally:
         stack.stop()
