@@ -27,7 +27,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 # One Graph/SharePoint call may spend at most 10 s including Retry-After waits (the clients'
 # RetryPolicy.budget, security.md §0 item 7); the heaviest page (a photo upload: read the old
 # photo, Graph PUT, SharePoint, verify) makes up to four in a row. A worker killed mid-write
-# leaves half-done work, so the limit sits well above 4 x 10 s.
+# leaves half-done work, so the limit sits well above 4 x 10 s. (A gthread worker checks in from
+# its own loop, so this catches a wedged process; with `-k sync` it would bound each request.)
 timeout = 60
 # On a deploy or scale-in, let running uploads finish before the worker goes.
 graceful_timeout = 45
