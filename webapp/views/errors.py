@@ -7,6 +7,7 @@ a dead Redis becomes a 503 with Retry-After in well under a second (security.md 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import uuid
 
@@ -17,11 +18,19 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
 from webapp.auth.flow import InteractionRequiredError
-from webapp.microsoft.errors import AuthRequiredError, UpstreamError
+from webapp.microsoft.errors import (
+    AuthRequiredError,
+    ServiceUnavailableError,
+    ThrottledError,
+    UpstreamError,
+)
+from webapp.wording import upstream_failure
 
 logger = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 STORE_RETRY_AFTER = 5
+# Longest wait a page retries by itself; Microsoft has asked for 300 s (security.md §1.4).
+MAX_AUTO_RETRY = 120
 
 
 def request_id() -> str:
@@ -45,6 +54,13 @@ def _reauthenticate(consent: bool = False) -> Response:
     return redirect(url_for("auth.login", **params))
 
 
+def _retry_wait(exc: UpstreamError) -> int | None:
+    """Whole seconds to wait before asking again (1–120), when Microsoft said how long."""
+    if not isinstance(exc, ThrottledError | ServiceUnavailableError) or exc.retry_after is None:
+        return None
+    return max(1, min(MAX_AUTO_RETRY, math.ceil(exc.retry_after)))
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(InteractionRequiredError)
     def _interaction_required(exc: InteractionRequiredError) -> Response:
@@ -60,9 +76,23 @@ def init_app(app: Flask) -> None:
         return _page("errors/csrf.html", 400)
 
     @app.errorhandler(UpstreamError)
-    def _upstream(exc: UpstreamError) -> tuple[str, int]:
+    def _upstream(exc: UpstreamError) -> Response:
         logger.warning("upstream %s failed: %s %s", exc.service, exc.status, exc.code)
-        return _page("errors/upstream.html", 502, error=exc)
+        wait = _retry_wait(exc)
+        # A busy Microsoft (429/503 with Retry-After, or the shared hold of issue 8) is a 503
+        # with Retry-After; a page the browser can simply ask again for retries by itself.
+        auto_retry = wait if wait is not None and request.method == "GET" else None
+        response = app.make_response(
+            _page(
+                "errors/upstream.html",
+                503 if wait is not None else 502,
+                message=upstream_failure(exc),
+                auto_retry=auto_retry,
+            )
+        )
+        if wait is not None:
+            response.headers["Retry-After"] = str(wait)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response | tuple[str, int]:
