@@ -47,6 +47,8 @@ def open_page(browser: Browser, live_server: LiveServer) -> Iterator[callable]:
     def _open(language: str) -> Page:
         context = browser.new_context(base_url=live_server.url, locale=language)
         context.set_default_timeout(10_000)
+        # A page waiting on a service that is down takes its full upstream budget.
+        context.set_default_navigation_timeout(30_000)
         contexts.append(context)
         page = context.new_page()
         page.csp_violations = []  # type: ignore[attr-defined]
