@@ -10,10 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import redis
 import requests
 from cachelib import FileSystemCache
 from dotenv import load_dotenv
-from flask import Flask
+from flask import Flask, request
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -24,6 +25,21 @@ from webapp.settings import Settings
 from webapp.store import FileStore, RedisStore, Store, connect_redis
 
 __version__ = "0.1.0"
+
+
+class ProfileFix(Flask):
+    """Flask, with one log line (not a traceback per request) while the record store is down."""
+
+    def log_exception(self, exc_info) -> None:  # type: ignore[no-untyped-def, override]
+        if isinstance(exc_info[1], redis.RedisError):
+            self.logger.error(
+                "record store unavailable on %s %s: %s",
+                request.method,
+                request.path,
+                type(exc_info[1]).__name__,
+            )
+            return
+        super().log_exception(exc_info)
 
 
 def _template_folder() -> str:
@@ -46,7 +62,7 @@ def create_app(
 
     :raise SettingsError: when the settings are contradictory or unsafe.
     """
-    app = Flask(__name__, template_folder=_template_folder(), instance_path=instance_path)
+    app = ProfileFix(__name__, template_folder=_template_folder(), instance_path=instance_path)
     if settings is None:
         load_dotenv(os.environ.get("PROFILEFIX_ENV_FILE", ".env"))
         settings = Settings.from_env()
