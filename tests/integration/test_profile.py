@@ -346,20 +346,12 @@ def test_a_field_changed_elsewhere_but_not_here_is_left_alone(
 # -- refusals -----------------------------------------------------------------------------------
 
 
-def test_on_premises_synced_phone_becomes_read_only_with_an_explanation(
+def test_on_premises_synced_phone_is_read_only_with_an_explanation_from_the_start(
     client: FlaskClient, sign_in: SignIn, tenant: Tenant, patch_log: list[dict[str, object]]
 ) -> None:
     sign_in.as_user("synced-onprem")
-    _, form = open_profile(client)
-    form["mobile_phone"] = "+45 20 12 34 56"
-    form["skills"] = "Audit"
-    response = client.post("/profile", data=form)
-    assert response.status_code == 200
-    text = text_of(response.get_data(as_text=True))
-    assert "Saved: Skills." in text
-    assert "maintained in your organisation's on-premises Active Directory" in text
-    assert patch_log == [{"skills": ["Audit"]}, {"mobilePhone": "+45 20 12 34 56"}]
-    # From now on the number is read-only, and the organisation's fields name their source.
+    # Graph says the account is synced (onPremisesSyncEnabled), so the page knows before any
+    # save that the number is mastered on premises (reference §8.2).
     html, form = open_profile(client)
     assert "mobile_phone" not in form
     assert "token_mobile_phone" not in form
@@ -368,6 +360,10 @@ def test_on_premises_synced_phone_becomes_read_only_with_an_explanation(
     assert "Maintained by Your IT department, in your on-premises Active Directory" in text
     phone = tenant.user("synced-onprem").directory["mobilePhone"]
     assert f"Stored in Entra ID (Microsoft Graph) {phone}" in text
+    form["skills"] = "Audit"
+    response = client.post("/profile", data=form)
+    assert response.status_code == 302
+    assert patch_log == [{"skills": ["Audit"]}]
 
 
 def test_a_403_for_a_field_makes_it_read_only_not_an_error_page(

@@ -57,6 +57,15 @@ def _str(data: Mapping[str, Any], key: str) -> str | None:
     return value
 
 
+def _bool(data: Mapping[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise _graph_bad(f"{key} is not a boolean")
+    return value
+
+
 def _strings(data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
     value = data.get(key)
     if value is None:
@@ -104,6 +113,9 @@ class GraphUser:
     city: str | None = None
     country: str | None = None
     preferred_language: str | None = None
+    # True for accounts synced from on-premises AD: their directory fields (the mobile phone
+    # included) are read-only in the cloud (reference §8.2; user resource [S59], $select only).
+    on_premises_sync_enabled: bool | None = None
     about_me: str | None = None
     birthday: datetime | None = None
     interests: tuple[str, ...] | None = None
@@ -133,6 +145,7 @@ class GraphUser:
             city=_str(data, "city"),
             country=_str(data, "country"),
             preferred_language=_str(data, "preferredLanguage"),
+            on_premises_sync_enabled=_bool(data, "onPremisesSyncEnabled"),
             about_me=_str(data, "aboutMe"),
             birthday=_datetime(data, "birthday"),
             interests=_strings(data, "interests"),

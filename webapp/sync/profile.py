@@ -181,6 +181,7 @@ PROFILE_SELECT: tuple[str, ...] = (
     "mail",
     "userPrincipalName",
     "companyName",
+    "onPremisesSyncEnabled",
     *SHAREPOINT_BACKED,
 )
 
@@ -415,6 +416,9 @@ def build_view(
     sharepoint_error: UpstreamError | None = None,
 ) -> ProfileView:
     """Pure: the rows of the page from what each side returned."""
+    if user is not None and user.on_premises_sync_enabled:
+        # Known before any save: a synced account's phone is mastered on premises (§8.2).
+        read_only = {"mobile_phone": Refusal.ON_PREMISES, **read_only}
     editable = tuple(
         EditableRow(
             field=spec,
