@@ -45,7 +45,9 @@ def wait_out_throttling(live_server: LiveServer) -> None:
 
 
 def open_overview(page: Page, live_server: LiveServer, key: str, start: str = "/") -> None:
-    # A fresh tenant per user: seeded faults re-armed, SharePoint's next pull not yet due.
+    # A fresh tenant per user: seeded faults re-armed, SharePoint's next pull not yet due; no
+    # Retry-After hold left over from another test's throttled user.
+    wait_out_throttling(live_server)
     live_server.tenant.reset()
     demo_sign_in(page, live_server, key, start=start)
     page.wait_for_load_state("load")
