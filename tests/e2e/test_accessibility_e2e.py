@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from flask import render_template
 from playwright.sync_api import Browser, Page, expect
 
 from m365_emulator.seed import DEMO_USERS
@@ -201,3 +202,34 @@ def test_the_skip_link_is_the_first_stop_and_reaches_the_content(open_page) -> N
     expect(skip).to_be_visible()
     page.keyboard.press("Enter")
     expect(page.locator("#main")).to_be_focused()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_microsoft_is_busy_page_retries_only_as_long_as_the_user_lets_it(
+    open_page, live_server: LiveServer, language: str
+) -> None:
+    """No GET page of the demo reaches this page, so it is rendered as the handler would."""
+    app = live_server.app
+    headers = {"Accept-Language": language}
+    with app.test_request_context("/attributes", headers=headers):
+        app.preprocess_request()
+        busy = render_template(
+            "errors/upstream.html",
+            status=503,
+            request_id="0123456789abcdef",
+            message="Microsoft is busy: try again in 2 s.",
+            auto_retry=2,
+        )
+    page = open_page(language)
+    page.route(
+        "**/busy", lambda route: route.fulfill(status=503, body=busy, content_type="text/html")
+    )
+    page.goto("/busy")
+    report = _violations(page)
+    page.locator("#auto-retry-stop").press("Enter")
+    expect(page.locator("#try-again")).to_be_focused()
+    page.wait_for_timeout(2500)
+    assert page.url.endswith("/busy")  # stopped: no retry
+    with page.expect_request("**/attributes", timeout=5_000):  # not stopped: it asks again
+        page.goto("/busy")
+    assert not report, report
