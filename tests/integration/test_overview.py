@@ -446,3 +446,20 @@ def test_attribute_page_says_why_it_cannot_compare(
     assert "We cannot compare your profile details right now." in page
     assert "SharePoint answered with an error." in page
     assert page.count('role="alert"') == 1
+
+
+def test_a_stale_picture_hint_is_not_trusted(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    client.get("/")
+    with client.session_transaction() as session:
+        real = session["pictures.hint"]["picture_url"]
+        session["pictures.hint"] = {
+            "picture_url": real.replace("_MThumb", "-moved_MThumb"),
+            "personal_site_host_url": session["pictures.hint"]["personal_site_host_url"],
+        }
+    page = unescape(client.get("/").get_data(as_text=True))
+    assert verdict(page) == "sharepoint_older"
+    with client.session_transaction() as session:
+        assert session["pictures.hint"]["picture_url"] == real
