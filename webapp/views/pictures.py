@@ -53,20 +53,39 @@ def _version(photo: Photo) -> str:
 
 
 class RecentPictures:
-    """Pictures an overview just read, per user, for `ttl` seconds (at most `max_users`)."""
+    """Pictures an overview just read, per user, for `ttl` seconds, within `max_bytes` in all.
 
-    def __init__(self, ttl: float = 60.0, max_users: int = 256) -> None:
+    Entra keeps photos of any size up to 4 MB (reference §3.3, §3.4), so the bound is on bytes;
+    the users seen longest ago make room first.
+    """
+
+    def __init__(self, ttl: float = 60.0, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.ttl = ttl
-        self.max_users = max_users
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._users: OrderedDict[str, tuple[float, dict[str, Photo]]] = OrderedDict()
+        self._bytes = 0
+
+    @staticmethod
+    def _size(pictures: Mapping[str, Photo]) -> int:
+        return sum(len(p.data) for p in pictures.values())
+
+    def _forget(self, user: str) -> None:
+        _expires, pictures = self._users.pop(user)
+        self._bytes -= self._size(pictures)
 
     def remember(self, user: str, pictures: Mapping[str, Photo]) -> None:
+        kept = dict(pictures)
+        size = self._size(kept)
         with self._lock:
-            self._users[user] = (time.monotonic() + self.ttl, dict(pictures))
-            self._users.move_to_end(user)
-            while len(self._users) > self.max_users:
-                self._users.popitem(last=False)
+            if user in self._users:
+                self._forget(user)
+            if size > self.max_bytes:
+                return
+            while self._users and self._bytes + size > self.max_bytes:
+                self._forget(next(iter(self._users)))
+            self._users[user] = (time.monotonic() + self.ttl, kept)
+            self._bytes += size
 
     def get(self, user: str, name: str, version: str) -> Photo | None:
         """The picture if it is still here and is the version the page linked to."""
@@ -76,7 +95,7 @@ class RecentPictures:
                 return None
             expires, pictures = entry
             if time.monotonic() > expires:
-                del self._users[user]
+                self._forget(user)
                 return None
         photo = pictures.get(name)
         return photo if photo is not None and _version(photo) == version else None
