@@ -4,13 +4,14 @@ Danish; the upload-and-crop path works with the keyboard alone; pictures say who
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from flask import g as flask_g
 from flask import render_template
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from m365_emulator.seed import DEMO_USERS
 from tests import imagegen
@@ -204,26 +205,57 @@ def test_the_skip_link_is_the_first_stop_and_reaches_the_content(open_page) -> N
     expect(page.locator("#main")).to_be_focused()
 
 
+def _rendered(live_server: LiveServer, language: str, template: str, **context: object) -> str:
+    """A page as its handler renders it, for pages no link of the demo leads to."""
+    app = live_server.app
+    with app.test_request_context("/attributes", headers={"Accept-Language": language}):
+        app.preprocess_request()
+        if context.pop("store_down", False):
+            flask_g.store_down = True
+        return render_template(template, request_id="0123456789abcdef", **context)
+
+
+def _serve(body: str) -> Callable[[Route], None]:
+    """A route handler answering `body` (one parameter, so Playwright passes only the route)."""
+    return lambda route: route.fulfill(body=body, content_type="text/html")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_pages_no_demo_link_reaches_are_clean(
+    open_page, live_server: LiveServer, language: str
+) -> None:
+    pages = {
+        "upstream": _rendered(
+            live_server, language, "errors/upstream.html", status=502, message="Graph failed."
+        ),
+        "unavailable": _rendered(
+            live_server, language, "errors/unavailable.html", status=503, store_down=True
+        ),
+        "limited": _rendered(live_server, language, "photo/limited.html", message="Wait."),
+    }
+    page = open_page(language)
+    report = ""
+    for name, body in pages.items():
+        page.route(f"**/{name}", _serve(body))
+        page.goto(f"/{name}")
+        report += _violations(page)
+    assert not report, report
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_microsoft_is_busy_page_retries_only_as_long_as_the_user_lets_it(
     open_page, live_server: LiveServer, language: str
 ) -> None:
-    """No GET page of the demo reaches this page, so it is rendered as the handler would."""
-    app = live_server.app
-    headers = {"Accept-Language": language}
-    with app.test_request_context("/attributes", headers=headers):
-        app.preprocess_request()
-        busy = render_template(
-            "errors/upstream.html",
-            status=503,
-            request_id="0123456789abcdef",
-            message="Microsoft is busy: try again in 2 s.",
-            auto_retry=2,
-        )
-    page = open_page(language)
-    page.route(
-        "**/busy", lambda route: route.fulfill(status=503, body=busy, content_type="text/html")
+    busy = _rendered(
+        live_server,
+        language,
+        "errors/upstream.html",
+        status=503,
+        message="Microsoft is busy: try again in 2 s.",
+        auto_retry=2,
     )
+    page = open_page(language)
+    page.route("**/busy", _serve(busy))
     page.goto("/busy")
     report = _violations(page)
     page.locator("#auto-retry-stop").press("Enter")
