@@ -171,3 +171,28 @@ def test_the_language_switch_sticks_over_the_browser_language(danish_phone: Page
     expect(page).to_have_url(re.compile(r"/helpdesk$"))
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "en")
+
+
+@pytest.mark.slow
+def test_deep_links_survive_sign_in_twenty_times_out_of_twenty(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """security.md D6: every run lands exactly on the linked page with its ticket."""
+    paths = ("/photo", "/photo/resync", "/attributes", "/profile")
+    landed = 0
+    for run in range(20):
+        target = f"{paths[run % len(paths)]}?ticket=INC{run:07d}"
+        context = browser.new_context(
+            base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True, locale="da"
+        )
+        context.set_default_timeout(10_000)
+        try:
+            page = context.new_page()
+            page.goto(target)
+            keyboard_sign_in(page, live_server.tenant.user("in-sync").upn)
+            expect(page).to_have_url(f"{live_server.url}{target}")
+            expect(page.locator("main")).to_contain_text(f"Helpdesk-sag: INC{run:07d}")
+            landed += 1
+        finally:
+            context.close()
+    assert landed == 20
