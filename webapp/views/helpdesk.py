@@ -180,8 +180,6 @@ def index() -> str:
     reference = raw if raw and ticket.is_valid(raw) else None
     links = []
     for link in DEEP_LINKS:
-        if link.endpoint not in current_app.view_functions:
-            continue  # a deployment without that page offers no link to it
         base = link_base(link.endpoint)
         links.append(
             {
@@ -228,9 +226,8 @@ def _unknown_link() -> Response | None:
     if not _is_page_link():
         return None
     reference = ticket.current_ticket()
-    query = {ticket.PARAMETER: reference} if reference else {}
     target = _near_miss(request.path)
     if target is not None:
-        return redirect(target + (f"?{ticket.PARAMETER}={reference}" if reference else ""))
+        return redirect(with_ticket(target, reference))
     flash(gettext("That link does not lead to a page here, so you are on the start page."), "info")
-    return redirect(url_for("overview.index", **query))
+    return redirect(with_ticket(url_for("overview.index"), reference))
