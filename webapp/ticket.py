@@ -38,15 +38,15 @@ def current_ticket() -> str | None:
 
     A malformed value is ignored, never echoed; `ticket_rejected()` says it happened.
     """
-    if "ticket" not in g:
-        g.ticket = _read()
-    return g.ticket[0]
+    if "helpdesk_ticket" not in g:
+        g.helpdesk_ticket = _read()
+    return g.helpdesk_ticket[0]
 
 
 def ticket_rejected() -> bool:
     """Whether this request carried a `?ticket=` that is not a valid reference."""
     current_ticket()
-    return g.ticket[1]
+    return g.helpdesk_ticket[1]
 
 
 def init_app(app: Flask) -> None:
