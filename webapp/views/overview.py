@@ -60,13 +60,9 @@ def _page(template: str) -> str:
 
 @bp.get("/")
 def index() -> str:
+    """Signed out: what the app is for; signed in: both services side by side, diagnosed."""
     if g.user is None:
         return render_template("overview/welcome.html")
-    return _overview()
-
-
-@login_required
-def _overview() -> str:
     return _page("overview/index.html")
 
 
