@@ -26,7 +26,12 @@ from webapp.microsoft.errors import (
     UpstreamError,
 )
 from webapp.microsoft.graph import GraphClient
-from webapp.microsoft.models import SHAREPOINT_BACKED, GraphUser, SharePointProfile
+from webapp.microsoft.models import (
+    DEFAULT_SELECT,
+    SHAREPOINT_BACKED,
+    GraphUser,
+    SharePointProfile,
+)
 from webapp.microsoft.sharepoint import SharePointClient
 from webapp.sync.attributes import Attribute, RowState, diff_rows
 
@@ -169,18 +174,7 @@ MANAGED: tuple[ManagedField, ...] = (
 
 # One GET: the SharePoint-backed fields come back only when selected (§8.2 [S59]).
 PROFILE_SELECT: tuple[str, ...] = (
-    "id",
-    "displayName",
-    "givenName",
-    "surname",
-    "jobTitle",
-    "department",
-    "officeLocation",
-    "businessPhones",
-    "mobilePhone",
-    "mail",
-    "userPrincipalName",
-    "companyName",
+    *DEFAULT_SELECT,
     "onPremisesSyncEnabled",
     *SHAREPOINT_BACKED,
 )
