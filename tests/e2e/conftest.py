@@ -73,7 +73,8 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     """A fresh browser context (no cookies) per test, collecting CSP violations."""
     context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(10_000)
+    # Generous: CI machines may be busy; a real hang still fails within a minute.
+    context.set_default_timeout(20_000)
     page = context.new_page()
     page.csp_violations = []  # type: ignore[attr-defined]
     page.on(
