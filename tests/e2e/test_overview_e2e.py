@@ -49,6 +49,9 @@ def open_overview(page: Page, live_server: LiveServer, key: str, start: str = "/
     # Retry-After hold left over from another test's throttled user.
     wait_out_throttling(live_server)
     live_server.tenant.reset()
+    # A page that waits out a Retry-After (sharepoint-down: 5 s) may take a while on a busy
+    # machine; the assertions keep their own short timeouts.
+    page.set_default_timeout(30_000)
     demo_sign_in(page, live_server, key, start=start)
     page.wait_for_load_state("load")
 
