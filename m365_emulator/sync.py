@@ -89,9 +89,11 @@ def upa_value(graph_property: str, value: object) -> str:
 def imported_properties(user: User) -> dict[str, str]:
     """The UPA values a completed import of `user`'s current directory attributes yields."""
     props = {"AccountName": account_name(user), "msOnline-ObjectId": user.oid}
+    # The UPN lives on the User itself (it names the account), not among the attributes.
+    directory = {"userPrincipalName": user.upn, **user.directory}
     for graph_property, keys in DIRECTORY_TO_UPA.items():
         for key in keys:
-            props[key] = upa_value(graph_property, user.directory.get(graph_property))
+            props[key] = upa_value(graph_property, directory.get(graph_property))
     return props
 
 

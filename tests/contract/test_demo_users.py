@@ -153,3 +153,10 @@ def test_every_demo_user_can_read_graph_and_sharepoint_unless_scripted_to_fail(m
     assert graph.status_code == (429 if spec.key == "graph-throttled" else 200)
     sharepoint = m365.my_properties(spec.key)
     assert sharepoint.status_code == (503 if spec.key == "sharepoint-down" else 200)
+
+
+def test_in_sync_user_has_the_same_sign_in_name_on_both_sides(m365):
+    values = m365.upa("in-sync")
+    upn = m365.user("in-sync").upn
+    assert values["UserName"] == upn
+    assert values["SPS-UserPrincipalName"] == upn
