@@ -113,8 +113,13 @@ class Auth:
         self.settings = settings
         self.http = http
         self.session = session
-        # One token refresh at a time per request: concurrent upstream calls share the cache.
+        # Upstream calls for one page run on worker threads and share one MSAL application
+        # and cache (MSAL's token cache locks itself), so different resources refresh at
+        # the same time; this lock guards only building it and writing it back.
         self._lock = threading.Lock()
+        self._tokens: (
+            tuple[msal.ConfidentialClientApplication, msal.SerializableTokenCache] | None
+        ) = None
 
     # -- the MSAL application ----------------------------------------------------------
     def _msal(self) -> tuple[msal.ConfidentialClientApplication, msal.SerializableTokenCache]:
@@ -261,14 +266,13 @@ class Auth:
         :raise InteractionRequiredError: no signed-in user, expired session, or missing
             consent (then `consent` is True).
         """
-        with self._lock:
-            return self._access_token(scopes, force_refresh)
-
-    def _access_token(self, scopes: list[str], force_refresh: bool) -> str:
         user = self.user
         if user is None:
             raise InteractionRequiredError("not signed in")
-        app, cache = self._msal()
+        with self._lock:
+            if self._tokens is None:
+                self._tokens = self._msal()
+            app, cache = self._tokens
         accounts = [
             a for a in app.get_accounts() if a.get("home_account_id") == user.home_account_id
         ]
@@ -277,7 +281,8 @@ class Auth:
         result = app.acquire_token_silent_with_error(
             scopes, accounts[0], force_refresh=force_refresh
         )
-        self._save(cache)
+        with self._lock:
+            self._save(cache)
         if result is None:
             raise InteractionRequiredError("no refresh token")
         if "access_token" not in result:
