@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from webapp import create_app
+from webapp.extensions import limiter
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps trying to reach Google's hosts,
@@ -59,6 +60,14 @@ def _fresh_demo_tenant(request: pytest.FixtureRequest) -> None:
     """Every e2e test starts from the seeded demo tenant (one test's fixes don't leak)."""
     if "live_server" in request.fixturenames:
         request.getfixturevalue("live_server").tenant.reset()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_budget() -> Iterator[None]:
+    """/login allows 30 sign-ins a minute per address, and every test comes from 127.0.0.1:
+    leave the next test the whole budget."""
+    yield
+    limiter.reset()
 
 
 @pytest.fixture(scope="session")

@@ -16,17 +16,8 @@ from playwright.sync_api import Browser, Page, Route, expect
 from m365_emulator.seed import DEMO_USERS
 from tests import imagegen
 from tests.e2e.conftest import LiveServer, demo_sign_in
-from webapp.extensions import limiter
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sign_in_budget() -> Iterator[None]:
-    """/login allows 30 sign-ins a minute per address, and every test comes from 127.0.0.1:
-    leave the next test the whole budget."""
-    yield
-    limiter.reset()
 
 
 LANGUAGES = ("en", "da")

@@ -10,17 +10,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import LiveServer
-from webapp.extensions import limiter
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sign_in_budget() -> Iterator[None]:
-    """/login allows 30 sign-ins a minute per address, and every test comes from 127.0.0.1:
-    leave the next test the whole budget."""
-    yield
-    limiter.reset()
 
 
 PHONE = {"width": 360, "height": 740}

@@ -13,17 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 from tests import imagegen
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_helpdesk_e2e import keyboard_sign_in
-from webapp.extensions import limiter
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sign_in_budget() -> Iterator[None]:
-    """/login allows 30 sign-ins a minute per address, and every test comes from 127.0.0.1:
-    leave the next test the whole budget."""
-    yield
-    limiter.reset()
 
 
 SCREENS = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 800}}
