@@ -20,7 +20,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import observability, throttle
 from webapp.extensions import babel, csrf, limiter, select_locale, server_session
-from webapp.microsoft.http import CallOptions, build_session
+from webapp.microsoft.http import CallOptions, build_session, decorated_user_agent
 from webapp.settings import Settings
 from webapp.store import FileStore, RedisStore, Store, connect_redis
 
@@ -72,7 +72,10 @@ def create_app(
 
         settings, http = demo.wire(app)
     if http is None:
-        http = build_session(ca_bundle=settings.requests_ca_bundle)
+        http = build_session(
+            ca_bundle=settings.requests_ca_bundle,
+            user_agent=decorated_user_agent(settings.organisation_name),
+        )
     _configure(app, settings, http)
     return app
 

@@ -20,7 +20,7 @@ from m365_emulator import Origins, demo_tenant
 from m365_emulator import create_app as create_emulator
 from m365_emulator.tenant import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT_ID
 from m365_emulator.transport import mount
-from webapp.microsoft.http import build_session
+from webapp.microsoft.http import build_session, decorated_user_agent
 from webapp.settings import Settings
 
 BROWSER_PREFIX = "/_m365"
@@ -32,7 +32,7 @@ def wire(app: Flask) -> tuple[Settings, requests.Session]:
     emulator = create_emulator(tenant)
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {BROWSER_PREFIX: emulator})  # type: ignore[method-assign]
     app.extensions["demo_tenant"] = tenant
-    http = build_session()
+    http = build_session(user_agent=decorated_user_agent("Contoso"))
     mount(http, emulator, tenant.origins)
     origins = tenant.origins
     settings = Settings(
@@ -46,6 +46,7 @@ def wire(app: Flask) -> tuple[Settings, requests.Session]:
         secret_key=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(48),
         redis_url=os.environ.get("REDIS_URL") or None,
         public_url=(os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,
+        organisation_name="Contoso",
         demo=True,
     )
     settings.validate()

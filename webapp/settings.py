@@ -40,6 +40,9 @@ class Settings:
     session_idle_minutes: int = 30
     session_max_hours: int = 8
     metrics_allowed_from: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Named in the User-Agent of every call (`NONISV|<organisation>|ProfileFix/<version>`):
+    # SharePoint deprioritises undecorated traffic (reference §4.1, security.md §1.5).
+    organisation_name: str = "ProfileFix"
     # Set only by the demo wiring: the app then shows the "Demo tenant" banner.
     demo: bool = field(default=False, compare=False)
 
@@ -91,6 +94,7 @@ class Settings:
                 get("SESSION_IDLE_MINUTES"), "SESSION_IDLE_MINUTES", 30, 5, 24 * 60
             ),
             session_max_hours=_int(get("SESSION_MAX_HOURS"), "SESSION_MAX_HOURS", 8, 1, 72),
+            organisation_name=get("ORGANISATION_NAME") or "ProfileFix",
             metrics_allowed_from=tuple(
                 a.strip()
                 for a in (get("METRICS_ALLOWED_FROM") or "127.0.0.1,::1").split(",")
@@ -138,6 +142,11 @@ class Settings:
                 f"SECRET_KEY is missing or shorter than {MIN_SECRET_KEY_LENGTH} characters: "
                 'set it to a random value, e.g. python -c "import secrets; '
                 'print(secrets.token_urlsafe(48))", the same on every instance.'
+            )
+        if not self.organisation_name.isprintable() or "|" in self.organisation_name:
+            raise SettingsError(
+                "ORGANISATION_NAME must be plain text without '|' "
+                f"(got {self.organisation_name!r}): it goes into the User-Agent."
             )
         if self.public_url is not None:
             parts = urlsplit(self.public_url)

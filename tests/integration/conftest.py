@@ -22,7 +22,6 @@ from tests.conftest import (
     Emulator,
 )
 from webapp import create_app
-from webapp.microsoft.http import build_session
 from webapp.settings import Settings
 
 APP_URL = "http://localhost:5000"
@@ -40,6 +39,7 @@ def settings(emulator: Emulator) -> Settings:
         secret_key="integration-test-secret-key-0123456789abcdef",
         public_url=APP_URL,
         requests_ca_bundle=str(emulator.ca_path),
+        organisation_name="Contoso",
     )
     settings.validate()
     return settings
@@ -47,11 +47,7 @@ def settings(emulator: Emulator) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, tenant: Tenant, tmp_path) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
-    app = create_app(
-        settings,
-        http=build_session(ca_bundle=settings.requests_ca_bundle),
-        instance_path=str(tmp_path / "instance"),
-    )
+    app = create_app(settings, instance_path=str(tmp_path / "instance"))
     app.config["TESTING"] = True
     yield app
 

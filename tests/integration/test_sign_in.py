@@ -180,3 +180,14 @@ def test_no_token_reaches_the_browser(client: FlaskClient, sign_in: SignIn) -> N
         for candidate in re.findall(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", text):
             with pytest.raises(jwt.PyJWTError):
                 jwt.decode(candidate, options={"verify_signature": False})
+
+
+def test_every_call_to_microsoft_names_the_organisation(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    client.get("/")
+    calls = tenant.requests_to("graph") + tenant.requests_to("sharepoint")
+    assert calls
+    agents = {call.headers.get("User-Agent", "") for call in calls}
+    assert all(agent.startswith("NONISV|Contoso|ProfileFix/") for agent in agents), agents

@@ -55,6 +55,7 @@ def test_real_tenant_defaults_follow_microsoft() -> None:
         ({"REQUESTS_CA_BUNDLE": "/no/such/file.pem"}, "REQUESTS_CA_BUNDLE"),
         ({"MAX_UPLOAD_MB": "lots"}, "MAX_UPLOAD_MB"),
         ({"TRUSTED_PROXIES": "9"}, "TRUSTED_PROXIES"),
+        ({"ORGANISATION_NAME": "Contoso|Evil"}, "ORGANISATION_NAME"),
     ],
 )
 def test_bad_setting_stops_start_up_with_one_line_naming_it(change: dict, named: str) -> None:
