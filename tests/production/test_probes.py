@@ -15,9 +15,9 @@ from webapp.settings import Settings, SettingsError
 PUBLIC = "https://profile.contoso.com"
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    settings = Settings(
+def tenant_settings(**changes: object) -> Settings:
+    """A real-tenant-shaped Settings; probes and metrics need no emulator behind them."""
+    base = Settings(
         client_id="client",
         client_secret="secret",
         tenant_id="tenant",
@@ -25,9 +25,13 @@ def app(tmp_path: Path) -> Flask:
         graph_endpoint="https://graph.microsoft.com/v1.0",
         sharepoint_url="https://contoso.sharepoint.com",
         secret_key="probe-test-secret-key-0123456789abcdef",
-        public_url=PUBLIC,
-        metrics_allowed_from=("127.0.0.1", "10.1.0.0/16"),
     )
+    return base.with_overrides(**changes)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    settings = tenant_settings(public_url=PUBLIC, metrics_allowed_from=("127.0.0.1", "10.1.0.0/16"))
     return create_app(settings, instance_path=str(tmp_path))
 
 
@@ -66,16 +70,7 @@ def test_metrics_only_for_listed_addresses_and_networks(app: Flask) -> None:
 
 
 def test_a_bad_metrics_address_stops_start_up_with_one_line(tmp_path: Path) -> None:
-    settings = Settings(
-        client_id="client",
-        client_secret="secret",
-        tenant_id="tenant",
-        authority="https://login.microsoftonline.com/tenant",
-        graph_endpoint="https://graph.microsoft.com/v1.0",
-        sharepoint_url="https://contoso.sharepoint.com",
-        secret_key="probe-test-secret-key-0123456789abcdef",
-        metrics_allowed_from=("localhost",),
-    )
+    settings = tenant_settings(metrics_allowed_from=("localhost",))
     with pytest.raises(SettingsError, match="METRICS_ALLOWED_FROM"):
         create_app(settings, instance_path=str(tmp_path))
 
