@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PIPELINE = ROOT / "webapp" / "photos" / "pipeline.py"
 
 # Each measurement runs in a fresh interpreter, so ru_maxrss is that variant's own peak. The
-# pipeline module is loaded from its file: importing `webapp.photos.pipeline` would first run
+# pipeline module is loaded from its file: importing `webapp.imaging.pipeline` would first run
 # `webapp/__init__.py` (Flask and every extension), which is not the pipeline's memory.
 CHILD = r"""
 import io, json, resource, sys, time

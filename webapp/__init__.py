@@ -18,13 +18,13 @@ from flask import Flask, request
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import observability, throttle
+from webapp import about, wording
 from webapp.extensions import babel, csrf, limiter, select_locale, server_session
+from webapp.microsoft import throttle
 from webapp.microsoft.http import CallOptions, build_session, decorated_user_agent
 from webapp.settings import Settings
 from webapp.store import FileStore, RedisStore, Store, connect_redis
-
-__version__ = "0.1.0"
+from webapp.web import observability
 
 
 class ProfileFix(Flask):
@@ -142,40 +142,32 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     limiter.init_app(app)
     observability.init_app(app)
 
-    from webapp import headers, ticket
     from webapp.auth import guard
     from webapp.auth import views as auth_views
-    from webapp.views import (
-        errors,
-        health,
-        helpdesk,
-        language,
-        overview,
-        photo,
-        pictures,
-        profile,
-        resync,
-    )
+    from webapp.helpdesk import views as helpdesk
+    from webapp.overview import views as overview
+    from webapp.photo import views as photo
+    from webapp.profile import views as profile
+    from webapp.web import errors, health, i18n, middleware, ticket
 
     @app.context_processor
     def _page_context() -> dict[str, object]:
         return {
             "demo": settings.demo,
-            "version": __version__,
+            "version": about.VERSION,
             "current_language": str(get_locale() or "en"),
+            "vocabulary": wording,
         }
 
-    headers.init_app(app)
+    middleware.init_app(app)
     guard.init_app(app)
     errors.init_app(app)
     ticket.init_app(app)
     for module in (
         auth_views,
         overview,
-        language,
+        i18n,
         photo,
-        resync,
-        pictures,
         health,
         profile,
         helpdesk,

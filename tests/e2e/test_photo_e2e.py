@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from tests import imagegen
 from tests.e2e.conftest import LiveServer, demo_sign_in
-from webapp.photos.fingerprint import same_picture
+from webapp.imaging.fingerprint import same_picture
 
 pytestmark = pytest.mark.e2e
 

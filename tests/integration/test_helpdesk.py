@@ -10,14 +10,14 @@ from flask.testing import FlaskClient
 
 from tests.integration.conftest import APP_URL, SignIn
 from webapp.auth.views import DEEP_LINK_ENDPOINTS
-from webapp.views.helpdesk import DEEP_LINKS
+from webapp.helpdesk.views import DEEP_LINKS
 
 UNKNOWN_LINK_NOTE = "That link does not lead to a page here, so you are on the start page."
 BAD_TICKET_NOTE = "The ticket reference in your link was not valid"
 PAGE_PATHS = {
     "overview.index": "/",
     "photo.upload": "/photo",
-    "resync.index": "/photo/resync",
+    "photo.resync": "/photo/resync",
     "overview.attributes": "/attributes",
     "profile.index": "/profile",
 }

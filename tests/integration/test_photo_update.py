@@ -25,9 +25,9 @@ from m365_emulator.faults import Fault, Faults
 from m365_emulator.tenant import Tenant
 from tests import imagegen
 from tests.integration.conftest import SignIn
+from webapp.imaging.fingerprint import same_picture
 from webapp.microsoft.http import LocalThrottleGate
-from webapp.photos.fingerprint import same_picture
-from webapp.sync.operations import OperationStore, SideState
+from webapp.photo.operations import OperationStore, SideState
 
 SET_PICTURE = "SetMyProfilePicture"
 PHOTO_PATH = "/me/photo/$value"

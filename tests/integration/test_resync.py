@@ -21,8 +21,8 @@ from tests.integration.test_photo_update import (
     user_key,
     writes,
 )
-from webapp.photos.fingerprint import same_picture
-from webapp.sync.operations import SideState
+from webapp.imaging.fingerprint import same_picture
+from webapp.photo.operations import SideState
 
 
 def resync(client: FlaskClient) -> TestResponse:

@@ -11,8 +11,8 @@ import requests
 
 from m365_emulator.tenant import Tenant
 from tests.production.conftest import Browser, Instance, free_port
+from webapp.microsoft.throttle import RedisThrottleGate
 from webapp.store import connect_redis
-from webapp.throttle import RedisThrottleGate
 
 HOLD_KEY = "profilefix:throttle:graph"
 

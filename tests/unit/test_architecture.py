@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
@@ -16,3 +17,22 @@ def test_import_contracts_are_kept() -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:]
     assert "BROKEN" not in result.stdout
+
+
+FEATURES = ("overview", "photo", "profile", "helpdesk")
+FLASK_ALLOWED = {"__init__", "views", "forms", "wording"}
+
+
+def test_every_feature_module_outside_views_forms_wording_is_kept_free_of_flask() -> None:
+    """A new use-case module cannot slip past the no-Flask contract by not being listed."""
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        contracts = tomllib.load(f)["tool"]["importlinter"]["contracts"]
+    no_flask = next(c for c in contracts if "flask" in c.get("forbidden_modules", []))
+    listed = set(no_flask["source_modules"])
+    modules = {
+        f"webapp.{feature}.{path.stem}"
+        for feature in FEATURES
+        for path in (ROOT / "webapp" / feature).glob("*.py")
+        if path.stem not in FLASK_ALLOWED
+    }
+    assert modules - listed == set()

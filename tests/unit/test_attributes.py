@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from webapp.microsoft.models import GraphUser, SharePointProfile
-from webapp.sync.attributes import MAP, Attribute, RowState, diff_rows
+from webapp.microsoft.properties import MAP, Attribute, RowState, diff_rows
 
 ADELE = {
     "id": "87d349ed-44d7-43e1-9a83-5f2406dee5bd",

@@ -15,8 +15,8 @@ from webapp.microsoft.errors import (
     UpstreamTimeoutError,
 )
 from webapp.microsoft.models import GraphUser, Photo, PhotoMeta, SharePointProfile
-from webapp.sync.attributes import Attribute
-from webapp.sync.diagnosis import (
+from webapp.microsoft.properties import Attribute
+from webapp.overview.diagnosis import (
     PHOTO_PULL_HOURS,
     PHOTO_WORST_CASE_HOURS,
     Action,
@@ -27,7 +27,7 @@ from webapp.sync.diagnosis import (
     PhotoVerdict,
     diagnose,
 )
-from webapp.sync.snapshot import GraphSide, SharePointSide, Snapshot
+from webapp.overview.snapshot import GraphSide, SharePointSide, Snapshot
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 PICTURE_URL = (

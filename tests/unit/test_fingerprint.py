@@ -14,15 +14,15 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from tests import imagegen
-from webapp.photos import fingerprint as fp
-from webapp.photos.fingerprint import (
+from webapp.imaging import fingerprint as fp
+from webapp.imaging.fingerprint import (
     Fingerprint,
     UnreadablePictureError,
     distance,
     fingerprint,
     same_picture,
 )
-from webapp.photos.pipeline import PipelineLimits, normalise
+from webapp.imaging.pipeline import PipelineLimits, normalise
 
 # The sizes Exchange serves (microsoft365-api.md §3.3) and the JPEG qualities issue 5 names.
 SIZES = (48, 64, 96, 120, 240, 360, 432, 504, 648)

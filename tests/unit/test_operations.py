@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.store import FileStore
-from webapp.sync.operations import (
+from webapp.photo.operations import (
     FINISHED_TTL,
     UNFINISHED_TTL,
     Kind,
@@ -14,7 +13,8 @@ from webapp.sync.operations import (
     Side,
     SideState,
 )
-from webapp.sync.photo_update import Outcome, outcome, retry_allowed
+from webapp.photo.update import Outcome, outcome, retry_allowed
+from webapp.store import FileStore
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4
 

@@ -17,8 +17,8 @@ from PIL import Image, ImageChops, ImageFile, ImageStat
 from pillow_heif import options
 
 from tests import imagegen
-from webapp.photos import pipeline
-from webapp.photos.pipeline import (
+from webapp.imaging import pipeline
+from webapp.imaging.pipeline import (
     CropBox,
     PhotoRejectedError,
     PipelineLimits,
@@ -300,7 +300,7 @@ def test_an_iphone_photo_is_rotated_once_not_twice(orientation) -> None:
 def test_a_phone_photo_with_damaged_metadata_is_still_accepted_upright(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level("INFO", logger="webapp.photos.pipeline")
+    caplog.set_level("INFO", logger="webapp.imaging.pipeline")
     assert_upright(run(imagegen.jpeg_with_corrupt_exif((400, 300), orientation=6)))
     assert "Corrupt EXIF" in caplog.text
 

@@ -9,8 +9,8 @@ import pytest
 
 from webapp.microsoft.errors import ServiceUnavailableError
 from webapp.microsoft.models import GraphUser, SharePointProfile
-from webapp.sync.attributes import RowState
-from webapp.sync.profile import (
+from webapp.microsoft.properties import RowState
+from webapp.profile.editing import (
     ABOUT_ME_MAX,
     LIST_ITEM_MAX,
     LIST_MAX_ITEMS,

@@ -7,8 +7,8 @@ import hashlib
 import pytest
 
 from webapp.microsoft.models import Photo
-from webapp.views import pictures
-from webapp.views.pictures import RecentPictures
+from webapp.overview import pictures
+from webapp.overview.pictures import RecentPictures
 
 
 def photo(data: bytes) -> Photo:

@@ -9,8 +9,8 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
+from webapp.microsoft.throttle import OutboundBusyError, bound_concurrency, service_classifier
 from webapp.settings import Settings
-from webapp.throttle import OutboundBusyError, bound_concurrency, service_classifier
 
 SETTINGS = Settings(
     client_id="c",

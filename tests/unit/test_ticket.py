@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask, render_template_string
 
-from webapp import ticket
+from webapp.web import ticket
 
 
 @pytest.mark.parametrize("value", ["INC0012345", "abc", "REQ-2026-0001", "A" * 32, "123"])

@@ -11,7 +11,7 @@ from flask import Flask
 from flask_babel import Babel, force_locale
 
 from tests.unit.test_diagnosis import TAKEN_AT, snapshot
-from webapp import wording
+from webapp import wording as vocabulary
 from webapp.extensions import LANGUAGES
 from webapp.microsoft.errors import (
     BadRequestError,
@@ -23,8 +23,9 @@ from webapp.microsoft.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from webapp.sync.attributes import Attribute, RowState
-from webapp.sync.diagnosis import (
+from webapp.microsoft.properties import Attribute, RowState
+from webapp.overview import wording
+from webapp.overview.diagnosis import (
     Action,
     AttributeVerdict,
     Finding,
@@ -55,7 +56,7 @@ PARAMS: dict[str, object] = {
 def language(request: pytest.FixtureRequest) -> Iterator[str]:
     app = Flask(__name__)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(
-        Path(wording.__file__).parent / "translations"
+        Path(vocabulary.__file__).parent / "translations"
     )
     Babel(app)
     with app.test_request_context(), force_locale(request.param):
@@ -99,10 +100,10 @@ def test_every_finding_reads_as_a_sentence_with_every_way_forward(
 
 
 def test_unset_values_and_unknown_dates_read_as_words(language: str) -> None:
-    sentence(wording.value(None))
-    sentence(wording.value(""))
-    sentence(wording.when(None))
-    assert "2026" in wording.when(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
+    sentence(vocabulary.value(None))
+    sentence(vocabulary.value(""))
+    sentence(vocabulary.when(None))
+    assert "2026" in vocabulary.when(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(
@@ -121,11 +122,11 @@ def test_unset_values_and_unknown_dates_read_as_words(language: str) -> None:
     ],
 )
 def test_every_upstream_failure_reads_as_a_sentence(language: str, error: UpstreamError) -> None:
-    sentence(wording.upstream_failure(error))
+    sentence(vocabulary.upstream_failure(error))
 
 
 def test_graph_throttling_names_the_wait(language: str) -> None:
-    text = wording.upstream_failure(ThrottledError("graph", 429, retry_after=41))
+    text = vocabulary.upstream_failure(ThrottledError("graph", 429, retry_after=41))
     assert "41" in text
     if language == "en":
         assert text.startswith("Microsoft is busy")

@@ -1,1 +1,1 @@
-"""microsoft package."""
+"""Graph and SharePoint clients, transport policy and typed errors: no Flask."""

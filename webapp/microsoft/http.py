@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
-import importlib.metadata
 import inspect
 import logging
 import random
@@ -22,6 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
+from webapp import about
 from webapp.microsoft.errors import (
     AuthRequiredError,
     BadRequestError,
@@ -56,10 +56,7 @@ MIN_RETRY_READ = 2.0
 
 SUCCESS = range(200, 300)
 
-_APP = "ProfileFix"
-
-
-def decorated_user_agent(company: str, version: str | None = None) -> str:
+def decorated_user_agent(company: str, version: str = about.VERSION) -> str:
     """`NONISV|<company>|ProfileFix/<version>`: SharePoint deprioritises undecorated traffic.
 
     Format from reference §4.1 and security.md §1.5. Raises ValueError when `company` would
@@ -67,15 +64,10 @@ def decorated_user_agent(company: str, version: str | None = None) -> str:
     """
     if not company or any(c in company for c in "|\r\n\t"):
         raise ValueError(f"company name {company!r} cannot go into a User-Agent")
-    if version is None:
-        try:
-            version = importlib.metadata.version("profilefix")
-        except importlib.metadata.PackageNotFoundError:
-            version = "0"
-    return f"NONISV|{company}|{_APP}/{version}"
+    return f"NONISV|{company}|{about.NAME}/{version}"
 
 
-DEFAULT_USER_AGENT = decorated_user_agent(_APP)
+DEFAULT_USER_AGENT = decorated_user_agent(about.NAME)
 
 
 class _PolicyAdapter(HTTPAdapter):

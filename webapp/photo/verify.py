@@ -10,10 +10,10 @@ import enum
 import logging
 from dataclasses import dataclass
 
+from webapp.imaging.fingerprint import UnreadablePictureError, same_picture
 from webapp.microsoft.errors import AuthRequiredError, UpstreamError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.sharepoint import SharePointClient
-from webapp.photos.fingerprint import UnreadablePictureError, same_picture
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ retry needs no re-read; with no Graph photo nothing is written (`NO_GRAPH_PHOTO`
 
 from __future__ import annotations
 
-from webapp.sync.operations import Kind, Operation, OperationStore, Side, SideState
-from webapp.sync.photo_update import Upstreams, start
+from webapp.photo.operations import Kind, Operation, OperationStore, Side, SideState
+from webapp.photo.update import Upstreams, start
 
 
 def resync(ops: OperationStore, up: Upstreams, user: str, form_token: str) -> Operation:

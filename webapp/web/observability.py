@@ -27,7 +27,7 @@ from prometheus_client import (
 from webapp.extensions import limiter
 from webapp.microsoft.http import UpstreamCall
 from webapp.settings import SettingsError
-from webapp.views.errors import request_id
+from webapp.web.errors import request_id
 
 # The request log has its own logger so that deployments can route it apart from app warnings.
 request_logger = logging.getLogger("profilefix.request")

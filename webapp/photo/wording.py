@@ -8,14 +8,9 @@ import time
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
-from webapp.photos.pipeline import PipelineLimits, Rejection
-from webapp.sync.operations import Kind, Operation, SideState
-from webapp.sync.photo_update import NO_GRAPH_PHOTO, SHAREPOINT_SYNC_HOURS, Outcome
-
-SERVICE_NAMES = {
-    "graph": _l("Outlook, Teams and Microsoft 365"),
-    "sharepoint": _l("SharePoint"),
-}
+from webapp.imaging.pipeline import PipelineLimits, Rejection
+from webapp.photo.operations import Kind, Operation, SideState
+from webapp.photo.update import NO_GRAPH_PHOTO, SHAREPOINT_SYNC_HOURS, Outcome
 
 
 def accepted(limits: PipelineLimits) -> LazyString:

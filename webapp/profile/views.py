@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from flask import Blueprint, flash, g, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
-from webapp import __version__, upstream, wording_profile
+from webapp import about
 from webapp.auth.guard import login_required
-from webapp.profile_forms import KEEP_MINE, KEEP_THEIRS, ProfileForm, ResolveForm
-from webapp.sync import profile
-from webapp.sync.profile import Birthday, Kind, ProfileView, SaveResult, Value
-from webapp.ticket import current_ticket
+from webapp.profile import editing as profile
+from webapp.profile import wording as wording_profile
+from webapp.profile.editing import Birthday, Kind, ProfileView, SaveResult, Value
+from webapp.profile.forms import KEEP_MINE, KEEP_THEIRS, ProfileForm, ResolveForm
+from webapp.web import context as upstream
+from webapp.web.ticket import current_ticket
 
 bp = Blueprint("profile", __name__)
 
@@ -88,7 +90,7 @@ def _render(
                 name=g.user.name,
                 username=g.user.username,
                 ticket=reference,
-                version=__version__,
+                version=about.VERSION,
             ),
         ),
         status,

@@ -16,8 +16,8 @@ from flask_babel import lazy_gettext as _l
 
 from webapp import wording
 from webapp.microsoft.errors import UpstreamError
-from webapp.sync.attributes import RowState
-from webapp.sync.profile import (
+from webapp.microsoft.properties import RowState
+from webapp.profile.editing import (
     ABOUT_ME_MAX,
     LIST_ITEM_MAX,
     LIST_MAX_ITEMS,

@@ -1,4 +1,4 @@
-"""The Entra ID ↔ SharePoint user-profile attribute map and the rows that compare both sides."""
+"""The Entra ID ↔ SharePoint property map (Microsoft's sync table) and how both sides compare."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, StringField, TextAreaField
 
-from webapp.sync.profile import EDITABLE, RawValue, Submission
+from webapp.profile.editing import EDITABLE, RawValue, Submission
 
 # Choices in the conflict step.
 KEEP_MINE = "mine"

@@ -1,7 +1,9 @@
-"""The photo pages: upload and crop a new photo, follow its write to both services, undo, remove.
+"""The photo pages: upload and crop a new photo, re-sync, follow a change to both services,
+undo, remove.
 
 Every write is a CSRF-protected POST (security.md A10) under one per-user limit shared by
-upload, remove, undo and retry: WRITE_LIMIT (security.md §3.6, C9).
+upload, remove, undo and retry: WRITE_LIMIT (security.md §3.6, C9). Re-syncs have their own,
+RESYNC_LIMIT: each one costs a Graph read and several SharePoint calls.
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from webapp import upstream, wording_photos
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
-from webapp.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
-from webapp.photos.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
-from webapp.sync import photo_update
-from webapp.sync.operations import Operation, OperationBusyError, OperationStore, SideState
-from webapp.views.errors import request_id
+from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
+from webapp.photo import update as photo_update
+from webapp.photo import wording as wording_photos
+from webapp.photo.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
+from webapp.photo.operations import Operation, OperationBusyError, OperationStore, SideState
+from webapp.photo.resync import resync as start_resync
+from webapp.web import context as upstream
+from webapp.web.errors import request_id
+from webapp.wording import service_name
 
 bp = Blueprint("photo", __name__)
 
@@ -38,6 +43,7 @@ bp = Blueprint("photo", __name__)
 # low enough that a script cannot burn the tenant's Graph and SharePoint quota.
 WRITE_LIMIT = "10 per hour"
 _writes = limiter.shared_limit(WRITE_LIMIT, scope="photo-write")
+RESYNC_LIMIT = "6 per hour"
 
 
 def operations() -> OperationStore:
@@ -198,7 +204,7 @@ def status_view(op: Operation) -> StatusView:
         sides=[
             SideView(
                 service=name,
-                name=str(wording_photos.SERVICE_NAMES[name]),
+                name=service_name(name),
                 state=side.state,
                 label=str(wording_photos.side_state(side.state)),
                 css=wording_photos.state_class(side.state),
@@ -289,6 +295,29 @@ def remove_confirmed() -> Response:
         abort(400)
     try:
         op = photo_update.remove(operations(), upstreams(), user_key(), form.form_token.data)
+    except OperationBusyError as busy:
+        return redirect_busy(busy)
+    return redirect(url_for("photo.status", op_id=op.id), 303)
+
+
+@bp.get("/photo/resync")
+@login_required
+def resync() -> str:
+    """Make SharePoint show the photo Exchange/Entra already has (issue 6 item 5)."""
+    form = ConfirmForm(formdata=None)
+    form.form_token.data = new_form_token()
+    return render_template("photo/resync.html", form=form)
+
+
+@bp.post("/photo/resync")
+@login_required
+@limiter.limit(RESYNC_LIMIT)
+def resync_start() -> Response:
+    form = ConfirmForm()
+    if not form.validate():
+        abort(400)
+    try:
+        op = start_resync(operations(), upstreams(), user_key(), form.form_token.data)
     except OperationBusyError as busy:
         return redirect_busy(busy)
     return redirect(url_for("photo.status", op_id=op.id), 303)

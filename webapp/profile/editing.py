@@ -32,8 +32,8 @@ from webapp.microsoft.models import (
     GraphUser,
     SharePointProfile,
 )
+from webapp.microsoft.properties import Attribute, RowState, diff_rows
 from webapp.microsoft.sharepoint import SharePointClient
-from webapp.sync.attributes import Attribute, RowState, diff_rows
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from webapp.photos import pipeline
+from webapp.imaging import pipeline
 
 # Photos come from Graph and SharePoint (JPEG; PNG, GIF or WebP for placeholders and "no photo"),
 # never from the user directly; still only these parsers run (security.md §2.1).

@@ -11,9 +11,9 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from webapp.photos.fingerprint import UnreadablePictureError, same_picture
-from webapp.sync.attributes import AttributeRow, RowState, diff_rows
-from webapp.sync.snapshot import Snapshot
+from webapp.imaging.fingerprint import UnreadablePictureError, same_picture
+from webapp.microsoft.properties import AttributeRow, RowState, diff_rows
+from webapp.overview.snapshot import Snapshot
 
 # What Microsoft states about catching up (reference §5). SharePoint pulls a mailbox user's
 # picture from Exchange at most once every 24 hours when the user opens their own photo, and

@@ -1,7 +1,7 @@
 """Helpdesk links: the page that lists them for helpdesk staff, and where a link to no page lands.
 
 Links are stable nouns (STYLE.md §3.7) that survive sign-in (`auth.views.DEEP_LINK_ENDPOINTS`);
-a `?ticket=` in them is checked by `webapp.ticket`.
+a `?ticket=` in them is checked by `webapp.web.ticket`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from webapp import ticket
 from webapp.auth.views import is_deep_link_page
+from webapp.web import ticket
 
 bp = Blueprint("helpdesk", __name__)
 
@@ -105,7 +105,7 @@ DEEP_LINKS = (
         ),
     ),
     DeepLink(
-        "resync.index",
+        "photo.resync",
         "resync",
         _l("Copy the photo to SharePoint again"),
         _l(

@@ -13,11 +13,11 @@ import enum
 import logging
 from dataclasses import dataclass
 
+from webapp.imaging.pipeline import PhotoRejectedError, PipelineLimits, ProcessedPhoto, normalise
 from webapp.microsoft.errors import AuthRequiredError, ThrottledError, UpstreamError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.sharepoint import MAX_PICTURE_BYTES, SharePointClient
-from webapp.photos.pipeline import PhotoRejectedError, PipelineLimits, ProcessedPhoto, normalise
-from webapp.sync.operations import (
+from webapp.photo.operations import (
     Kind,
     Operation,
     OperationBusyError,
@@ -25,7 +25,7 @@ from webapp.sync.operations import (
     SideState,
     sha256,
 )
-from webapp.sync.verify import Match, error_code, graph_shows, verify
+from webapp.photo.verify import Match, error_code, graph_shows, verify
 
 logger = logging.getLogger(__name__)
 

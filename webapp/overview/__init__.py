@@ -1,0 +1,1 @@
+"""Overview: both services side by side, the comparison, the verdict, the pictures."""

@@ -1,0 +1,1 @@
+"""Profile: edit the fields a person owns, learn who owns the rest."""

@@ -1,0 +1,1 @@
+"""App-wide web plumbing: request context, middleware, errors, probes, logging, language."""
