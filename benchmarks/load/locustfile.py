@@ -34,7 +34,7 @@ _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 # A dead instance is skipped for this long, as nginx's fail_timeout would (deploy/nginx.conf).
 FAIL_TIMEOUT = 10.0
 # How long a person keeps the status page open. An op whose instance died mid-write keeps its
-# per-user lock for up to a minute (webapp/sync/operations.py LOCK_TTL) before "Try again".
+# per-user lock for up to a minute (webapp/photo/operations.py LOCK_TTL) before "Try again".
 FOLLOW_SECONDS = 150.0
 FINAL_OUTCOMES = {"verified", "sharepoint_later", "nothing_changed"}  # when no retry is offered
 

@@ -1,5 +1,5 @@
 """Validation, birthday storage, side-by-side rows and the no-silent-overwrite plan of the
-profile page (webapp/sync/profile.py), without any service."""
+profile page (webapp/profile/editing.py), without any service."""
 
 from __future__ import annotations
 
