@@ -52,7 +52,7 @@ class Upstreams:
 
 
 class Outcome(enum.StrEnum):
-    """What the result page says overall; `wording_photos.py` has one sentence per value."""
+    """What the result page says overall; `wording.py` has one sentence per value."""
 
     WORKING = "working"  # a write is running (a request holds the lock)
     INTERRUPTED = "interrupted"  # a write was sent but its request died (E4): retry reconciles

@@ -1,7 +1,7 @@
 """Your own profile: the field catalogue, reading both sides, validating edits and saving them.
 
 Facts from ../shared/reference/microsoft365-api.md §8 (editing one's own profile) and §5.5 (the
-Entra → SharePoint attribute sync). Values travel as codes and plain values; `wording_profile.py`
+Entra → SharePoint attribute sync). Values travel as codes and plain values; `wording.py`
 turns them into sentences.
 """
 

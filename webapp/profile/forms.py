@@ -1,7 +1,7 @@
 """Flask-WTF forms of the profile page; each carries a CSRF token (security.md A10).
 
 The forms only carry what was typed and the per-field tokens of the values as loaded;
-`webapp/sync/profile.py` validates (one set of rules, also for the conflict step).
+`editing.py` validates (one set of rules, also for the conflict step).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every sentence a user reads on the profile page: labels, owners, problems, outcomes, requests.
 
-`webapp/sync/profile.py` speaks in codes and plain values; this module turns them into
+`editing.py` speaks in codes and plain values; this module turns them into
 translated text (Flask-Babel, English source strings with named parameters).
 """
 
