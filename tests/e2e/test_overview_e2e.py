@@ -39,7 +39,7 @@ ALL_IMAGES_SHOWN = """
 
 
 def wait_out_throttling(live_server: LiveServer) -> None:
-    """Let a shared Retry-After hold (webapp/microsoft/throttle.py) end, so later tests start clean."""
+    """Let a shared Retry-After hold (microsoft/throttle.py) end, so later tests start clean."""
     gate = live_server.app.extensions["call_options"].gate
     time.sleep(max(gate.wait_time("graph"), gate.wait_time("sharepoint")))
 

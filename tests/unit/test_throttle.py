@@ -1,4 +1,4 @@
-"""The per-service cap on calls in flight (webapp/microsoft/throttle.py), with a stand-in transport."""
+"""The per-service cap on calls in flight (microsoft/throttle.py), with a stand-in transport."""
 
 from __future__ import annotations
 

@@ -56,6 +56,7 @@ MIN_RETRY_READ = 2.0
 
 SUCCESS = range(200, 300)
 
+
 def decorated_user_agent(company: str, version: str = about.VERSION) -> str:
     """`NONISV|<company>|ProfileFix/<version>`: SharePoint deprioritises undecorated traffic.
 

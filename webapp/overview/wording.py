@@ -75,6 +75,7 @@ ACTION_LABELS = {
     Action.RETRY: _l("Try again"),
 }
 
+
 def verdict(value: PhotoVerdict) -> str:
     return str(VERDICTS[value])
 

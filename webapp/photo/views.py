@@ -28,8 +28,7 @@ from werkzeug.wrappers import Response
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
-from webapp.photo import update as photo_update
-from webapp.photo import wording as wording_photos
+from webapp.photo import update, wording
 from webapp.photo.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
 from webapp.photo.operations import Operation, OperationBusyError, OperationStore, SideState
 from webapp.photo.resync import resync as start_resync
@@ -55,8 +54,8 @@ def user_key() -> str:
     return f"{g.user.oid}.{g.user.tid}"
 
 
-def upstreams() -> photo_update.Upstreams:
-    return photo_update.Upstreams(upstream.graph(), upstream.sharepoint(), g.user.username)
+def upstreams() -> update.Upstreams:
+    return update.Upstreams(upstream.graph(), upstream.sharepoint(), g.user.username)
 
 
 def pipeline_limits() -> PipelineLimits:
@@ -70,15 +69,15 @@ def _unfinished() -> Operation | None:
     op = store.latest(user_key())
     if op is None or op.verified or op.undone_by is not None:
         return None
-    result = photo_update.outcome(op, time.time(), store.running(op.user) == op.id)
+    result = update.outcome(op, time.time(), store.running(op.user) == op.id)
     return op if result in _NEEDS_USER else None
 
 
 _NEEDS_USER = (
-    photo_update.Outcome.INTERRUPTED,
-    photo_update.Outcome.NOTHING_CHANGED,
-    photo_update.Outcome.WAIT_THEN_RETRY,
-    photo_update.Outcome.PARTIAL,
+    update.Outcome.INTERRUPTED,
+    update.Outcome.NOTHING_CHANGED,
+    update.Outcome.WAIT_THEN_RETRY,
+    update.Outcome.PARTIAL,
 )
 
 
@@ -92,7 +91,7 @@ def _upload_page(
             "photo/upload.html",
             form=form,
             errors=errors,
-            accepted=wording_photos.accepted(limits),
+            accepted=wording.accepted(limits),
             unfinished=_unfinished(),
             max_bytes=limits.max_bytes,
             min_side=limits.min_side,
@@ -125,18 +124,18 @@ def save() -> Response | tuple[str, int]:
         photo = normalise(data, box, limits)
     except PhotoRejectedError as exc:
         current_app.logger.info("photo refused: %s", exc.reason.value)
-        return _upload_page(form, wording_photos.rejection(exc.reason, limits), 422)
+        return _upload_page(form, wording.rejection(exc.reason, limits), 422)
     finally:
         del data
     try:
-        op = photo_update.upload(operations(), upstreams(), user_key(), photo, form.form_token.data)
+        op = update.upload(operations(), upstreams(), user_key(), photo, form.form_token.data)
     except OperationBusyError as busy:
         return redirect_busy(busy)
     return redirect(url_for("photo.status", op_id=op.id), 303)
 
 
 def redirect_busy(busy: OperationBusyError) -> Response:
-    flash(str(wording_photos.BUSY), "info")
+    flash(str(wording.BUSY), "info")
     if busy.op_id and operations().get(user_key(), busy.op_id) is not None:
         return redirect(url_for("photo.status", op_id=busy.op_id), 303)
     return redirect(url_for("photo.upload"), 303)
@@ -163,7 +162,7 @@ class StatusView:
     """What both the status page and its JSON say about an operation now."""
 
     op: Operation
-    outcome: photo_update.Outcome
+    outcome: update.Outcome
     headline: str
     next_steps: list[str]
     sides: list[SideView]
@@ -193,28 +192,28 @@ class StatusView:
 def status_view(op: Operation) -> StatusView:
     now = time.time()
     running = operations().running(op.user) == op.id
-    result = photo_update.outcome(op, now, running)
+    result = update.outcome(op, now, running)
     sides = [("graph", op.graph)] if op.writes_graph else []
     sides.append(("sharepoint", op.sharepoint))
     return StatusView(
         op=op,
         outcome=result,
-        headline=str(wording_photos.headline(op, result)),
-        next_steps=[str(step) for step in wording_photos.next_steps(op, result)],
+        headline=str(wording.headline(op, result)),
+        next_steps=[str(step) for step in wording.next_steps(op, result)],
         sides=[
             SideView(
                 service=name,
                 name=service_name(name),
                 state=side.state,
-                label=str(wording_photos.side_state(side.state)),
-                css=wording_photos.state_class(side.state),
+                label=str(wording.side_state(side.state)),
+                css=wording.state_class(side.state),
             )
             for name, side in sides
         ],
-        following=running or photo_update.following_through(op, now),
+        following=running or update.following_through(op, now),
         elapsed=0 if op.written_at is None else int(now - op.written_at),
-        limit=photo_update.FOLLOW_THROUGH_SECONDS,
-        can_retry=not running and photo_update.retry_allowed(op, now),
+        limit=update.FOLLOW_THROUGH_SECONDS,
+        can_retry=not running and update.retry_allowed(op, now),
         can_undo=op.undoable and _is_latest(op),
     )
 
@@ -227,11 +226,11 @@ def _is_latest(op: Operation) -> bool:
 @bp.get("/photo/status/<op_id>")
 @login_required
 def status(op_id: str) -> str:
-    op = photo_update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
+    op = update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
     return render_template(
         "photo/status.html",
         form_token=new_form_token(),
-        title=wording_photos.KIND_TITLES[op.kind],
+        title=wording.KIND_TITLES[op.kind],
         **vars(status_view(op)),
     )
 
@@ -239,7 +238,7 @@ def status(op_id: str) -> str:
 @bp.get("/photo/status/<op_id>.json")
 @login_required
 def status_json(op_id: str) -> Response:
-    op = photo_update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
+    op = update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
     return jsonify(status_view(op).as_json())
 
 
@@ -251,7 +250,7 @@ def retry() -> Response:
     if not form.validate():
         abort(400)
     try:
-        op = photo_update.retry(operations(), upstreams(), user_key(), form.op_id.data)
+        op = update.retry(operations(), upstreams(), user_key(), form.op_id.data)
     except OperationBusyError as busy:
         return redirect_busy(busy)
     if op is None:
@@ -267,13 +266,13 @@ def undo() -> Response:
     if not form.validate():
         abort(400)
     try:
-        op = photo_update.undo(
+        op = update.undo(
             operations(), upstreams(), user_key(), form.op_id.data, form.form_token.data
         )
     except OperationBusyError as busy:
         return redirect_busy(busy)
     if op is None:
-        flash(str(wording_photos.UNDO_NOT_POSSIBLE), "error")
+        flash(str(wording.UNDO_NOT_POSSIBLE), "error")
         return redirect(url_for("photo.status", op_id=form.op_id.data), 303)
     return redirect(url_for("photo.status", op_id=op.id), 303)
 
@@ -294,7 +293,7 @@ def remove_confirmed() -> Response:
     if not form.validate():
         abort(400)
     try:
-        op = photo_update.remove(operations(), upstreams(), user_key(), form.form_token.data)
+        op = update.remove(operations(), upstreams(), user_key(), form.form_token.data)
     except OperationBusyError as busy:
         return redirect_busy(busy)
     return redirect(url_for("photo.status", op_id=op.id), 303)
@@ -335,7 +334,7 @@ def limited_page() -> Response:
     minutes = -(-wait // 60)
     body = render_template(
         "photo/limited.html",
-        message=wording_photos.rate_limited(minutes),
+        message=wording.rate_limited(minutes),
         request_id=request_id(),
     )
     response = current_app.make_response((body, 429))

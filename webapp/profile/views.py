@@ -9,8 +9,7 @@ from werkzeug.wrappers import Response
 
 from webapp import about
 from webapp.auth.guard import login_required
-from webapp.profile import editing as profile
-from webapp.profile import wording as wording_profile
+from webapp.profile import editing, wording
 from webapp.profile.editing import Birthday, Kind, ProfileView, SaveResult, Value
 from webapp.profile.forms import KEEP_MINE, KEEP_THEIRS, ProfileForm, ResolveForm
 from webapp.web import context as upstream
@@ -26,7 +25,7 @@ def _keep() -> dict[str, str]:
 
 def form_text(name: str, value: Value) -> dict[str, str]:
     """A value as the form's controls hold it (lists one item per line)."""
-    kind = profile.EDITABLE_BY_NAME[name].kind
+    kind = editing.EDITABLE_BY_NAME[name].kind
     if kind is Kind.BIRTHDAY:
         if not isinstance(value, Birthday):
             return {"birthday_day": "", "birthday_month": "", "birthday_year": ""}
@@ -82,10 +81,10 @@ def _render(
             form_text=form_text,
             keep_mine=KEEP_MINE,
             keep_theirs=KEEP_THEIRS,
-            words=wording_profile,
+            words=wording,
             ticket=reference,
             keep=_keep(),
-            summary=wording_profile.helpdesk_summary(
+            summary=wording.helpdesk_summary(
                 view,
                 name=g.user.name,
                 username=g.user.username,
@@ -100,12 +99,12 @@ def _render(
 @bp.get("/profile")
 @login_required
 def index() -> tuple[str, int]:
-    view = profile.read_profile(upstream.graph(), upstream.sharepoint(), session)
+    view = editing.read_profile(upstream.graph(), upstream.sharepoint(), session)
     return _render(view, {}, view.tokens)
 
 
 def _saved(form: ProfileForm) -> Response | tuple[str, int]:
-    result = profile.save(
+    result = editing.save(
         upstream.graph(),
         upstream.sharepoint(),
         form.submission(),
@@ -114,7 +113,7 @@ def _saved(form: ProfileForm) -> Response | tuple[str, int]:
     )
     if result.complete:
         # Post/redirect/get: a reload shows what both sides hold now and sends nothing twice.
-        for category, line in wording_profile.outcome_lines(result):
+        for category, line in wording.outcome_lines(result):
             flash(line, category)
         return redirect(url_for("profile.index", **_keep()))
     # Keep what the user typed; a refused field is shown read-only instead.
@@ -135,6 +134,6 @@ def resolve() -> Response | tuple[str, int]:
     """The conflict step: save the fields where the user kept their own version."""
     form = ResolveForm()
     if not form.submission().values:
-        flash(wording_profile.KEPT_STORED, "info")
+        flash(wording.KEPT_STORED, "info")
         return redirect(url_for("profile.index", **_keep()))
     return _saved(form)
