@@ -153,6 +153,17 @@ def test_without_a_graph_photo_the_placeholder_is_served(m365_current):
     assert response.content_type == "image/png"
 
 
+def test_an_unknown_account_is_served_the_placeholder(m365_current):
+    response = m365_current.sharepoint(
+        "GET", "/_layouts/15/userphoto.aspx?size=S&accountname=nobody@example.com", accept=None
+    )
+    assert parse_qs(urlsplit(response.headers["Location"]).query)["accountName"] == [
+        "nobody@example.com"
+    ]
+    served_image = follow(m365_current, response, "in-sync")
+    assert served_image.data == pictures.placeholder_silhouette(48)
+
+
 def test_a_deleted_photo_turns_into_the_placeholder_once_the_cache_expires(m365_current):
     served(m365_current, "in-sync")
     assert m365_current.graph("DELETE", "/me/photo/$value").status_code == 200
