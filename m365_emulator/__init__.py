@@ -18,6 +18,8 @@ __all__ = ["Origins", "Tenant", "create_app", "demo_tenant"]
 
 # Headers worth keeping in the request log (never Authorization: tokens stay out of logs).
 _LOGGED_HEADERS = ("User-Agent", "Accept", "Content-Type", "client-request-id", "X-AnchorMailbox")
+# Short, so that a person trying the demo sees SharePoint's cached photo refresh by itself.
+DEMO_PHOTO_CACHE_LIFETIME = 30.0
 
 
 def demo_tenant(origins: Origins | None = None, **options: object) -> Tenant:
@@ -25,6 +27,7 @@ def demo_tenant(origins: Origins | None = None, **options: object) -> Tenant:
     from m365_emulator.seed import seed_demo_tenant
 
     options.setdefault("photo_pull_interval", 30.0)
+    options.setdefault("photo_cache_lifetime", DEMO_PHOTO_CACHE_LIFETIME)
     return Tenant(origins or Origins.virtual(), seed=seed_demo_tenant, **options)
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from m365_emulator import create_app, demo_tenant, tls
-from m365_emulator.tenant import DEMO_CLIENT_ID, Origins, Tenant
+from m365_emulator import DEMO_PHOTO_CACHE_LIFETIME, create_app, demo_tenant, tls
+from m365_emulator.tenant import DEMO_CLIENT_ID, PHOTO_MODELS, Origins, Tenant
 
 DEFAULT_REDIRECT_URIS = (
     "http://localhost:5000/auth/redirect",
@@ -47,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ":" in public_host:
         public_host = f"[{public_host}]"
     origin = f"https://{public_host}:{server.server_port}"
-    tenant = demo_tenant(Origins.single(origin))
+    tenant = demo_tenant(
+        Origins.single(origin),
+        photo_model=args.photo_model,
+        photo_cache_lifetime=args.photo_cache_lifetime,
+    )
     register_demo_client(tenant, args.redirect_uri or list(DEFAULT_REDIRECT_URIS))
     if args.latency_ms:
         tenant.faults.set_latency("*", args.latency_ms / 1000)
@@ -73,8 +77,19 @@ def register_demo_client(tenant: Tenant, redirect_uris: list[str]) -> None:
 
 def _banner(tenant: Tenant, origin: str, ca: Path) -> str:
     client = tenant.clients[DEMO_CLIENT_ID]
+    if tenant.photo_model == "current":
+        photos = (
+            "current (SharePoint serves the Graph photo through a cache kept "
+            f"{tenant.photo_cache_lifetime:g} s)"
+        )
+    else:
+        photos = (
+            "classic (SharePoint pulls the Exchange photo when the user views it, at most every "
+            f"{tenant.photo_pull_interval:g} s)"
+        )
     lines = [
         f"Microsoft 365 emulator for {tenant.domain} on {origin}",
+        f"Photo model: {photos}",
         f"Certificate authority to trust: {ca}",
         "",
         "Settings for the app (e.g. in .env):",
@@ -109,6 +124,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--latency-ms", type=int, default=0, help="added latency for every service call"
+    )
+    parser.add_argument(
+        "--photo-model",
+        choices=PHOTO_MODELS,
+        default="current",
+        help="how SharePoint shows photos: current (since 2024: a cache of the Graph photo) or "
+        "classic (pulled into its own library, uploads accepted); default: current",
+    )
+    parser.add_argument(
+        "--photo-cache-lifetime",
+        type=float,
+        default=DEMO_PHOTO_CACHE_LIFETIME,
+        metavar="SECONDS",
+        help="how long SharePoint's photo cache serves a copy before fetching the Graph photo "
+        f"again (current model; default: {DEMO_PHOTO_CACHE_LIFETIME:g})",
     )
     parser.add_argument(
         "--redirect-uri",

@@ -98,7 +98,8 @@ MAX_MOBILE_PHONE = 64  # "The maximum length is 64 characters." (user resource, 
 
 # Exchange HD renditions (reference §3.3 [S13]).
 HD_SIZES = (48, 64, 96, 120, 240, 360, 432, 504, 648)
-MAX_PHOTO_BYTES = 4 * 1024 * 1024  # reference §3.3 [S14]: "max 4 MB"
+# "Max photo size: 4 MB (4,000,000 bytes)" (reference §9.1; §3.3 [S14]): decimal, not 4 MiB.
+MAX_PHOTO_BYTES = 4_000_000
 
 # The "no photo" messages per 404 code (reference §3.3 [S10]).
 _NOT_FOUND_MESSAGES = {

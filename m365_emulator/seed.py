@@ -2,6 +2,9 @@
 
 Each user has a stable `key` (the sign-in picker and tests use it) and one `demonstrates` line.
 Photos are generated initials pictures (`pictures.py`), one colour per version, never faces.
+The lines describe the tenant's default, the current photo model (reference §9.1); `stale-photo`
+and `placeholder` keep the classic model (§5.2) as a per-user override, so they show a tenant
+that still syncs the old way, where a push to SharePoint works.
 `seed_demo_tenant` runs on every `Tenant.reset()`, so scripted faults are re-armed each time.
 """
 
@@ -16,6 +19,7 @@ from m365_emulator.tenant import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     ClientRegistration,
+    FrontDoorCopy,
     SharePointProfile,
     StoredPhoto,
     Tenant,
@@ -47,6 +51,11 @@ class DemoUser:
     photo_not_found_code: str = "ImageNotFound"
     photo_size: int = 648
     profile: dict[str, object] = field(default_factory=dict)
+    photo_model: str | None = None  # None: the tenant's photo model
+    # Version SharePoint's front-door cache still holds (None: nothing cached, it fetches the
+    # Graph photo at the first request); its lifetime starts at the first request.
+    cached_version: int | None = None
+    photo_age: float = 2 * DAY  # how long ago the Graph photo was stored
 
 
 _FULL_PROFILE = {
@@ -79,9 +88,11 @@ DEMO_USERS = (
         "Product Designer",
         "Design",
         "20/1104",
-        "SharePoint shows an older photo (v1) than Outlook/Teams (v2).",
+        "Classic sync still on: SharePoint shows an older photo (v1) than Outlook/Teams (v2); "
+        "a push to SharePoint works.",
         photo_version=2,
         sharepoint_version=1,
+        photo_model="classic",
     ),
     DemoUser(
         "placeholder",
@@ -91,8 +102,10 @@ DEMO_USERS = (
         "Financial Analyst",
         "Finance",
         "31/3320",
-        "SharePoint shows a grey placeholder although Exchange has a photo.",
+        "Classic sync still on: SharePoint shows a grey placeholder although Exchange has a "
+        "photo; a push to SharePoint works.",
         sharepoint_version=None,
+        photo_model="classic",
     ),
     DemoUser(
         "no-photo",
@@ -124,7 +137,8 @@ DEMO_USERS = (
         "Field Technician",
         "Facilities",
         "Warehouse B",
-        "No Exchange mailbox: the photo lives in Entra ID only; SharePoint shows a placeholder.",
+        "No Exchange mailbox: the photo lives in Entra ID only, SharePoint serves it from there "
+        "(its old library has none); to change it, upload through Graph, no push.",
         sharepoint_version=None,
         has_mailbox=False,
         photo_size=800,
@@ -179,6 +193,34 @@ DEMO_USERS = (
         sharepoint_version=None,
         on_premises_synced=True,
         photo_not_found_code="ErrorItemNotFound",
+    ),
+    DemoUser(
+        "cached-photo",
+        "YukiT",
+        "Yuki",
+        "Tanaka",
+        "Communications Lead",
+        "Communications",
+        "22/1310",
+        "Photo changed minutes ago: SharePoint still serves v1 from its cache, Outlook/Teams "
+        "show v2; SharePoint catches up by itself once its cache expires.",
+        photo_version=2,
+        sharepoint_version=1,
+        cached_version=1,
+        photo_age=5 * 60,
+    ),
+    DemoUser(
+        "legacy-copy",
+        "AishaB",
+        "Aisha",
+        "Bello",
+        "Sales Manager",
+        "Sales",
+        "27/0402",
+        "SharePoint serves the current photo (v2); its old picture library still holds v1, "
+        "which SharePoint no longer updates.",
+        photo_version=2,
+        sharepoint_version=1,
     ),
 )
 
@@ -259,6 +301,7 @@ def _add_user(tenant: Tenant, spec: DemoUser, manager: User | None) -> User:
         has_mailbox=spec.has_mailbox,
         on_premises_synced=spec.on_premises_synced,
         photo_not_found_code=spec.photo_not_found_code,
+        photo_model=spec.photo_model,
     )
     initials = spec.given[0] + spec.surname[0]
     if spec.photo_version is not None:
@@ -270,7 +313,7 @@ def _add_user(tenant: Tenant, spec: DemoUser, manager: User | None) -> User:
             height=spec.photo_size,
             etag=photo_etag(data, spec.photo_version),
             version=spec.photo_version,
-            stored_at=now - 2 * DAY,
+            stored_at=now - spec.photo_age,
         )
     properties = sync.imported_properties(user)
     properties["Manager"] = sync.account_name(manager) if manager else ""
@@ -280,6 +323,9 @@ def _add_user(tenant: Tenant, spec: DemoUser, manager: User | None) -> User:
         old = pictures.initials_photo(initials, spec.sharepoint_version, 648)
         sp.pictures = sync.make_pictures(old, spec.sharepoint_version, now - 30 * DAY)
         sp.placeholder_state = "0"
+    if spec.cached_version is not None:
+        cached = pictures.initials_photo(initials, spec.cached_version, 648)
+        sp.front_door = FrontDoorCopy(cached, spec.cached_version, filled_at=None)
     # SharePoint pulled just now: the next pull is one `photo_pull_interval` away, so the
     # stale/placeholder states stay visible for that long (reference §5.2 step 5).
     sp.last_photo_pull = now

@@ -3,18 +3,24 @@
 Wire formats follow reference §4: `GetMyProperties` in the shape the `Accept` header asks for
 (verbose, minimal or no metadata; Atom XML without a JSON `Accept`), `SetMyProfilePicture`,
 `userphoto.aspx`, the My Site host's `User Photos/Profile Pictures` thumbnails and SharePoint's
-OData error bodies. Reading one's own photo or profile here is the sync trigger of `sync.py`.
+OData error bodies. What `userphoto.aspx` serves depends on the photo model (`sync.py`): on
+`current` a redirect to the front-door cache `afdcache.ashx` (reference §9.1); on `classic` the
+library thumbnail, and reading one's own photo there is the sync trigger.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, redirect, request
 
 from m365_emulator import pictures, sync
 from m365_emulator.tenant import Tenant, User
@@ -49,6 +55,13 @@ WRITE_PROPERTY_SCOPES = {"User.ReadWrite.All"}
 MAX_PICTURE_BYTES = 5_000_000  # SetMyProfilePicture limit (reference §4.5 [S40])
 _PICTURE_TYPES = ("image/jpeg", "image/png", "image/bmp")  # reference §4.5 [S40]
 LIBRARY_PATH = "/User Photos/Profile Pictures"  # English My Site host locale (reference §4.7)
+# Where userphoto.aspx redirects on the current photo model (reference §9.1, sp-dev-docs #7909).
+AFDCACHE_PATH = "/_vti_bin/afdcache.ashx/_userprofile/userphoto.jpg"
+# The redirect's `_oat_` makes it a "Time-Limited URL" (sp-dev-docs #7909: "ERROR 403:
+# Time-Limited URL validation failed"). Its lifetime and content are UNCONFIRMED: the emulator
+# signs account, size and expiry with a per-process key and lets it live an hour.
+OAT_LIFETIME = 3600.0
+_OAT_KEY = secrets.token_bytes(32)
 
 _DATA_NS = "http://schemas.microsoft.com/ado/2007/08/dataservices"
 _META_NS = "http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"
@@ -420,12 +433,14 @@ def _atom_entry(
 
 
 def _set_my_profile_picture() -> Response:
-    """Store the posted picture as S/M/L thumbnails at once (reference §4.5)."""
+    """Store the posted picture as S/M/L thumbnails at once (reference §4.5), where SharePoint
+    still accepts local uploads (the classic photo model)."""
     tenant = _tenant()
     user = _caller(_called_origin(), WRITE_PICTURE_SCOPES)
-    if tenant.local_uploads_disabled:
-        # MC653734 (reference §4.5, §5.4): local uploads disabled. The error SharePoint answers
-        # then is UNCONFIRMED; the emulator answers 403 with SharePoint's access-denied code.
+    if sync.uploads_refused(tenant, user):
+        # Local uploads disabled (MC653734, reference §4.5, §5.4, §9.1). The answer is
+        # UNCONFIRMED (403 and 5xx are both seen); the emulator answers 403 with SharePoint's
+        # access-denied code.
         raise SharePointError(
             403,
             "-2147024891, System.UnauthorizedAccessException",
@@ -471,21 +486,28 @@ def _null_result(method: str) -> Response:
 @bp.get("/_layouts/15/userphoto.aspx")
 @bp.get("/sites/<site>/_layouts/15/userphoto.aspx")
 def userphoto(site: str | None = None) -> Response:
-    """A user's picture at S/M/L (reference §4.7): the thumbnail, or the placeholder silhouette.
+    """A user's picture at S/M/L (reference §4.7), as the photo model has SharePoint serve it.
 
-    Answered as a `200` image (200 vs 302 is UNCONFIRMED). Asking for one's own picture is the
-    sync trigger (reference §5.2 step 1). Without `accountname`/`username` the caller's own
-    picture is served (UNCONFIRMED).
+    Current model: a 302 to the front-door cache on the same origin, outside any site (reference
+    §9.1, sp-dev-docs #7909). Classic model: a `200` image, the library thumbnail or the
+    placeholder silhouette, and asking for one's own picture is the sync trigger (§5.2 step 1).
+    Without `accountname`/`username` the caller's own picture is served (UNCONFIRMED).
     """
     tenant = _tenant()
-    caller = _caller(_called_origin(), READ_SCOPES)
-    size = request.args.get("size", "S").upper()
-    if size not in sync.THUMBNAIL_SIZES:
-        size = "S"  # `size` defaults to S (reference §4.7 [S45])
+    origin = _called_origin()
+    caller = _caller(origin, READ_SCOPES)
+    size = _size_arg()
     wanted = request.args.get("accountname") or request.args.get("username")
     target = _find_user(tenant, wanted) if wanted else caller
     if target is not None and target.oid == caller.oid:
         sync.apply_due_imports(tenant, caller)
+    model = tenant.photo_model_of(target) if target is not None else tenant.photo_model
+    if model == "current":
+        account = target.upn if target is not None else str(wanted)
+        oat = _oat(account, size, tenant.clock.time() + OAT_LIFETIME)
+        query = urlencode({"_oat_": oat, "size": size, "accountName": account})
+        return redirect(f"{origin}{AFDCACHE_PATH}?{query}", code=302)
+    if target is not None and target.oid == caller.oid:
         sync.own_photo_requested(tenant, caller)
     with tenant.lock:
         sp = target.sharepoint if target is not None else None
@@ -499,6 +521,73 @@ def userphoto(site: str | None = None) -> Response:
     # SharePoint lets clients cache user photos for about a day (reference §4.7 [S45]).
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+@bp.get(AFDCACHE_PATH)
+def afdcache() -> Response:
+    """The front-door cache's copy of a user's photo at S/M/L (reference §9.1): the Graph photo as
+    it was when the cache last fetched it (`sync.front_door_copy`).
+
+    Bearer rules as for userphoto.aspx. A `_oat_` that is not the one issued for this account and
+    size, or has expired, is refused as in sp-dev-docs #7909 (status and text as reported there;
+    content type UNCONFIRMED). With no Graph photo the placeholder silhouette is served: what
+    SharePoint serves then is UNCONFIRMED (reference §4.7 has userphoto.aspx return a placeholder;
+    pnp/sp-starter-kit#500 reports a placeholder image unless `&default=none` is added).
+    """
+    tenant = _tenant()
+    _caller(_called_origin(), READ_SCOPES)
+    size = request.args.get("size", "")
+    account = request.args.get("accountName", "")
+    if size not in sync.THUMBNAIL_SIZES or not _oat_valid(
+        request.args.get("_oat_", ""), account, size, tenant.clock.time()
+    ):
+        return Response(
+            "ERROR 403: Time-Limited URL validation failed",
+            status=403,
+            content_type="text/plain; charset=utf-8",
+        )
+    target = _find_user(tenant, account)
+    copy = sync.front_door_copy(tenant, target) if target is not None else None
+    if copy is None or copy.data is None:
+        data = pictures.placeholder_silhouette(sync.THUMBNAIL_SIZES[size])
+        content_type = "image/png"
+    else:
+        data = pictures.square_rendition(copy.data, sync.THUMBNAIL_SIZES[size])
+        content_type = "image/jpeg"
+    response = Response(data, content_type=content_type)
+    if copy is not None and copy.filled_at is not None:
+        # Browsers may keep it as long as the front door does (header values UNCONFIRMED).
+        left = copy.filled_at + tenant.photo_cache_lifetime - tenant.clock.time()
+        response.headers["Cache-Control"] = f"private, max-age={max(0, int(left))}"
+    return response
+
+
+def _size_arg() -> str:
+    """The `size` letter asked for; S when absent or unknown (reference §4.7 [S45])."""
+    size = request.args.get("size", "S").upper()
+    return size if size in sync.THUMBNAIL_SIZES else "S"
+
+
+def _oat_mac(account: str, size: str, expires: int) -> str:
+    message = f"{account.lower()}|{size}|{expires}".encode()
+    return hmac.new(_OAT_KEY, message, hashlib.sha256).hexdigest()
+
+
+def _oat(account: str, size: str, expires_at: float) -> str:
+    """An opaque, time-limited `_oat_` for one account and size (format UNCONFIRMED)."""
+    expires = int(expires_at)
+    token = f"{expires}.{_oat_mac(account, size, expires)}".encode()
+    return base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+
+def _oat_valid(oat: str, account: str, size: str, now: float) -> bool:
+    try:
+        decoded = base64.urlsafe_b64decode(oat + "=" * (-len(oat) % 4)).decode()
+        expires_text, _, mac = decoded.partition(".")
+        expires = int(expires_text)
+    except ValueError:
+        return False
+    return now < expires and hmac.compare_digest(mac, _oat_mac(account, size, expires))
 
 
 def _find_user(tenant: Tenant, account: str) -> User | None:

@@ -2,11 +2,15 @@
 
 Three things flow, as reference §5 describes them and §5.7 suggests modelling them:
 
-* Photo: the Graph photo is the source of truth. SharePoint pulls it lazily, only when the user
-  requests their *own* photo through SharePoint, and at most once per
-  `tenant.photo_pull_interval` (24 h at Microsoft, reference §5.2 steps 1-5). We count
-  `userphoto.aspx` for oneself **and** `GetMyProperties` as such a request: reference §5.4 names
-  both as the classic trigger. A colleague viewing the photo never triggers it (§5.2 step 1).
+* Photo: the Graph photo is the source of truth; how SharePoint shows it depends on the photo
+  model (`Tenant.photo_model`, a user may override it).
+  `current` (reference §9.1, every tenant since mid-2024): SharePoint serves the Graph photo
+  through a front-door cache that fetches it again once `tenant.photo_cache_lifetime` has passed;
+  nothing the user does triggers it, and the `User Photos` library is never written again.
+  `classic` (§5.2-5.3): SharePoint pulls it lazily into its library, only when the user requests
+  their *own* photo through `userphoto.aspx`, and at most once per `tenant.photo_pull_interval`
+  (24 h at Microsoft, reference §5.2 steps 1-5). A colleague viewing the photo never triggers it
+  (§5.2 step 1).
 * Directory attributes: an Entra change reaches the UPA as a `PendingAttributeImport`, applied
   once its `due_at` passes (`tenant.attribute_import_delay` later; batch-driven, §5.5).
 * SharePoint-backed profile fields (aboutMe, skills, ...): ONE store, the UPA record, read and
@@ -21,7 +25,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from m365_emulator import pictures
-from m365_emulator.tenant import PendingAttributeImport, SharePointPictures, Tenant, User
+from m365_emulator.tenant import (
+    FrontDoorCopy,
+    PendingAttributeImport,
+    SharePointPictures,
+    Tenant,
+    User,
+)
 
 # Thumbnail edge per size letter (reference §4.7: S 48, M 72, L 240; the L size is UNCONFIRMED,
 # 200/240/300 px are all reported; we pick 240).
@@ -225,6 +235,34 @@ def own_photo_requested(tenant: Tenant, user: User) -> bool:
         sp.pictures = make_pictures(photo.data, photo.version, now)
         sp.placeholder_state = "0"
         return True
+
+
+def uploads_refused(tenant: Tenant, user: User) -> bool:
+    """Whether SharePoint refuses `SetMyProfilePicture` for `user`: always on the current model
+    (reference §9.1), on the classic one only with the MC653734 switch (§4.5, §5.4)."""
+    return tenant.photo_model_of(user) == "current" or tenant.local_uploads_disabled
+
+
+def front_door_copy(tenant: Tenant, user: User) -> FrontDoorCopy:
+    """The copy of `user`'s photo SharePoint's front-door cache serves now (reference §9.1).
+
+    Filled from the Graph photo on a miss, and again once `photo_cache_lifetime` has passed since
+    it was filled; until then it is served as it is, however Graph's photo changed meanwhile.
+    """
+    with tenant.lock:
+        now = tenant.clock.time()
+        copy = user.sharepoint.front_door
+        if copy is not None and copy.filled_at is None:
+            copy.filled_at = now  # a seeded copy: its lifetime starts at the first look
+        if copy is None or now - (copy.filled_at or now) >= tenant.photo_cache_lifetime:
+            photo = user.photo
+            copy = FrontDoorCopy(
+                data=photo.data if photo else None,
+                source_version=photo.version if photo else None,
+                filled_at=now,
+            )
+            user.sharepoint.front_door = copy
+        return copy
 
 
 def store_uploaded_picture(tenant: Tenant, user: User, data: bytes) -> None:

@@ -22,6 +22,11 @@ DEMO_CLIENT_ID = "d3b07384-d9a0-4c5b-9f1d-6a7e5c2b1f00"
 # A demo tenant's published secret: nothing real is behind it.
 DEMO_CLIENT_SECRET = "demo-secret-not-for-production"
 
+# How SharePoint gets and shows the photo (reference §9.1 vs §5.2-5.3). `current`: Graph's store
+# is the only one; userphoto.aspx redirects to a front-door cache of it. `classic`: SharePoint
+# pulls the Exchange photo into its own library when the user views it, and accepts uploads.
+PHOTO_MODELS = ("current", "classic")
+
 
 class Clock:
     """Wall clock that tests can move forward (the sync model's 24 h interval, code expiry)."""
@@ -128,6 +133,21 @@ class SharePointPictures:
 
 
 @dataclass
+class FrontDoorCopy:
+    """What SharePoint's front-door cache (afdcache.ashx) holds of one user's Graph photo.
+
+    One copy per user, all sizes rendered from it (per-size caching is UNCONFIRMED).
+    """
+
+    data: bytes | None  # the Graph photo it was filled from; None: there was none
+    source_version: int | None
+    # When it was filled. None only for seeded copies: "filled just before anyone looked", so
+    # the lifetime starts at the first request and a demo viewer sees the old copy whenever
+    # they look first.
+    filled_at: float | None
+
+
+@dataclass
 class SharePointProfile:
     """The user's UPA record: properties as SharePoint last imported or was told them."""
 
@@ -136,6 +156,7 @@ class SharePointProfile:
     placeholder_state: str = "1"
     exchange_sync_state: str = "1"
     last_photo_pull: float | None = None
+    front_door: FrontDoorCopy | None = None  # current photo model only (reference §9.1)
     # Multi-valued UPA properties (SPS-Skills, ...) as lists; rendered "|"-joined by SharePoint.
     multi_values: dict[str, list[str]] = field(default_factory=dict)
 
@@ -166,6 +187,9 @@ class User:
     password: str = ""  # unused: the demo sign-in page only picks a user
     # Graph's 404 `error.code` for "no photo" (several occur in the wild, reference §3.3).
     photo_not_found_code: str = "ImageNotFound"
+    # This user's photo model when it differs from the tenant's (a demo device: a real tenant
+    # has one model for everyone); None follows `Tenant.photo_model`.
+    photo_model: str | None = None
 
 
 @dataclass
@@ -203,6 +227,8 @@ class Tenant:
         code_lifetime: float = 600,
         access_token_lifetime: float = 3600,
         local_uploads_disabled: bool = False,
+        photo_model: str = "current",
+        photo_cache_lifetime: float = 24 * 3600,
         seed: Callable[[Tenant], None] | None = None,
     ) -> None:
         self.lock = threading.RLock()
@@ -219,6 +245,15 @@ class Tenant:
         # MC653734 (reference §4.5, §5.4): SharePoint refuses local picture uploads.
         self.local_uploads_disabled = local_uploads_disabled
         self._initial_local_uploads_disabled = local_uploads_disabled
+        # Configuration like the intervals above: `reset()` keeps it (tests that change it
+        # put it back themselves).
+        if photo_model not in PHOTO_MODELS:
+            raise ValueError(f"photo_model must be one of {PHOTO_MODELS}, not {photo_model!r}")
+        self.photo_model = photo_model
+        # How long SharePoint's front-door cache serves a copy before it fetches the Graph photo
+        # again. Microsoft gives no figure (reference §9.1, UNCONFIRMED): a day by default, as
+        # SPO's photo caching was reported (§4.7 [S45]); the demo uses seconds.
+        self.photo_cache_lifetime = photo_cache_lifetime
         self._seed = seed
         self.clients: dict[str, ClientRegistration] = {}
         self.users: dict[str, User] = {}  # by oid
@@ -264,6 +299,10 @@ class Tenant:
                 if user.key == key_or_oid or user.upn.lower() == wanted:
                     return user
         raise KeyError(key_or_oid)
+
+    def photo_model_of(self, user: User) -> str:
+        """The photo model that governs `user`'s picture: their own override, else the tenant's."""
+        return user.photo_model or self.photo_model
 
     def add_user(self, user: User) -> User:
         with self.lock:

@@ -138,7 +138,9 @@ def main() -> int:
         ssl_context=context,
     )
     origin = f"https://127.0.0.1:{server.server_port}"
-    tenant = demo_tenant(Origins.single(origin))
+    # The app still assumes the classic photo model (the report reads SharePoint's library):
+    # app side of issue 13 removes this.
+    tenant = demo_tenant(Origins.single(origin), photo_model="classic")
     register_demo_client(tenant, args.redirect_uri)
     add_load_users(tenant, args.users)
     tenant.faults.set_latency("*", args.latency_ms / 1000)

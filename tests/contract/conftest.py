@@ -22,6 +22,7 @@ from m365_emulator.tokens import GRAPH_RESOURCE, issue_access_token
 
 PHOTO_PULL_INTERVAL = 3600.0
 ATTRIBUTE_IMPORT_DELAY = 600.0
+PHOTO_CACHE_LIFETIME = 1800.0
 GRAPH_SCOPES = ("User.Read", "User.ReadWrite")
 SHAREPOINT_SCOPES = ("AllSites.Read",)
 NOMETADATA = "application/json;odata=nometadata"
@@ -106,6 +107,7 @@ def _m365_session() -> Iterator[M365]:
         Origins.virtual(),
         photo_pull_interval=PHOTO_PULL_INTERVAL,
         attribute_import_delay=ATTRIBUTE_IMPORT_DELAY,
+        photo_cache_lifetime=PHOTO_CACHE_LIFETIME,
         seed=seed_demo_tenant,
     )
     yield M365(tenant, create_app(tenant))
@@ -113,10 +115,20 @@ def _m365_session() -> Iterator[M365]:
 
 @pytest.fixture
 def m365(_m365_session: M365) -> M365:
-    """The demo tenant, freshly reset, with the MC653734 switch off."""
+    """The demo tenant, freshly reset, on the classic photo model with the MC653734 switch off."""
+    # The contract tests of the classic model (reference §5.2-5.3) run on a classic tenant;
+    # test_photo_model.py switches to the current one where it means to.
+    _m365_session.tenant.photo_model = "classic"
     _m365_session.tenant.local_uploads_disabled = False
     _m365_session.tenant.reset()
     return _m365_session
+
+
+@pytest.fixture
+def m365_current(m365: M365) -> M365:
+    """The same demo tenant on the current photo model (reference §9.1), the tenant default."""
+    m365.tenant.photo_model = "current"
+    return m365
 
 
 def image_size(data: bytes) -> tuple[int, int]:

@@ -18,6 +18,8 @@ KEYS = [
     "sharepoint-down",
     "half-profile",
     "synced-onprem",
+    "cached-photo",
+    "legacy-copy",
 ]
 
 

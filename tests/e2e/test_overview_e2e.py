@@ -29,6 +29,10 @@ EXPECTED = {
     "graph-throttled": SAME,
     "half-profile": NO_PHOTO,
     "synced-onprem": NO_PHOTO,
+    # On the classic model (tests/e2e/conftest.py) these two show SharePoint's older library
+    # copy; the app side of issue 13 gives them their current-model verdicts.
+    "cached-photo": OLDER,
+    "legacy-copy": OLDER,
     # Last: its Retry-After holds SharePoint back for every user of this app for a while.
     "sharepoint-down": CANNOT_TELL,
 }
