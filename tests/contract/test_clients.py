@@ -22,7 +22,12 @@ from webapp.microsoft.errors import (
     ThrottledError,
     UpstreamTimeoutError,
 )
-from webapp.microsoft.models import DEFAULT_SELECT, SHAREPOINT_BACKED, SharePointProfile
+from webapp.microsoft.models import (
+    DEFAULT_SELECT,
+    SHAREPOINT_BACKED,
+    SharePointProfile,
+    normalise_origin,
+)
 from webapp.microsoft.requester import RetryPolicy
 from webapp.microsoft.throttle import LocalThrottleGate
 
@@ -181,7 +186,7 @@ def test_sharepoint_profile_is_parsed(tenant, make_clients):
     assert profile.account_name == f"i:0#.f|membership|{clients.user.upn.lower()}"
     assert profile.properties["msOnline-ObjectId"] == clients.user.oid
     assert profile.exchange_sync_state == "1"
-    assert profile.personal_site_host == tenant.origins.mysite
+    assert normalise_origin(profile.personal_site_host_url) == tenant.origins.mysite
     # Never had a photo: placeholder, no PictureURL, no pictures.
     assert profile.placeholder
     assert profile.picture_url is None and profile.picture_timestamp is None

@@ -862,7 +862,7 @@ def test_verbose_sharepoint_profile_is_parsed_like_nometadata(stub, session):
     assert profile.picture_timestamp.date().isoformat() == "2022-03-17"
     assert not profile.placeholder
     assert profile.exchange_sync_state == "1"
-    assert profile.personal_site_host == "https://contoso-my.sharepoint.com"
+    assert profile.personal_site_host_url == "https://contoso-my.sharepoint.com:443/"
 
 
 def test_picture_urls_on_foreign_hosts_are_never_fetched(stub, session):

@@ -175,7 +175,10 @@ class SharePointClient:
             and _PICTURE_FILE.fullmatch(name) is not None
         )
         if not sound or not origins:
-            logger.warning("PictureURL refused: not a picture on this tenant's SharePoint")
+            # The host only (a response's text): a multi-geo My Site host shows up here.
+            logger.warning(
+                "PictureURL on %s refused: not a picture we may fetch", named or "no origin"
+            )
             raise BadResponseError(
                 self.service, message="PictureURL is not a picture on this tenant's SharePoint"
             )
