@@ -233,13 +233,6 @@ class Requester:
         retry = 0
         refreshed = False
         while True:
-            sent = {
-                **(headers or {}),
-                "User-Agent": self.user_agent,
-                "client-request-id": request_id,
-            }
-            if retry:
-                sent["Retry-Attempt"] = str(retry)
             try:
                 resp = self._exchange(
                     method,
@@ -247,7 +240,7 @@ class Requester:
                     operation,
                     start,
                     retry,
-                    headers=sent,
+                    headers=self._headers(headers, request_id, retry),
                     auth=Bearer(token, audience, self.service),
                     data=data,
                     json=json,
@@ -283,6 +276,14 @@ class Requester:
                 retry = self._wait(delay, retry)
                 continue
             raise self._final_error(resp, hinted, delay)
+
+    def _headers(
+        self, headers: Mapping[str, str] | None, request_id: str, retry: int
+    ) -> dict[str, str]:
+        sent = {**(headers or {}), "User-Agent": self.user_agent, "client-request-id": request_id}
+        if retry:
+            sent["Retry-Attempt"] = str(retry)
+        return sent
 
     def _exchange(
         self, method: str, url: str, operation: str, start: float, retry: int, **kwargs: Any
