@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import re
 import threading
 import time
 import uuid
@@ -19,12 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
+import webapp
 from webapp.microsoft.bearer import sends_to
 from webapp.microsoft.errors import (
     AuthRequiredError,
@@ -1055,6 +1058,20 @@ def test_the_transport_refuses_to_carry_a_token_to_another_host(stub, session):
             "GET", stub.url + "/me", token_provider=lambda: "secret", audience=TENANT, operation="t"
         )
     assert stub.seen == []  # no request, let alone a token, reached the other host
+
+
+def test_tokens_join_requests_in_one_place_only():
+    # bearer.py is the one module that writes an Authorization header; every other outbound
+    # call that wants a token must go through it (and so through its host check).
+    root = Path(webapp.__file__).parent
+    writers = [
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*.py")
+        if re.search(
+            r"""["']Authorization["']\s*\]\s*=|["']Authorization["']\s*:""", path.read_text()
+        )
+    ]
+    assert writers == ["microsoft/bearer.py"]
 
 
 # -- whatever JSON arrives, parsing ends in a model or BadResponseError ---------------------------

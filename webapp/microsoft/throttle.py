@@ -24,11 +24,12 @@ logger = logging.getLogger(__name__)
 
 # The longest hold recorded, per user or for everyone. A hold only stops us from asking; when it
 # lapses the next call asks again, and a service still throttling answers with a fresh
-# Retry-After that renews it. So a short cap costs at most one refused call per user per cap,
-# while a long one (the 600 s of old, or a wrong `Retry-After: 86400`) keeps users from a
-# service long after it recovered. 120 s spans two of SharePoint's one-minute resource-unit
-# windows (security.md §1.5), so an app-wide hold outlasts the window that caused it, and it is
-# at least as long as the Retry-After values Graph and SharePoint send for ordinary throttling.
+# Retry-After that renews it. Graph usually asks for 10-20 s; 300 s (SharePoint) and 315 s
+# (Graph) have been seen (security.md §1.4). For those rare long waits the cap costs one more
+# refused call per user every 120 s, which barely counts against a limit; a long cap (the 600 s
+# of old, or a wrong `Retry-After: 86400` held as is) keeps users from a service long after it
+# recovered. 120 s also spans two of SharePoint's one-minute resource-unit windows (security.md
+# §1.5), so an app-wide hold outlasts the window that caused it.
 MAX_HOLD = 120.0
 
 # After Redis failed, how long the gate keeps to its local state before asking Redis again, so
