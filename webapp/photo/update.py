@@ -13,6 +13,7 @@ import enum
 import logging
 from dataclasses import dataclass
 
+from webapp.imaging.fingerprint import Match
 from webapp.imaging.pipeline import PhotoRejectedError, PipelineLimits, ProcessedPhoto, normalise
 from webapp.microsoft.errors import AuthRequiredError, ThrottledError, UpstreamError
 from webapp.microsoft.graph import GraphClient
@@ -23,9 +24,8 @@ from webapp.photo.operations import (
     OperationBusyError,
     OperationStore,
     SideState,
-    sha256,
 )
-from webapp.photo.verify import Match, error_code, graph_shows, verify
+from webapp.photo.verify import error_code, graph_shows, verify
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +229,6 @@ def _capture_source(ops: OperationStore, graph: GraphClient, op: Operation) -> b
         op.sharepoint.state, op.sharepoint.error = SideState.NOT_NEEDED, NO_GRAPH_PHOTO
     else:
         op.image = _fit_for_sharepoint(photo.data)
-        op.image_sha256 = sha256(op.image)
     ops.save(op)
     return photo is not None
 
@@ -264,12 +263,10 @@ def _advance(ops: OperationStore, up: Upstreams, op: Operation) -> None:
 
 
 def _write_graph(ops: OperationStore, graph: GraphClient, op: Operation) -> None:
-    if op.graph.state is SideState.IN_PROGRESS:
-        # A worker died after sending the write (E4): look before writing again.
-        match, _ = graph_shows(graph, op.image)
-        if match is Match.SAME:
-            ops.set_side(op, "graph", state=SideState.DONE, error=None, not_before=None)
-            return
+    # A worker died after sending the write (E4): look before writing again.
+    if op.graph.state is SideState.IN_PROGRESS and graph_shows(graph, op.image) is Match.SAME:
+        ops.set_side(op, "graph", state=SideState.DONE, error=None, not_before=None)
+        return
     ops.set_side(op, "graph", state=SideState.IN_PROGRESS)
     try:
         if op.image is None:
@@ -372,8 +369,6 @@ def _check(ops: OperationStore, up: Upstreams, op: Operation) -> None:
     result = verify(up.graph if op.writes_graph else None, up.sharepoint, op.image)
     op.checks += 1
     op.checked_at = ops.clock()
-    op.graph_match = result.graph.value if op.writes_graph else None
-    op.sharepoint_match = result.sharepoint.value
     if op.writes_graph and result.graph is Match.SAME and op.graph.state.settled:
         op.graph.state = SideState.VERIFIED
     if result.sharepoint is Match.SAME and op.sharepoint.state.settled:
