@@ -1,6 +1,6 @@
 """Every sentence a user reads on the profile page: labels, owners, problems, outcomes, requests.
 
-`editing.py` speaks in codes and plain values; this module turns them into
+The profile's modules speak in codes and plain values; this module turns them into
 translated text (Flask-Babel, English source strings with named parameters).
 """
 
@@ -17,25 +17,19 @@ from flask_babel import lazy_gettext as _l
 from webapp import wording
 from webapp.microsoft.errors import UpstreamError
 from webapp.microsoft.properties import RowState
-from webapp.profile.editing import (
+from webapp.profile.fields import Kind, Owner, Place
+from webapp.profile.reading import EditableRow, ManagedRow, ProfileView
+from webapp.profile.refusals import Refusal
+from webapp.profile.saving import SaveResult
+from webapp.profile.validation import (
     ABOUT_ME_MAX,
     LIST_ITEM_MAX,
     LIST_MAX_ITEMS,
-    NO_YEAR,
     PHONE_MAX,
-    Birthday,
-    EditableRow,
     FieldProblem,
-    Kind,
-    ManagedRow,
-    Owner,
-    Place,
     Problem,
-    ProfileView,
-    Refusal,
-    SaveResult,
-    Value,
 )
+from webapp.profile.values import NO_YEAR, Birthday, Value
 
 LABELS = {
     "about_me": _l("About me"),
@@ -133,7 +127,6 @@ SPREAD_NOTICE = _l(
     "people search may take up to 48 hours to show them."
 )
 KEPT_STORED = _l("Kept what is stored in Microsoft 365; nothing was changed.")
-EMPTY = _l("(empty)")
 NOT_READ = _l("(could not be read)")
 NOT_IN_SHAREPOINT = _l("(not copied to SharePoint)")
 NOT_SHOWN = _l("(not shown through Microsoft Graph)")
@@ -183,9 +176,7 @@ def value(item: Value) -> str:
     """A value as the page and the helpdesk text show it."""
     if isinstance(item, Birthday):
         return birthday(item)
-    if isinstance(item, tuple):
-        return ", ".join(item) if item else str(EMPTY)
-    return item if item else str(EMPTY)
+    return wording.value(", ".join(item) if isinstance(item, tuple) else item)
 
 
 def side(row: EditableRow | ManagedRow, which: str) -> str:
@@ -321,7 +312,7 @@ def outcome_lines(result: SaveResult) -> list[tuple[str, str]]:
 
 def change_request(row: ManagedRow, *, name: str, username: str) -> str:
     """A ready-to-send request asking the helpdesk to change one organisation-owned field."""
-    # Graph's manager is not read here; SharePoint's copy is what we know (attributes.MAP).
+    # Graph's manager is not read here; SharePoint's copy is what we know (properties.MAP).
     shown_by = "sharepoint" if row.field.graph_property is None else "graph"
     current = side(row, shown_by)
     lines = [
