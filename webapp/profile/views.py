@@ -81,6 +81,7 @@ def _render(
                 name=g.user.name,
                 username=g.user.username,
                 ticket=reference,
+                taken_at=datetime.now(UTC),
                 version=about.VERSION,
             ),
         ),

@@ -7,7 +7,7 @@ translated text (Flask-Babel, English source strings with named parameters).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 
 from babel.dates import format_skeleton, get_month_names
 from flask_babel import get_locale
@@ -129,7 +129,7 @@ SPREAD_NOTICE = _l(
 KEPT_STORED = _l("Kept what is stored in Microsoft 365; nothing was changed.")
 NOT_READ = _l("(could not be read)")
 NOT_IN_SHAREPOINT = _l("(not copied to SharePoint)")
-NOT_SHOWN = _l("(not shown through Microsoft Graph)")
+NOT_SHOWN = _l("(not read from Entra ID)")
 
 
 def label(name: str) -> str:
@@ -338,39 +338,36 @@ def change_request(row: ManagedRow, *, name: str, username: str) -> str:
 
 
 def helpdesk_summary(
-    view: ProfileView, *, name: str, username: str, ticket: str | None, version: str
+    view: ProfileView,
+    *,
+    name: str,
+    username: str,
+    ticket: str | None,
+    taken_at: datetime,
+    version: str,
 ) -> str:
-    """Plain text for a helpdesk ticket: who, and each field whose two sides differ."""
-    lines = [_("ProfileFix profile summary")]
-    if ticket:
-        lines.append(_("Ticket: %(ticket)s", ticket=ticket))
-    lines.append(_("Who: %(name)s <%(username)s>", name=name, username=username))
-    differing = view.differing
-    if differing:
-        lines.append(_("Fields that differ between Entra ID (Graph) and SharePoint:"))
-        for row in differing:
-            lines.append(
-                "  "
-                + _(
-                    "%(field)s: Entra ID “%(graph)s”, SharePoint “%(sharepoint)s”",
-                    field=label(row.field.name),
-                    graph=side(row, "graph"),
-                    sharepoint=side(row, "sharepoint"),
-                )
+    """The shared helpdesk summary (`webapp.wording`) with each field whose two sides differ."""
+    lines: list[str] = []
+    if view.differing:
+        lines.append(_("Fields that differ between Entra ID and SharePoint:"))
+        lines.extend(
+            "  "
+            + _(
+                "%(field)s: Entra ID “%(graph)s”, SharePoint “%(sharepoint)s”",
+                field=label(row.field.name),
+                graph=side(row, "graph"),
+                sharepoint=side(row, "sharepoint"),
             )
+            for row in view.differing
+        )
     else:
         lines.append(_("Every field that SharePoint copies shows the same on both sides."))
-    for error in (view.graph_error, view.sharepoint_error):
-        if error is not None:
-            lines.append(
-                _(
-                    "%(service)s could not be read: status %(status)s, code %(code)s, "
-                    "request id %(request_id)s",
-                    service=wording.service_name(error.service),
-                    status=error.status if error.status is not None else "-",
-                    code=error.code or "-",
-                    request_id=error.request_id or "-",
-                )
-            )
-    lines.append(_("App: ProfileFix %(version)s", version=version))
-    return "\n".join(lines)
+    return wording.helpdesk_summary(
+        lines,
+        name=name,
+        username=username,
+        ticket=ticket,
+        taken_at=taken_at,
+        failures=(view.graph_error, view.sharepoint_error),
+        version=version,
+    )
