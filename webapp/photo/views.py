@@ -17,7 +17,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     jsonify,
     redirect,
     render_template,
@@ -32,7 +31,7 @@ from webapp.photo import update, wording
 from webapp.photo.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
 from webapp.photo.operations import Operation, OperationBusyError, OperationStore, SideState
 from webapp.photo.resync import resync as start_resync
-from webapp.web import context as upstream
+from webapp.web import context
 from webapp.web.errors import request_id
 from webapp.wording import service_name
 
@@ -46,27 +45,21 @@ RESYNC_LIMIT = "6 per hour"
 
 
 def operations() -> OperationStore:
-    return OperationStore(current_app.extensions["store"])
-
-
-def user_key() -> str:
-    """Records and locks are per account: oid.tid (security.md A6)."""
-    return f"{g.user.oid}.{g.user.tid}"
+    return OperationStore(context.store())
 
 
 def upstreams() -> update.Upstreams:
-    return update.Upstreams(upstream.graph(), upstream.sharepoint(), g.user.username)
+    return update.Upstreams(context.graph(), context.sharepoint(), context.user().username)
 
 
 def pipeline_limits() -> PipelineLimits:
-    settings = current_app.extensions["settings"]
-    return PipelineLimits(max_bytes=settings.max_upload_mb * 1024 * 1024)
+    return PipelineLimits(max_bytes=context.settings().max_upload_mb * 1024 * 1024)
 
 
 def _unfinished() -> Operation | None:
     """The user's latest change if it still needs them (e.g. back from sign-in, C11)."""
     store = operations()
-    op = store.latest(user_key())
+    op = store.latest(context.user_key())
     if op is None or op.verified or op.undone_by is not None:
         return None
     result = update.outcome(op, time.time(), store.running(op.user) == op.id)
@@ -128,7 +121,9 @@ def save() -> Response | tuple[str, int]:
     finally:
         del data
     try:
-        op = update.upload(operations(), upstreams(), user_key(), photo, form.form_token.data)
+        op = update.upload(
+            operations(), upstreams(), context.user_key(), photo, form.form_token.data
+        )
     except OperationBusyError as busy:
         return redirect_busy(busy)
     return redirect(url_for("photo.status", op_id=op.id), 303)
@@ -136,13 +131,13 @@ def save() -> Response | tuple[str, int]:
 
 def redirect_busy(busy: OperationBusyError) -> Response:
     flash(str(wording.BUSY), "info")
-    if busy.op_id and operations().get(user_key(), busy.op_id) is not None:
+    if busy.op_id and operations().get(context.user_key(), busy.op_id) is not None:
         return redirect(url_for("photo.status", op_id=busy.op_id), 303)
     return redirect(url_for("photo.upload"), 303)
 
 
 def _own_op(op_id: str) -> Operation:
-    op = operations().get(user_key(), op_id)
+    op = operations().get(context.user_key(), op_id)
     if op is None:
         abort(404)
     return op
@@ -226,7 +221,7 @@ def _is_latest(op: Operation) -> bool:
 @bp.get("/photo/status/<op_id>")
 @login_required
 def status(op_id: str) -> str:
-    op = update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
+    op = update.follow_up(operations(), upstreams(), context.user_key(), op_id) or _own_op(op_id)
     return render_template(
         "photo/status.html",
         form_token=new_form_token(),
@@ -238,7 +233,7 @@ def status(op_id: str) -> str:
 @bp.get("/photo/status/<op_id>.json")
 @login_required
 def status_json(op_id: str) -> Response:
-    op = update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
+    op = update.follow_up(operations(), upstreams(), context.user_key(), op_id) or _own_op(op_id)
     return jsonify(status_view(op).as_json())
 
 
@@ -250,7 +245,7 @@ def retry() -> Response:
     if not form.validate():
         abort(400)
     try:
-        op = update.retry(operations(), upstreams(), user_key(), form.op_id.data)
+        op = update.retry(operations(), upstreams(), context.user_key(), form.op_id.data)
     except OperationBusyError as busy:
         return redirect_busy(busy)
     if op is None:
@@ -267,7 +262,7 @@ def undo() -> Response:
         abort(400)
     try:
         op = update.undo(
-            operations(), upstreams(), user_key(), form.op_id.data, form.form_token.data
+            operations(), upstreams(), context.user_key(), form.op_id.data, form.form_token.data
         )
     except OperationBusyError as busy:
         return redirect_busy(busy)
@@ -293,7 +288,7 @@ def remove_confirmed() -> Response:
     if not form.validate():
         abort(400)
     try:
-        op = update.remove(operations(), upstreams(), user_key(), form.form_token.data)
+        op = update.remove(operations(), upstreams(), context.user_key(), form.form_token.data)
     except OperationBusyError as busy:
         return redirect_busy(busy)
     return redirect(url_for("photo.status", op_id=op.id), 303)
@@ -316,7 +311,7 @@ def resync_start() -> Response:
     if not form.validate():
         abort(400)
     try:
-        op = start_resync(operations(), upstreams(), user_key(), form.form_token.data)
+        op = start_resync(operations(), upstreams(), context.user_key(), form.form_token.data)
     except OperationBusyError as busy:
         return redirect_busy(busy)
     return redirect(url_for("photo.status", op_id=op.id), 303)

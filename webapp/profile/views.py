@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
 from webapp import about
@@ -22,7 +22,7 @@ from webapp.profile.forms import (
 from webapp.profile.reading import ProfileView, read_profile
 from webapp.profile.saving import SaveResult
 from webapp.profile.saving import save as save_profile
-from webapp.web import context as upstream
+from webapp.web import context
 from webapp.web.ticket import current_ticket
 
 bp = Blueprint("profile", __name__)
@@ -78,8 +78,8 @@ def _render(
             keep=_keep(),
             summary=wording.helpdesk_summary(
                 view,
-                name=g.user.name,
-                username=g.user.username,
+                name=context.user().name,
+                username=context.user().username,
                 ticket=reference,
                 taken_at=datetime.now(UTC),
                 version=about.VERSION,
@@ -92,14 +92,14 @@ def _render(
 @bp.get("/profile")
 @login_required
 def index() -> tuple[str, int]:
-    view = read_profile(upstream.graph(), upstream.sharepoint(), session)
+    view = read_profile(context.graph(), context.sharepoint(), session)
     return _render(view, {}, view.tokens)
 
 
 def _saved(form: ProfileFields) -> Response | tuple[str, int]:
     result = save_profile(
-        upstream.graph(),
-        upstream.sharepoint(),
+        context.graph(),
+        context.sharepoint(),
         form.submission(),
         session,
         today=datetime.now(UTC).date(),
