@@ -13,7 +13,6 @@ import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from types import TracebackType
 from typing import ParamSpec, TypeVar
 
 from webapp.microsoft.errors import AuthRequiredError, UpstreamError
@@ -36,12 +35,7 @@ class ParallelReads:
     def __enter__(self) -> ParallelReads:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._pool.shutdown(wait=True)
 
     def start(self, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:

@@ -13,7 +13,7 @@ from webapp.microsoft.models import GraphUser, SharePointProfile
 
 
 class Attribute(StrEnum):
-    """An attribute the page compares; `wording.py` names it for people."""
+    """An attribute the page compares; `overview/wording.py` names it for people."""
 
     DISPLAY_NAME = "display_name"
     FIRST_NAME = "first_name"
@@ -160,11 +160,6 @@ class AttributeRow:
     graph_value: str | None
     sharepoint_value: str | None
     state: RowState
-
-    @property
-    def differs(self) -> bool:
-        """True when the values differ and SharePoint's import is expected to align them."""
-        return self.state is RowState.DIFFERS
 
 
 def _sharepoint_value(profile: SharePointProfile, key: str) -> str | None:

@@ -111,18 +111,6 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class CatchUp:
-    """Microsoft's stated expectations for SharePoint catching up (reference §5)."""
-
-    photo_pull_hours: int = PHOTO_PULL_HOURS
-    photo_worst_case_hours: int = PHOTO_WORST_CASE_HOURS
-    picture_cache_hours: int = PICTURE_CACHE_HOURS
-    # §5.5: "timing not guaranteed"
-    attribute_import_guaranteed: bool = False
-    attribute_helpdesk_after_hours: int = ATTRIBUTE_HELPDESK_AFTER_HOURS
-
-
-@dataclass(frozen=True)
 class Diagnosis:
     """The verdicts, every finding (photo ones first) and the attribute rows they rest on."""
 
@@ -130,7 +118,6 @@ class Diagnosis:
     attributes: AttributeVerdict
     findings: tuple[Finding, ...]
     rows: tuple[AttributeRow, ...]
-    catch_up: CatchUp
     taken_at: datetime
 
     @property
@@ -301,6 +288,5 @@ def diagnose(snapshot: Snapshot) -> Diagnosis:
         attributes=attributes,
         findings=(*photo_findings, *attribute_findings),
         rows=tuple(rows),
-        catch_up=CatchUp(),
         taken_at=snapshot.taken_at,
     )
