@@ -33,7 +33,7 @@ from webapp.microsoft.models import Photo
 from webapp.overview import pictures, wording
 from webapp.overview.diagnosis import Action, Diagnosis, diagnose
 from webapp.overview.snapshot import Snapshot, read_snapshot
-from webapp.web import context
+from webapp.web import context, ticket
 from webapp.web.ticket import current_ticket, ticket_rejected
 
 bp = Blueprint("overview", __name__)
@@ -86,7 +86,7 @@ def _page(template: str) -> str:
     # The visit's ticket reference from a helpdesk link (issue 7), validated by web.ticket.
     reference, bad_reference = current_ticket(), ticket_rejected()
     snapshot, diagnosis, picture_urls = _read()
-    keep = {"ticket": reference} if reference else {}
+    keep = ticket.keep()
     action_urls = {
         Action.RESYNC_PHOTO: url_for("photo.resync", **keep),
         Action.UPLOAD_PHOTO: url_for("photo.upload", **keep),

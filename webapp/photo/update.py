@@ -17,6 +17,7 @@ from webapp.imaging.fingerprint import Match
 from webapp.imaging.pipeline import PhotoRejectedError, PipelineLimits, ProcessedPhoto, normalise
 from webapp.microsoft.errors import AuthRequiredError, ThrottledError, UpstreamError
 from webapp.microsoft.graph import GraphClient
+from webapp.microsoft.models import Photo
 from webapp.microsoft.sharepoint import MAX_PICTURE_BYTES, SharePointClient
 from webapp.photo.operations import (
     Kind,
@@ -198,15 +199,24 @@ def start(ops: OperationStore, up: Upstreams, op: Operation, form_token: str) ->
 # -- the steps ------------------------------------------------------------------------------
 
 
-def _capture_previous(ops: OperationStore, graph: GraphClient, op: Operation) -> bool:
-    """Keep the current Graph photo as the undo copy, saved before any write (E1)."""
+def _read_graph_photo(
+    ops: OperationStore, graph: GraphClient, op: Operation, side: str
+) -> tuple[bool, Photo | None]:
+    """(read, the Graph photo or None for none); a failure is recorded on `side`."""
     try:
-        photo = graph.photo()
+        return True, graph.photo()
     except AuthRequiredError as exc:
-        ops.set_side(op, "graph", state=SideState.FAILED, error=error_code(exc))
+        ops.set_side(op, side, state=SideState.FAILED, error=error_code(exc))
         raise
     except UpstreamError as exc:
-        _failed(ops, op, "graph", exc)
+        _failed(ops, op, side, exc)
+        return False, None
+
+
+def _capture_previous(ops: OperationStore, graph: GraphClient, op: Operation) -> bool:
+    """Keep the current Graph photo as the undo copy, saved before any write (E1)."""
+    read, photo = _read_graph_photo(ops, graph, op, "graph")
+    if not read:
         return False
     op.previous = None if photo is None else photo.data
     op.previous_captured = True
@@ -216,13 +226,8 @@ def _capture_previous(ops: OperationStore, graph: GraphClient, op: Operation) ->
 
 def _capture_source(ops: OperationStore, graph: GraphClient, op: Operation) -> bool:
     """Re-sync: read the Graph photo to copy, under the lock so no upload slips in between."""
-    try:
-        photo = graph.photo()
-    except AuthRequiredError as exc:
-        ops.set_side(op, "sharepoint", state=SideState.FAILED, error=error_code(exc))
-        raise
-    except UpstreamError as exc:
-        _failed(ops, op, "sharepoint", exc)
+    read, photo = _read_graph_photo(ops, graph, op, "sharepoint")
+    if not read:
         return False
     op.source_read = True
     if photo is None:

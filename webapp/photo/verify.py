@@ -7,11 +7,13 @@ rule the overview's diagnosis uses too.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from webapp.imaging.fingerprint import Match, compare
 from webapp.microsoft.errors import AuthRequiredError, UpstreamError
 from webapp.microsoft.graph import GraphClient
+from webapp.microsoft.models import Photo
 from webapp.microsoft.sharepoint import SharePointClient
 
 logger = logging.getLogger(__name__)
@@ -33,33 +35,34 @@ def error_code(exc: UpstreamError) -> str:
     return f"{exc.service}:{exc.status or 0}:{exc.code or type(exc).__name__}"
 
 
-def graph_shows(graph: GraphClient, expected: bytes | None) -> Match | None:
-    """Read Graph's photo and compare; None when Graph did not answer.
+def _shows(read: Callable[[], Photo | None], expected: bytes | None) -> Match | None:
+    """Read what a service shows and compare; None when it did not answer.
 
     AuthRequiredError propagates (sign in again).
     """
     try:
-        photo = graph.photo()
+        photo = read()
     except AuthRequiredError:
         raise
     except UpstreamError as exc:
-        logger.info("graph read-back failed: %s", error_code(exc))
+        logger.info("%s read-back failed: %s", exc.service, error_code(exc))
         return None
     return compare(expected, None if photo is None else photo.data)
 
 
+def graph_shows(graph: GraphClient, expected: bytes | None) -> Match | None:
+    """Graph's photo compared with `expected`; None when Graph did not answer."""
+    return _shows(graph.photo, expected)
+
+
 def sharepoint_shows(sharepoint: SharePointClient, expected: bytes | None) -> Match | None:
-    """Read SharePoint's picture (placeholder state first) and compare; None when it did not
-    answer."""
-    try:
+    """SharePoint's picture (placeholder state first) compared with `expected`."""
+
+    def picture() -> Photo | None:
         profile = sharepoint.my_properties()
-        picture = None if profile.placeholder else sharepoint.picture(SHAREPOINT_SIZE, profile)
-    except AuthRequiredError:
-        raise
-    except UpstreamError as exc:
-        logger.info("sharepoint read-back failed: %s", error_code(exc))
-        return None
-    return compare(expected, None if picture is None else picture.data)
+        return None if profile.placeholder else sharepoint.picture(SHAREPOINT_SIZE, profile)
+
+    return _shows(picture, expected)
 
 
 def verify(

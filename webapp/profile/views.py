@@ -22,15 +22,10 @@ from webapp.profile.forms import (
 from webapp.profile.reading import ProfileView, read_profile
 from webapp.profile.saving import SaveResult
 from webapp.profile.saving import save as save_profile
-from webapp.web import context
+from webapp.web import context, ticket
 from webapp.web.ticket import current_ticket
 
 bp = Blueprint("profile", __name__)
-
-
-def _keep() -> dict[str, str]:
-    reference = current_ticket()
-    return {"ticket": reference} if reference else {}
 
 
 def _form(view: ProfileView, typed: dict[str, str], tokens: dict[str, str]) -> ProfileFields:
@@ -75,7 +70,7 @@ def _render(
             keep_theirs=KEEP_THEIRS,
             words=wording,
             ticket=reference,
-            keep=_keep(),
+            keep=ticket.keep(),
             summary=wording.helpdesk_summary(
                 view,
                 name=context.user().name,
@@ -108,7 +103,7 @@ def _saved(form: ProfileFields) -> Response | tuple[str, int]:
         # Post/redirect/get: a reload shows what both sides hold now and sends nothing twice.
         for category, line in wording.outcome_lines(result):
             flash(line, category)
-        return redirect(url_for("profile.index", **_keep()))
+        return redirect(url_for("profile.index", **ticket.keep()))
     # Keep what the user typed; a refused field is shown read-only instead.
     status = 422 if result.problems else 200
     tokens = result.next_tokens(form.tokens())
@@ -128,5 +123,5 @@ def resolve() -> Response | tuple[str, int]:
     form = ResolveForm()
     if not form.submission().values:
         flash(wording.KEPT_STORED, "info")
-        return redirect(url_for("profile.index", **_keep()))
+        return redirect(url_for("profile.index", **ticket.keep()))
     return _saved(form)
