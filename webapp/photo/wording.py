@@ -42,8 +42,6 @@ def rejection(reason: Rejection, limits: PipelineLimits) -> list[LazyString]:
     return [_REJECTIONS[reason], accepted(limits), _l("Nothing was changed.")]
 
 
-UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
-
 _SIDE_STATES: dict[SideState, LazyString] = {
     SideState.PENDING: _l("Not changed yet"),
     SideState.IN_PROGRESS: _l("Saving…"),
@@ -191,8 +189,6 @@ def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
 
 BUSY = _l("Another change of your photo is still being saved. Here is its progress.")
 UNDO_NOT_POSSIBLE = _l("This change can no longer be undone. Nothing was changed.")
-NOT_FOUND = _l("This change is not known (any more). Nothing was changed.")
-RETRY_TOO_EARLY = _l("Microsoft asked us to wait a little longer. Nothing was changed yet.")
 
 
 def rate_limited(minutes: int) -> LazyString:
