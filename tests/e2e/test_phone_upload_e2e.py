@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from PIL import Image, ImageChops, ImageStat
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.formparser import parse_form_data
@@ -251,4 +252,33 @@ def test_a_refusal_replaces_the_page_and_the_next_photo_goes_through(
     expect(page.locator("#status-headline")).to_have_text(DONE_UPLOAD, timeout=30_000)
     page.go_back()
     expect(page.get_by_role("heading", level=1)).to_have_text("Change your photo")
+    assert page.csp_violations == []  # type: ignore[attr-defined]
+
+
+def test_when_the_connection_breaks_the_same_copy_can_be_sent_again_with_the_keyboard(
+    page: Page, live_server: LiveServer, tmp_path: Path, received: list[Received]
+) -> None:
+    photo = tmp_path / "IMG_1006.JPG"
+    photo.write_bytes(imagegen.camera_card((2400, 1800), orientation=8))
+    demo_sign_in(page, live_server, USER, start="/photo")
+    page.get_by_label("Photo", exact=True).set_input_files(str(photo))
+    expect(page.locator("#crop-size")).to_have_value("1800")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {**PHONE_LINK, "offline": True})
+
+    page.get_by_role("button", name="Save my new photo").click()
+    expect(page.locator("#upload-failed")).to_be_visible()
+    expect(page.get_by_role("button", name="Try again")).to_be_focused()
+    assert received == []
+    results = Axe().run(page, context="#upload-progress")
+    assert results.violations_count == 0, results.generate_report()
+
+    cdp.send("Network.emulateNetworkConditions", {**PHONE_LINK, "offline": False})
+    page.keyboard.press("Enter")
+    expect(page.locator("#status-headline")).to_have_text(DONE_UPLOAD, timeout=30_000)
+    # The plain form carried the same copy: 1296 px, the whole of it the square.
+    [sent] = received
+    assert Image.open(io.BytesIO(sent.photo)).size == (1296, 1296)
+    assert [sent.fields[n] for n in ("x", "y", "size")] == ["0", "0", "1296"]
     assert page.csp_violations == []  # type: ignore[attr-defined]

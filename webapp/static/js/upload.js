@@ -64,17 +64,19 @@
     }
   }
 
-  function megabytes(bytes) {
+  function megabytes(bytes, digits) {
     return (bytes / MEGABYTE).toLocaleString(language, {
-      minimumFractionDigits: 1,
-      maximumFractionDigits: 1
+      minimumFractionDigits: digits,
+      maximumFractionDigits: digits
     });
   }
 
   function amount(sent, total) {
+    /* A copy is often below 1 MB: two decimals so that the figure moves too. */
+    var digits = total < MEGABYTE ? 2 : 1;
     return (panel.getAttribute("data-amount-template") || "")
-      .replace("{sent}", megabytes(sent))
-      .replace("{total}", megabytes(total));
+      .replace("{sent}", megabytes(sent, digits))
+      .replace("{total}", megabytes(total, digits));
   }
 
   /* -- a smaller copy --------------------------------------------------------------------- */
