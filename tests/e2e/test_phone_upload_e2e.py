@@ -282,3 +282,21 @@ def test_when_the_connection_breaks_the_same_copy_can_be_sent_again_with_the_key
     assert Image.open(io.BytesIO(sent.photo)).size == (1296, 1296)
     assert [sent.fields[n] for n in ("x", "y", "size")] == ["0", "0", "1296"]
     assert page.csp_violations == []  # type: ignore[attr-defined]
+
+
+def test_a_file_over_the_limit_is_refused_before_a_byte_is_sent(
+    page: Page, live_server: LiveServer, tmp_path: Path, received: list[Received]
+) -> None:
+    demo_sign_in(page, live_server, USER, start="/photo")
+    limit = int(page.locator("#photo").get_attribute("data-max-bytes") or 0)
+    huge = tmp_path / "IMG_1007.JPG"
+    huge.write_bytes(imagegen.jpeg((400, 300)) + bytes(limit))
+    page.get_by_label("Photo", exact=True).set_input_files(str(huge))
+    page.get_by_role("button", name="Save my new photo").click()
+    mb = limit // (1024 * 1024)
+    expect(page.get_by_role("alert")).to_have_text(
+        f"The file is larger than {mb} MB. Nothing was changed."
+    )
+    expect(page.get_by_label("Photo", exact=True)).to_be_focused()
+    expect(page.locator("#upload-progress")).to_be_hidden()
+    assert received == []
