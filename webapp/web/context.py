@@ -25,6 +25,7 @@ def graph() -> GraphClient:
             ),
             current_app.extensions["http"],
             current_app.extensions["call_options"],
+            account=_account(),
         )
     return g.graph_client
 
@@ -40,5 +41,12 @@ def sharepoint() -> SharePointClient:
             ),
             current_app.extensions["http"],
             current_app.extensions["call_options"],
+            account=_account(),
         )
     return g.sharepoint_client
+
+
+def _account() -> str | None:
+    """Whose calls a Retry-After holds back (oid.tid, security.md A6); None before sign-in."""
+    user = g.get("user")
+    return f"{user.oid}.{user.tid}" if user is not None else None
