@@ -22,6 +22,7 @@ square) and off (the form sends the camera file):
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import tempfile
 import time
@@ -111,6 +112,8 @@ def main() -> None:
     raw_send = raw * 8 / UP_BITS_PER_SECOND + LATENCY_SECONDS
 
     app, server, base = start_demo_app()
+    # Figures only: the app's request log is set up with the app, so quieten it afterwards.
+    logging.getLogger("profilefix.request").setLevel(logging.ERROR)
     tenant = app.extensions["demo_tenant"]
     tenant.photo_model = "classic"
     uploads = record_uploads(app)
