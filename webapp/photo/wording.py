@@ -13,6 +13,10 @@ from webapp.photo.operations import Kind, Operation, SideState
 from webapp.photo.update import NO_GRAPH_PHOTO, SHAREPOINT_SYNC_HOURS, Outcome
 
 
+# Said by the upload page before sending a file over the limit (issue 17).
+UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
+
+
 def accepted(limits: PipelineLimits) -> LazyString:
     """What the upload takes, said once on the page and in every refusal."""
     return _l(
