@@ -12,7 +12,6 @@ from webapp.imaging.pipeline import PipelineLimits, Rejection
 from webapp.photo.operations import Kind, Operation, SideState
 from webapp.photo.update import NO_GRAPH_PHOTO, SHAREPOINT_SYNC_HOURS, Outcome
 
-
 # Said by the upload page before sending a file over the limit (issue 17).
 UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
 
