@@ -565,8 +565,8 @@ def _reduced_rgb(
     right = min(picture.width, math.ceil(region[2]))
     bottom = min(picture.height, math.ceil(region[3]))
     factor = max(1, math.ceil(min(right - left, bottom - top) / (_REDUCE_TO * target)))
-    if factor == 1 and picture.mode == "RGB":  # a drafted camera JPEG: Lanczos reads it in place
-        return picture, region
+    if factor == 1 and picture.mode == "RGB" and "transparency" not in picture.info:
+        return picture, region  # nothing to convert or reduce (a drafted camera JPEG)
     rows = max(1, _STRIP_PIXELS // ((right - left) * factor)) * factor
     reduced = Image.new(
         "RGB", (math.ceil((right - left) / factor), math.ceil((bottom - top) / factor))
