@@ -561,9 +561,10 @@ def _reduced_rgb(
     took 800 MB so (issue 16 item 2). Strips keep that to ≈ 1 MB at a time. Returns the reduced
     picture and the region's box inside it.
     """
-    left, top = max(0, math.floor(region[0])), max(0, math.floor(region[1]))
-    right = min(picture.width, math.ceil(region[2]))
-    bottom = min(picture.height, math.ceil(region[3]))
+    # The draft may round the picture's size down by a fraction of a pixel.
+    region = (region[0], region[1], min(region[2], picture.width), min(region[3], picture.height))
+    left, top = math.floor(region[0]), math.floor(region[1])
+    right, bottom = math.ceil(region[2]), math.ceil(region[3])
     factor = max(1, math.ceil(min(right - left, bottom - top) / (_REDUCE_TO * target)))
     if factor == 1 and picture.mode == "RGB" and "transparency" not in picture.info:
         return picture, region  # nothing to convert or reduce (a drafted camera JPEG)
@@ -577,8 +578,8 @@ def _reduced_rgb(
     inner = (
         (region[0] - left) / factor,
         (region[1] - top) / factor,
-        min(region[2] - left, right - left) / factor,
-        min(region[3] - top, bottom - top) / factor,
+        (region[2] - left) / factor,
+        (region[3] - top) / factor,
     )
     return reduced, inner
 
