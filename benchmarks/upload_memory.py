@@ -72,6 +72,30 @@ for group, builders in (("hostile", HOSTILE), ("budget", AT_THE_BUDGET)):
 print(json.dumps(files))
 """
 
+# A threaded worker (four threads, as gunicorn's gthread) serving every file twice per round.
+WORKER = r"""
+import json, re, resource, sys
+from concurrent.futures import ThreadPoolExecutor
+from webapp.photos import pipeline
+
+files = [open(path, "rb").read() for path in sys.argv[2:]]
+rounds, rss_after = int(sys.argv[1]), []
+
+def upload(data):
+    try:
+        pipeline.normalise(data, None, pipeline.PipelineLimits())
+    except pipeline.PhotoRejectedError:
+        pass
+
+with ThreadPoolExecutor(4) as pool:
+    for _ in range(rounds):
+        list(pool.map(upload, files * 2))
+        status = open("/proc/self/status").read()
+        rss_after.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"peak_mb": peak_kb / 1024, "rss_after_mb": rss_after}))
+"""
+
 RUN = r"""
 import json, resource, sys, threading, time
 from webapp.photos import pipeline
@@ -229,6 +253,13 @@ def uploads(tmp: Path) -> None:
             f" {row['peak_mb']:11.1f} MB {max(row['seconds']):7.2f}"
             f" {together['peak_mb']:11.1f} MB {max(together['seconds']):6.2f}"
         )
+    rounds = 5
+    paths = [str(tmp / f"{i}.bin") for i in range(len(files))]
+    worker = child(WORKER, str(rounds), *paths)
+    worst = max(worst, worker["peak_mb"])
+    after = ", ".join(f"{mb:.0f}" for mb in worker["rss_after_mb"])
+    print(f"\na worker with 4 threads, {rounds} rounds of every file twice each:")
+    print(f"peak {worker['peak_mb']:.1f} MB; resident after each round: {after} MB")
     print(f"\nidle process with the app imported: {idle:.1f} MB")
     print(f"highest peak of any process:        {worst:.1f} MB  (target <= 350 MB)")
 
