@@ -196,9 +196,9 @@ class PipelineLimits:
     # Issue 16 item 2: the most memory one decode may take (`decode_bytes`), refused from the
     # header otherwise. An app process is ≈ 70 MB idle and runs two decodes at once
     # (`_DECODE_SLOTS`), each with ≤ 25 MB more for its reduction: 70 + 2 × (100 + 25) = 320 MB,
-    # under the 350 MB per process issue 16 asks for. It still takes any JPEG up to `max_pixels`
-    # (draft), PNG of up to 25 MP in colour and 50 MP in grey or palette, a 12 MP iPhone HEIC and
-    # WebP of up to 6 MP.
+    # under the 350 MB per process issue 16 asks for. It still takes a baseline JPEG up to
+    # `max_pixels` (draft; progressive ≈ 32 MP), PNG up to 25 MP in colour and 50 MP in grey
+    # or palette, a 12 MP iPhone HEIC and WebP up to 5.8 MP.
     max_decode_bytes: int = 100_000_000
 
     def __post_init__(self) -> None:
@@ -459,12 +459,12 @@ def _jpeg_coefficient_bytes(im: Image.Image) -> int:
 def _heif_bytes_per_pixel(im: Image.Image) -> float:
     """The peak of a HEIF decode per pixel, Pillow's image included.
 
-    The decoded planes (chroma samples, 1 or 2 bytes each) are held twice, by libde265 and by
-    libheif, until libheif has converted them to interleaved pixels; pillow-heif then hands those
-    to Pillow to copy into its own image (as_plugin.load). The peak is the interleaved pixels plus
-    the larger of the planes and Pillow's image, plus 1 byte of row buffers and metadata: 8 for
-    8-bit 4:2:0 RGB as phones write it, 10 for 4:4:4, 10 for RGBA. Measured with
-    benchmarks/upload_memory.py --costs: 7.3–7.9, 9.3–9.9 and 8.0–8.6.
+    libheif converts the decoded planes (chroma samples of 1 or 2 bytes) to interleaved pixels,
+    which pillow-heif hands to Pillow to copy into its own image (as_plugin.load). Fitted on
+    measurements: the interleaved pixels, plus the larger of Pillow's image and twice the planes
+    (the decoder's and libheif's, as 4:4:4 shows), plus 1 byte of buffers: 8 for 8-bit 4:2:0 RGB
+    as phones write it, 10 for 4:4:4 or RGBA. Measured with benchmarks/upload_memory.py --costs
+    and at 3–24 MP: 7.3–7.9, 9.3–9.9 and 8.0–8.6.
     """
     depth = 2 if (im.info.get("bit_depth") or 8) > 8 else 1
     samples = _HEIF_SAMPLES.get(im.info.get("chroma"), 1.0) + (im.mode == "RGBA")
