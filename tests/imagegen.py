@@ -254,7 +254,6 @@ def heic(size: tuple[int, int] = (320, 240), orientation: int = 1, quality: int 
 # opens as; "P" carries a two-entry palette whose first (used) entry is transparent.
 _PNG_KINDS = {
     "1": (0, 1),
-    "L": (0, 8),
     "I;16": (0, 16),
     "RGB": (2, 8),
     "P": (3, 8),
