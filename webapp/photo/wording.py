@@ -37,6 +37,10 @@ _REJECTIONS: dict[Rejection, LazyString] = {
     Rejection.BAD_CROP: _l("The chosen square does not fit the photo. Please choose it again."),
     Rejection.OUTPUT_TOO_LARGE: _l("The photo could not be made small enough for Microsoft 365."),
     Rejection.BUSY: _l("Many photos are being processed right now. Please try again in a minute."),
+    Rejection.TOO_LARGE_TO_DECODE: _l(
+        "The picture is too large to handle safely as it is saved. Save it as a standard JPEG "
+        "photo or at a smaller size, and try again."
+    ),
 }
 
 
