@@ -192,6 +192,7 @@ class StatusView:
 def status_view(op: Operation) -> StatusView:
     now = time.time()
     running = operations().running(op.user) == op.id
+    latest = update.is_latest(operations(), op)
     result = update.outcome(op, now, running)
     sides = [("graph", op.graph)] if op.writes_graph else []
     sides.append(("sharepoint", op.sharepoint))
@@ -213,14 +214,9 @@ def status_view(op: Operation) -> StatusView:
         following=running or update.following_through(op, now),
         elapsed=0 if op.written_at is None else int(now - op.written_at),
         limit=update.FOLLOW_THROUGH_SECONDS,
-        can_retry=not running and update.retry_allowed(op, now),
-        can_undo=op.undoable and _is_latest(op),
+        can_retry=not running and update.retry_allowed(op, now) and latest,
+        can_undo=op.undoable and latest,
     )
-
-
-def _is_latest(op: Operation) -> bool:
-    latest = operations().latest(op.user)
-    return latest is not None and latest.id == op.id
 
 
 @bp.get("/photo/status/<op_id>")
