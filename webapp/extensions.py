@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from flask import g, request, session
+from flask import request, session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_session import Session
 from flask_wtf import CSRFProtect
+
+from webapp.auth.guard import current_user
 
 LANGUAGES = ("en", "da")
 LANGUAGE_KEY = "ui.language"
 
 
 def _rate_limit_key() -> str:
-    """Signed-in users are limited per account (oid.tid), others per client address."""
-    user = g.get("user")
+    """Signed-in users are limited per account (oid.tid), others per client address.
+
+    The limiter checks before any view's hook runs, so the user is loaded here: keyed by
+    address, everyone behind one company egress address would share one budget, and 300
+    anonymous requests would lock out a signed-in colleague (issue 16 item 4).
+    """
+    user = current_user()
     if user is not None:
         return f"user:{user.oid}.{user.tid}"
     return f"ip:{request.remote_addr or 'unknown'}"

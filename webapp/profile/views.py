@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from webapp import about
 from webapp.auth.guard import login_required
+from webapp.extensions import limiter
 from webapp.profile import editing, wording
 from webapp.profile.editing import Birthday, Kind, ProfileView, SaveResult, Value
 from webapp.profile.forms import KEEP_MINE, KEEP_THEIRS, ProfileForm, ResolveForm
@@ -16,6 +17,13 @@ from webapp.web import context as upstream
 from webapp.web.ticket import current_ticket
 
 bp = Blueprint("profile", __name__)
+
+# Twenty profile saves per user and hour, shared by saving and resolving a conflict. A save
+# costs a Graph PATCH per group of fields plus a SharePoint write per changed SharePoint field
+# and a read of both sides: twenty is several sittings of corrections for a person, and keeps
+# a script from spending the tenant's Graph and SharePoint budget (security.md §3.6, C9).
+WRITE_LIMIT = "20 per hour"
+_writes = limiter.shared_limit(WRITE_LIMIT, scope="profile-write")
 
 
 def _keep() -> dict[str, str]:
@@ -124,12 +132,14 @@ def _saved(form: ProfileForm) -> Response | tuple[str, int]:
 
 @bp.post("/profile")
 @login_required
+@_writes
 def save() -> Response | tuple[str, int]:
     return _saved(ProfileForm())
 
 
 @bp.post("/profile/resolve")
 @login_required
+@_writes
 def resolve() -> Response | tuple[str, int]:
     """The conflict step: save the fields where the user kept their own version."""
     form = ResolveForm()
