@@ -105,6 +105,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
         SESSION_KEY_PREFIX="profilefix:session:",
         AUTH_FLOW_COOKIE=f"{cookie_prefix}authflow",
+        LANGUAGE_COOKIE=f"{cookie_prefix}language",
         WTF_CSRF_TIME_LIMIT=settings.session_max_hours * 3600,
         WTF_CSRF_SSL_STRICT=True,
         RATELIMIT_HEADERS_ENABLED=True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request, session
+from flask import current_app, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_session import Session
@@ -11,7 +11,6 @@ from flask_wtf import CSRFProtect
 from webapp.auth.guard import current_user
 
 LANGUAGES = ("en", "da")
-LANGUAGE_KEY = "ui.language"
 
 
 def _rate_limit_key() -> str:
@@ -28,11 +27,9 @@ def _rate_limit_key() -> str:
 
 
 def select_locale() -> str:
-    """The language the user picked, else the browser's preference, else English."""
-    try:
-        chosen = session.get(LANGUAGE_KEY)
-    except Exception:  # the session store is down: the 503 page still needs a language
-        chosen = None
+    """The language the user picked (a cookie of its own, so that choosing it needs no
+    session), else the browser's preference, else English."""
+    chosen = request.cookies.get(current_app.config["LANGUAGE_COOKIE"])
     if chosen in LANGUAGES:
         return chosen
     return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from m365_emulator.tenant import Tenant
@@ -88,11 +89,39 @@ def test_expired_code_sends_the_user_back_to_start(
 
 
 def test_session_id_changes_at_sign_in(client: FlaskClient, sign_in: SignIn) -> None:
-    client.post("/language", data={"language": "en"})  # an anonymous session exists
+    sign_in.as_user("in-sync")
     before = _session_cookie(client)
     sign_in.as_user("in-sync")
     after = _session_cookie(client)
     assert before and after and before != after
+
+
+def _session_records(app: Flask) -> list[str]:
+    """The session files (cachelib's own bookkeeping file is not one)."""
+    return list(app.session_interface.cache._list_dir())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path", ["/", "/helpdesk", "/?ticket=INC0012345", "/signed-out"])
+def test_anonymous_page_views_create_no_session(app: Flask, client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert _session_records(app) == []
+
+
+def test_the_language_choice_needs_no_session(app: Flask, client: FlaskClient) -> None:
+    response = client.post("/language", data={"language": "da", "next": "/helpdesk"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/helpdesk"
+    page = client.get("/helpdesk").get_data(as_text=True)
+    assert '<html lang="da">' in page
+    assert _session_cookie(client) is None
+    assert _session_records(app) == []
+
+
+def test_another_site_cannot_switch_the_language(client: FlaskClient) -> None:
+    client.post("/language", data={"language": "da"}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert '<html lang="en">' in client.get("/").get_data(as_text=True)
 
 
 def test_deep_link_survives_sign_in(client: FlaskClient, sign_in: SignIn) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask, render_template_string
+from flask import Flask, g, render_template_string
 
 from webapp.web import ticket
 
@@ -41,7 +41,17 @@ def app() -> Flask:
     return app
 
 
-def test_a_valid_ticket_is_remembered_for_the_following_pages(app: Flask) -> None:
+@pytest.fixture
+def signed_in(app: Flask) -> Flask:
+    @app.before_request
+    def _someone() -> None:
+        g.user = "someone"
+
+    return app
+
+
+def test_a_valid_ticket_is_remembered_for_the_following_pages(signed_in: Flask) -> None:
+    app = signed_in
     page = "{{ helpdesk_ticket }}|{{ ticket_rejected }}"
     app.add_url_rule("/p", "p", lambda: render_template_string(page))
     client = app.test_client()
@@ -55,3 +65,13 @@ def test_a_valid_ticket_is_remembered_for_the_following_pages(app: Flask) -> Non
 def test_a_malformed_first_ticket_leaves_none(app: Flask) -> None:
     app.add_url_rule("/p", "p", lambda: str(ticket.current_ticket()))
     assert app.test_client().get("/p?ticket=<b>").text == "None"
+
+
+def test_an_anonymous_visit_shows_the_ticket_without_remembering_it(app: Flask) -> None:
+    page = "{{ helpdesk_ticket }}"
+    app.add_url_rule("/p", "p", lambda: render_template_string(page))
+    client = app.test_client()
+    response = client.get("/p?ticket=INC0012345")
+    assert response.text == "INC0012345"
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/p").text == "None"

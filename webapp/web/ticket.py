@@ -24,7 +24,9 @@ def _read() -> tuple[str | None, bool]:
         return None, False
     raw = request.args.get(PARAMETER, "")
     if raw and is_valid(raw):
-        if session.get(SESSION_KEY) != raw:
+        # Remembered for a signed-in visit only: an anonymous page view opens no session
+        # (issue 16 item 7); the link keeps its ticket through sign-in by itself.
+        if g.get("user") is not None and session.get(SESSION_KEY) != raw:
             session[SESSION_KEY] = raw
         return raw, False
     remembered = session.get(SESSION_KEY)
