@@ -8,8 +8,10 @@ from flask import Flask, g, render_template_string
 from webapp.web import ticket
 
 
-@pytest.mark.parametrize("value", ["INC0012345", "abc", "REQ-2026-0001", "A" * 32, "123"])
-def test_plain_short_references_are_valid(value: str) -> None:
+@pytest.mark.parametrize(
+    "value", ["INC0012345", "REQ-2026-0001", "INC-42", "INC42", "123", "CHG0000001", "9" * 32]
+)
+def test_ticket_numbers_as_the_helpdesk_page_documents_them_are_valid(value: str) -> None:
     assert ticket.is_valid(value)
 
 
@@ -18,7 +20,18 @@ def test_plain_short_references_are_valid(value: str) -> None:
     [
         "",
         "ab",
-        "A" * 33,
+        "12",
+        "9" * 33,
+        "abc",
+        "A" * 32,
+        # Words: a link must not be able to put an instruction on our pages.
+        "CALL-HELPDESK-NOW",
+        "VISIT-EVIL-EXAMPLE-COM",
+        "SEND-PASSWORD-TO-IT",
+        "PASSWORD",
+        "CALL-555-0100-NOW",
+        "INC-",
+        "INC--42",
         "INC 0012345",
         "INC_0012345",
         "<script>",
