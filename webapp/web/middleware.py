@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
+
+# Headers a reverse proxy adds to say whom it forwards for (ProxyFix reads only the first).
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def is_forwarded(environ: dict[str, Any]) -> bool:
+    """Whether the request says it came through a proxy (or a client pretends it did)."""
+    return any(environ.get(name) for name in FORWARDING_HEADERS)
+
+
+def trusted_client(environ: dict[str, Any], trusted_proxies: int) -> str | None:
+    """The client's address as far as it can be known, else None.
+
+    Without forwarding headers the peer is the client. With them, the peer is a proxy: the
+    client is the address the trusted proxies report (ProxyFix put it in REMOTE_ADDR), which
+    needs TRUSTED_PROXIES > 0 and at least that many X-Forwarded-For entries. Otherwise the
+    only address left is a proxy's own, which says nothing about who is asking (a proxy on
+    the same host would make every client look like 127.0.0.1).
+    """
+    remote = environ.get("REMOTE_ADDR")
+    if not is_forwarded(environ):
+        return remote
+    hops = [h for h in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    if trusted_proxies == 0 or len(hops) < trusted_proxies:
+        return None
+    return remote
 
 
 def content_security_policy(authority: str) -> str:

@@ -28,6 +28,7 @@ from webapp.extensions import limiter
 from webapp.microsoft.http import UpstreamCall
 from webapp.settings import SettingsError
 from webapp.web.errors import request_id
+from webapp.web.middleware import trusted_client
 
 # The request log has its own logger so that deployments can route it apart from app warnings.
 request_logger = logging.getLogger("profilefix.request")
@@ -171,9 +172,12 @@ def init_app(app: Flask) -> None:
 
     @limiter.exempt
     def metrics() -> Response:
-        """Prometheus exposition, only for the addresses METRICS_ALLOWED_FROM lists."""
+        """Prometheus exposition, only for the addresses METRICS_ALLOWED_FROM lists: the
+        client's, never a proxy's own (issue 16 item 12)."""
         try:
-            client = ipaddress.ip_address(request.remote_addr or "")
+            client = ipaddress.ip_address(
+                trusted_client(request.environ, settings.trusted_proxies) or ""
+            )
         except ValueError:
             abort(403)
         if not any(client in network for network in allowed):
