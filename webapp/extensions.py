@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import current_app, request
 from flask_babel import Babel
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RequestLimit
 from flask_session import Session
 from flask_wtf import CSRFProtect
 
+from webapp import audit
 from webapp.auth.guard import current_user
 
 LANGUAGES = ("en", "da")
@@ -38,4 +39,11 @@ def select_locale() -> str:
 server_session = Session()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=_rate_limit_key, default_limits=["300 per minute"])
+
+
+def _limit_hit(hit: RequestLimit) -> None:
+    """A security event per refused request (the limit, never the key: it names the account)."""
+    audit.event("rate_limit.hit", limit=str(hit.limit))
+
+
+limiter = Limiter(key_func=_rate_limit_key, default_limits=["300 per minute"], on_breach=_limit_hit)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import io
+import json
 import logging
 import re
 import threading
@@ -664,3 +666,45 @@ def test_the_follow_through_waits_while_another_request_holds_the_lock(
     client.get(f"{status_page}.json")
     again = store.get(op.user, op.id)
     assert again is not None and again.checks == checks + 1
+
+
+# -- security events (issue 16 item 10) ----------------------------------------------------------
+
+
+def _security_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "profilefix.security" and r.levelno == logging.INFO
+    ]
+
+
+def test_photo_writes_removals_undos_and_refusals_are_security_events(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    phone_photo: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sign_in.as_user("in-sync")
+    written = op_id(upload(client, phone_photo))
+    undone = op_id(post_form(client, f"/photo/status/{written}", "/photo/undo"))
+    removed = op_id(post_form(client, "/photo/remove", "/photo/remove"))
+    upload(client, imagegen.svg())
+
+    seen = [
+        (e["event"], e.get("op"), e.get("service"))
+        for e in _security_events(caplog)
+        if str(e["event"]).startswith("photo.")
+    ]
+    assert seen == [
+        ("photo.written", written, "graph"),
+        ("photo.written", written, "sharepoint"),
+        ("photo.undone", undone, "graph"),
+        ("photo.undone", undone, "sharepoint"),
+        ("photo.removed", removed, "graph"),
+        ("photo.refused", None, None),
+    ]
+    user = hashlib.sha256(user_key(tenant, "in-sync").encode()).hexdigest()[:16]
+    assert all(e["user"] == user for e in _security_events(caplog))

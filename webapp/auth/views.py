@@ -26,6 +26,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
+from webapp import audit
 from webapp.auth.flow import Auth, SignInError
 from webapp.auth.next_link import safe_next
 from webapp.extensions import csrf, limiter
@@ -130,10 +131,11 @@ def callback() -> Response | tuple[str, int]:
         user = auth().complete(record["flow"], params)
     except SignInError as exc:
         logger.warning("sign-in failed: %s", exc.reason)
+        audit.event("sign_in.failed", reason=exc.reason)
         return render_template("auth/failed.html", reason=exc.reason), 400
     # A new session id at every sign-in (security.md A1): keep only what was just set.
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
-    logger.info("sign-in succeeded for oid=%s", user.oid)
+    audit.event("sign_in.succeeded", account=f"{user.oid}.{user.tid}")
     target = safe_next(record.get("next"), is_deep_link_page)
     response = redirect(target)
     expire_cookie(response, current_app.config["AUTH_FLOW_COOKIE"])

@@ -13,6 +13,7 @@ import enum
 import logging
 from dataclasses import dataclass
 
+from webapp import audit
 from webapp.imaging.pipeline import PhotoRejectedError, PipelineLimits, ProcessedPhoto, normalise
 from webapp.microsoft.errors import AuthRequiredError, ThrottledError, UpstreamError
 from webapp.microsoft.graph import GraphClient
@@ -312,6 +313,7 @@ def _write_graph(ops: OperationStore, graph: GraphClient, op: Operation) -> None
         op, "graph", state=SideState.DONE, error=None, not_before=None, writes=op.graph.writes + 1
     )
     logger.info("photo op %s: graph written", op.id)
+    _written(op, "graph")
 
 
 def _write_sharepoint(ops: OperationStore, up: Upstreams, op: Operation) -> None:
@@ -351,9 +353,23 @@ def _write_sharepoint(ops: OperationStore, up: Upstreams, op: Operation) -> None
                 writes=op.sharepoint.writes + 1,
             )
             logger.info("photo op %s: sharepoint written", op.id)
+            _written(op, "sharepoint")
     else:
         ops.set_side(op, "sharepoint", state=SideState.DONE, error=None, not_before=None)
     _trigger(up)
+
+
+# The security event for a write each kind of change makes (issue 16 item 10).
+_EVENTS = {
+    Kind.UPLOAD: "photo.written",
+    Kind.RESYNC: "photo.written",
+    Kind.REMOVE: "photo.removed",
+    Kind.UNDO: "photo.undone",
+}
+
+
+def _written(op: Operation, service: str) -> None:
+    audit.event(_EVENTS[op.kind], account=op.user, op=op.id, service=service)
 
 
 def _refused(exc: UpstreamError) -> bool:

@@ -25,6 +25,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from webapp import audit
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
@@ -123,7 +124,7 @@ def save() -> Response | tuple[str, int]:
     try:
         photo = normalise(data, box, limits)
     except PhotoRejectedError as exc:
-        current_app.logger.info("photo refused: %s", exc.reason.value)
+        audit.event("photo.refused", reason=exc.reason.value)
         return _upload_page(form, wording.rejection(exc.reason, limits), 422)
     finally:
         del data

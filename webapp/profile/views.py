@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, flash, g, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
-from webapp import about
+from webapp import about, audit
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.profile import editing, wording
@@ -119,6 +119,10 @@ def _saved(form: ProfileForm) -> Response | tuple[str, int]:
         session,
         today=datetime.now(UTC).date(),
     )
+    if result.saved:
+        audit.event("profile.saved", fields=",".join(result.saved))
+    if result.refused:
+        audit.event("profile.refused", fields=",".join(result.refused))
     if result.complete:
         # Post/redirect/get: a reload shows what both sides hold now and sends nothing twice.
         for category, line in wording.outcome_lines(result):
