@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import redis
 import requests
 from cachelib import FileSystemCache
-from dotenv import load_dotenv
 from flask import Flask, request
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -22,7 +21,7 @@ from webapp import about, wording
 from webapp.extensions import babel, csrf, limiter, select_locale, server_session
 from webapp.microsoft import throttle
 from webapp.microsoft.http import CallOptions, build_session, decorated_user_agent
-from webapp.settings import Settings
+from webapp.settings import Settings, from_environment
 from webapp.store import FileStore, RedisStore, Store, connect_redis
 from webapp.web import observability
 
@@ -60,12 +59,12 @@ def create_app(
     with no CLIENT_ID there, the app runs on the built-in demo tenant. Local sessions and
     records live under `instance_path` (default: Flask's instance folder).
 
-    :raise SettingsError: when the settings are contradictory or unsafe.
+    :raise SettingsError: when the given settings are contradictory or unsafe.
+    :raise SystemExit: with one line, when those from the environment are.
     """
     app = ProfileFix(__name__, template_folder=_template_folder(), instance_path=instance_path)
     if settings is None:
-        load_dotenv(os.environ.get("PROFILEFIX_ENV_FILE", ".env"))
-        settings = Settings.from_env()
+        settings = from_environment()
     if settings is None:
         # The one place that wires demo mode (DEVELOPERS.md: one code path).
         from webapp import demo

@@ -133,3 +133,23 @@ def test_the_request_line_is_json_with_a_pseudonym_and_survives_crlf(
     assert record["endpoint"] == "auth.login"
     assert record["request_id"] != "<script>bad id"  # an invalid incoming id is replaced
     assert record["user"] is None
+
+
+def test_a_proxy_the_app_was_not_told_about_gets_a_page_saying_what_to_set(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No PUBLIC_URL, TRUSTED_PROXIES=0: links and the redirect URI come from the request,
+    # which behind a TLS-terminating proxy says http:// and the proxy's idea of the host.
+    app = create_app(tenant_settings(), instance_path=str(tmp_path))
+    client = app.test_client()
+    assert client.get("/").status_code == 200  # reached directly: fine
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/", headers=forwarded)
+        client.get("/helpdesk", headers=forwarded)
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "PUBLIC_URL" in page and "TRUSTED_PROXIES" in page
+    errors = [r for r in caplog.records if "TRUSTED_PROXIES" in r.getMessage()]
+    assert len(errors) == 1  # said once, not per request
+    assert client.get("/healthz", headers=forwarded).status_code == 200
