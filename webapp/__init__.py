@@ -21,6 +21,7 @@ from webapp import about, wording
 from webapp.extensions import babel, csrf, limiter, select_locale, server_session
 from webapp.microsoft import throttle
 from webapp.microsoft.http import CallOptions, build_session, decorated_user_agent
+from webapp.sealing import Sealer
 from webapp.settings import Settings, from_environment
 from webapp.store import FileStore, RedisStore, Store, connect_redis
 from webapp.web import observability
@@ -176,6 +177,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
 
 
 def _store(app: Flask, settings: Settings) -> Store:
+    sealer = Sealer.from_secret(settings.secret_key, "records")
     if settings.redis_url:
-        return RedisStore(connect_redis(settings.redis_url))
-    return FileStore(os.path.join(app.instance_path, "records"))
+        return RedisStore(connect_redis(settings.redis_url), sealer)
+    return FileStore(os.path.join(app.instance_path, "records"), sealer=sealer)

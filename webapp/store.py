@@ -20,6 +20,8 @@ from cachelib import FileSystemCache
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from webapp.sealing import Sealer
+
 # security.md §3.7: explicit short timeouts, no client-side retry storm.
 REDIS_OPTIONS: dict[str, Any] = {
     "socket_connect_timeout": 0.5,
@@ -30,7 +32,13 @@ REDIS_OPTIONS: dict[str, Any] = {
 
 
 class Store(Protocol):
-    """What the app needs from a key-value store with expiry."""
+    """What the app needs from a key-value store with expiry.
+
+    `sealer` encrypts what must not sit in the store readable (webapp/sealing.py); the store
+    itself keeps bytes as given, so that locks and counters stay comparable.
+    """
+
+    sealer: Sealer
 
     def get(self, key: str) -> bytes | None: ...
 
@@ -72,8 +80,9 @@ return 0
 class RedisStore:
     """Records in Redis, shared by every instance."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "profilefix:") -> None:
+    def __init__(self, client: redis.Redis, sealer: Sealer, prefix: str = "profilefix:") -> None:
         self.client = client
+        self.sealer = sealer
         self.prefix = prefix
         self._delete_if = client.register_script(_DELETE_IF)
 
@@ -108,9 +117,15 @@ class FileStore:
     own expiry on the wall clock still prunes old files.
     """
 
-    def __init__(self, directory: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        directory: str,
+        clock: Callable[[], float] = time.time,
+        sealer: Sealer | None = None,
+    ) -> None:
         self.cache = FileSystemCache(directory, threshold=10_000, default_timeout=3600)
         self.clock = clock
+        self.sealer = sealer or Sealer.random()
         self._lock_path = os.path.join(directory, ".add.lock")
 
     @contextmanager

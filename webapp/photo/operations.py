@@ -233,9 +233,11 @@ class OperationStore:
         return op
 
     def save(self, op: Operation) -> None:
-        """Write the record; the user's latest-op pointer follows it."""
+        """Write the record, encrypted (it holds photos, security.md E8); the user's
+        latest-op pointer follows it."""
         ttl = FINISHED_TTL if op.settled and op.verified else UNFINISHED_TTL
-        self.store.set(f"op:{op.id}", op.to_json(), ttl)
+        key = f"op:{op.id}"
+        self.store.set(key, self.store.sealer.seal(op.to_json(), key), ttl)
         latest = self.store.get(f"op-latest:{op.user}")
         if latest is None or latest.decode() == op.id:
             self.store.set(f"op-latest:{op.user}", op.id.encode(), ttl)
@@ -244,8 +246,11 @@ class OperationStore:
         self.store.set(f"op-latest:{op.user}", op.id.encode(), UNFINISHED_TTL)
 
     def get(self, user: str, op_id: str) -> Operation | None:
-        """The user's op, or None when unknown, expired or someone else's."""
-        raw = self.store.get(f"op:{op_id}")
+        """The user's op, or None when unknown, expired, someone else's, or sealed under
+        another SECRET_KEY (then it is as good as expired: no retry, no undo)."""
+        key = f"op:{op_id}"
+        sealed = self.store.get(key)
+        raw = None if sealed is None else self.store.sealer.open(sealed, key)
         if raw is None:
             return None
         op = Operation.from_json(raw)
