@@ -374,6 +374,17 @@ def phone_photo(
     return encode(image, "JPEG", **params)
 
 
+def camera_card(
+    size: tuple[int, int] = (4000, 3000), orientation: int = 6, grain: float = 0.2
+) -> bytes:
+    """The test card (upright `size`) as a phone camera stores it: sensor grain, so the file is
+    as large as a photo's, EXIF `orientation` and GPS. The corner markers still tell which
+    way is up."""
+    upright = card(size)
+    noise = Image.merge("RGB", [Image.effect_noise(size, 60) for _ in range(3)])
+    return jpeg(image=Image.blend(upright, noise, grain), orientation=orientation, gps=True)
+
+
 def scene(seed: int, size: int = 648) -> Image.Image:
     """A distinct, photo-like square picture per seed (sky, ground, a few objects, mild noise)."""
     rng = random.Random(seed)

@@ -10,6 +10,7 @@ from flask_wtf import CSRFProtect
 
 from webapp import audit
 from webapp.auth.guard import current_user
+from webapp.web import context
 
 LANGUAGES = ("en", "da")
 
@@ -21,9 +22,8 @@ def _rate_limit_key() -> str:
     address, everyone behind one company egress address would share one budget, and 300
     anonymous requests would lock out a signed-in colleague (issue 16 item 4).
     """
-    user = current_user()
-    if user is not None:
-        return f"user:{user.oid}.{user.tid}"
+    if current_user() is not None:
+        return f"user:{context.user_key()}"
     return f"ip:{request.remote_addr or 'unknown'}"
 
 

@@ -35,8 +35,9 @@ from prometheus_client import (
 from webapp import audit
 from webapp.auth.guard import current_user
 from webapp.extensions import limiter
-from webapp.microsoft.http import UpstreamCall
+from webapp.microsoft.requester import UpstreamCall
 from webapp.settings import SettingsError
+from webapp.web import context
 from webapp.web.errors import request_id
 from webapp.web.middleware import trusted_client
 
@@ -89,9 +90,10 @@ def record_throttle_wait(service: str, seconds: float) -> None:
     THROTTLE_WAIT_SECONDS.labels(service).observe(seconds)
 
 
-def user_hash(oid: str, tid: str) -> str:
-    """A short stable pseudonym for one account: joins log lines, names nobody."""
-    return audit.pseudonym(f"{oid}.{tid}")
+def user_hash(account: str) -> str:
+    """A short stable pseudonym for one account (`context.user_key()`): joins log lines,
+    names nobody."""
+    return audit.pseudonym(account)
 
 
 class _SecurityLine(logging.Filter):
@@ -107,9 +109,10 @@ class _SecurityLine(logging.Filter):
         line: dict[str, Any] = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds")}
         line.update(data)
         if has_request_context():
-            user = current_user()  # a CSRF failure comes before the guard's own hook
-            line.setdefault("user", user_hash(user.oid, user.tid) if user is not None else None)
-            trusted = current_app.extensions["settings"].trusted_proxies
+            # A CSRF failure comes before the guard's own hook: load the user here.
+            signed_in = current_user() is not None
+            line.setdefault("user", user_hash(context.user_key()) if signed_in else None)
+            trusted = context.settings().trusted_proxies
             line.update(
                 request_id=request_id(),
                 method=request.method,
@@ -134,7 +137,7 @@ def _log_line(status: int, duration: float) -> str:
         "endpoint": request.endpoint,
         "status": status,
         "duration_ms": round(duration * 1000, 1),
-        "user": user_hash(user.oid, user.tid) if user is not None else None,
+        "user": user_hash(context.user_key()) if user is not None else None,
         "upstream": [
             {
                 "service": c.service,
