@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from webapp import audit
@@ -106,15 +107,25 @@ def retry_allowed(op: Operation, now: float) -> bool:
 
 
 def upload(
-    ops: OperationStore, up: Upstreams, user: str, photo: ProcessedPhoto, form_token: str
+    ops: OperationStore,
+    up: Upstreams,
+    user: str,
+    prepare: Callable[[], ProcessedPhoto],
+    form_token: str,
 ) -> Operation:
-    """Show `photo` everywhere: Graph, then SharePoint, then read back.
+    """Show the photo `prepare` makes everywhere: Graph, then SharePoint, then read back.
 
+    `prepare` (the photo pipeline) runs under the user's lock, so one person cannot decode
+    several uploads at once (issue 16 item 2); its PhotoRejectedError leaves no record behind.
     Raises OperationBusyError when another change of the user is running, and
     AuthRequiredError (after saving the record) when the user must sign in again.
     """
-    op = ops.new(user, Kind.UPLOAD, image=photo.data)
-    return start(ops, up, op, form_token)
+    op = ops.new(user, Kind.UPLOAD)
+
+    def decode() -> None:
+        op.image = prepare().data
+
+    return start(ops, up, op, form_token, prepare=decode)
 
 
 def remove(ops: OperationStore, up: Upstreams, user: str, form_token: str) -> Operation:
@@ -198,16 +209,20 @@ def start(
     op: Operation,
     form_token: str,
     undoes: Operation | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> Operation:
     """Run a new op under the user's lock; a repeated form token returns the first op (E5).
 
     `undoes`: the change this op undoes, marked so under the same lock (every save of a
-    record happens under its user's lock).
+    record happens under its user's lock). `prepare` runs first under the lock, before
+    anything is recorded.
     """
     again = ops.for_form(op.user, form_token)
     if again is not None:
         return again
     with ops.lock(op.user, op.id):
+        if prepare is not None:
+            prepare()
         if not ops.remember_form(op.user, form_token, op):
             again = ops.for_form(op.user, form_token)
             if again is not None:

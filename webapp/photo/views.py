@@ -142,18 +142,20 @@ def save() -> Response | tuple[str, int]:
         return _upload_page(form, errors, 400)
     limits = pipeline_limits()
     # Read at most one byte past the limit: the pipeline refuses it (MAX_CONTENT_LENGTH already
-    # bounds the request, security.md B1). The file name is never used (B13).
-    data = form.photo.data.read(limits.max_bytes + 1)
+    # bounds the request, security.md B1). The file name is never used (B13). Handed over once:
+    # decoding drops the bytes before Microsoft is called.
+    received = [form.photo.data.read(limits.max_bytes + 1)]
     crop = form.crop()
     box = None if crop is None else CropBox(crop[0], crop[1], crop[0] + crop[2], crop[1] + crop[2])
     try:
-        photo = normalise(data, box, limits)
+        # Decoded under the user's lock (in `update.upload`): one person, one decode at a time.
+        op = update.upload(
+            *mine(), lambda: normalise(received.pop(), box, limits), form.form_token.data
+        )
     except PhotoRejectedError as exc:
         audit.event("photo.refused", reason=exc.reason.value)
         return _upload_page(form, wording.rejection(exc.reason, limits), 422)
-    finally:
-        del data
-    return _progress(update.upload(*mine(), photo, form.form_token.data))
+    return _progress(op)
 
 
 @bp.get("/photo/saving/<form_token>.json")
