@@ -454,7 +454,6 @@ def test_a_change_asked_for_while_another_runs_shows_the_running_one(
     assert writes(tenant) == []
 
 
-
 def test_an_upload_while_another_change_runs_is_not_even_decoded(
     app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
 ) -> None:
@@ -470,6 +469,7 @@ def test_an_upload_while_another_change_runs_is_not_even_decoded(
     assert writes(tenant) == []
     # Nothing of the refused attempt is recorded: the running change stays the latest.
     assert records.latest(user).id == running.id
+
 
 # -- undo and remove ------------------------------------------------------------------------------
 
