@@ -69,7 +69,7 @@ class Distance:
 
 def fingerprint(data: bytes) -> Fingerprint:
     """Fingerprint an image file; raises UnreadablePictureError."""
-    rgb = _small_rgb(data)
+    rgb = small_square(data, _SIDE * 4)
     grey = rgb.convert("L").resize((_SIDE, _SIDE), Image.Resampling.BOX).tobytes()
     grid = rgb.resize((_GRID, _GRID), Image.Resampling.BOX)
     return Fingerprint(grey=_normalised(grey), colours=grid.tobytes())
@@ -98,14 +98,17 @@ def _normalised(grey: bytes) -> bytes:
     return bytes(min(255, max(0, round(128 + _Z_SCALE * (v - mean) / rms))) for v in grey)
 
 
-def _small_rgb(data: bytes) -> Image.Image:
-    """Decode at a small size (JPEG draft), upright, centre square, transparency on white."""
+def small_square(data: bytes, side: int) -> Image.Image:
+    """The centre square of a picture as RGB, decoded at no less than `side` px where the format
+    allows (JPEG draft), upright, transparency on white; raises UnreadablePictureError.
+
+    Also what the history's thumbnails are cut from (`thumbnail.py`)."""
     try:
         with pipeline.decoding(), Image.open(io.BytesIO(data), formats=_FORMATS) as im:
             if im.width * im.height > _MAX_PIXELS:
                 raise UnreadablePictureError(f"{im.width}x{im.height} is too large")
             orientation = pipeline.exif_orientation(im)
-            im.draft("RGB", (_SIDE * 4, _SIDE * 4))
+            im.draft("RGB", (side, side))
             rgba = pipeline.upright(im.convert("RGBA"), orientation)
     except UnreadablePictureError:
         raise

@@ -6,7 +6,7 @@ The diagnosis speaks in codes and parameters; this module turns them into transl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import assert_never
 
 from flask_babel import gettext as _
@@ -305,8 +305,10 @@ def helpdesk_summary(
     username: str,
     ticket: str | None,
     version: str,
+    recent_changes: Sequence[str] = (),
 ) -> str:
-    """Plain text for a helpdesk ticket: who, when, verdicts, differing values, app version.
+    """Plain text for a helpdesk ticket: who, when, verdicts, differing values, the person's
+    recent changes (`recent_changes`, lines from webapp/changes/wording.py), app version.
 
     Holds no token and no photo bytes: only what the page shows, plus Microsoft's request ids.
     """
@@ -372,5 +374,6 @@ def helpdesk_summary(
                     request_id=error.request_id or "-",
                 )
             )
+    lines.extend(recent_changes)
     lines.append(_("App: ProfileFix %(version)s", version=version))
     return "\n".join(lines)

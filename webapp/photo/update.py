@@ -143,6 +143,24 @@ def undo(
     return op
 
 
+def restore(
+    ops: OperationStore, up: Upstreams, user: str, op_id: str, form_token: str
+) -> Operation | None:
+    """Put back the photo `op_id` replaced, from the copy its record keeps (the history's restore).
+
+    The same lock, form token, write path and limit as undo; unlike undo, any of the person's
+    changes whose record is still kept qualifies. None when `op_id` is unknown, expired or
+    replaced no photo.
+    """
+    again = ops.for_form(user, form_token)
+    if again is not None:
+        return again
+    target = ops.get(user, op_id)
+    if target is None or not target.restorable:
+        return None
+    return start(ops, up, ops.new(user, Kind.RESTORE, image=target.previous), form_token)
+
+
 def retry(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Operation | None:
     """Continue `op_id` from where it stopped, with the stored bytes (no re-upload, E2/E3).
 
@@ -154,7 +172,10 @@ def retry(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Operatio
     with ops.lock(user, op.id):
         op = ops.get(user, op_id) or op
         if retry_allowed(op, ops.clock()):
-            _advance(ops, up, op)
+            try:
+                _advance(ops, up, op)
+            finally:
+                ops.changed(op, retried=True)
     return op
 
 
@@ -191,7 +212,10 @@ def start(ops: OperationStore, up: Upstreams, op: Operation, form_token: str) ->
         ops.make_latest(op)
         ops.save(op)
         logger.info("photo op %s (%s) started: %r", op.id, op.kind.value, op)
-        _advance(ops, up, op)
+        try:
+            _advance(ops, up, op)
+        finally:
+            ops.changed(op)
     return op
 
 
@@ -389,6 +413,7 @@ __all__ = [
     "follow_up",
     "outcome",
     "remove",
+    "restore",
     "retry",
     "retry_allowed",
     "undo",

@@ -21,6 +21,7 @@ from flask import (
     jsonify,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from werkzeug.wrappers import Response
@@ -28,7 +29,7 @@ from werkzeug.wrappers import Response
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
-from webapp.photo import update, wording
+from webapp.photo import recording, update, wording
 from webapp.photo.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
 from webapp.photo.operations import Operation, OperationBusyError, OperationStore, SideState
 from webapp.photo.resync import resync as start_resync
@@ -46,7 +47,12 @@ RESYNC_LIMIT = "6 per hour"
 
 
 def operations() -> OperationStore:
-    return OperationStore(current_app.extensions["store"])
+    """The op records; every run of a change is told to the person's history."""
+    history, rid = upstream.history(), request_id()
+    return OperationStore(
+        current_app.extensions["store"],
+        on_change=lambda op, retried: recording.record(history, op, retried, request_id=rid),
+    )
 
 
 def user_key() -> str:
@@ -124,6 +130,9 @@ def save() -> Response | tuple[str, int]:
         photo = normalise(data, box, limits)
     except PhotoRejectedError as exc:
         current_app.logger.info("photo refused: %s", exc.reason.value)
+        recording.record_rejected(
+            upstream.history(), user_key(), exc.reason, request_id=request_id()
+        )
         return _upload_page(form, wording.rejection(exc.reason, limits), 422)
     finally:
         del data
@@ -277,6 +286,26 @@ def undo() -> Response:
     return redirect(url_for("photo.status", op_id=op.id), 303)
 
 
+@bp.post("/photo/restore")
+@login_required
+@_writes
+def restore() -> Response:
+    """Put back a photo an earlier change replaced (the form is on the history page)."""
+    form = OperationForm()
+    if not form.validate():
+        abort(400)
+    try:
+        op = update.restore(
+            operations(), upstreams(), user_key(), form.op_id.data, form.form_token.data
+        )
+    except OperationBusyError as busy:
+        return redirect_busy(busy)
+    if op is None:
+        flash(str(wording.RESTORE_NOT_POSSIBLE), "error")
+        return redirect(url_for("history.index"), 303)
+    return redirect(url_for("photo.status", op_id=op.id), 303)
+
+
 @bp.get("/photo/remove")
 @login_required
 def remove() -> str:
@@ -332,6 +361,11 @@ def limited_page() -> Response:
     current = limiter.current_limit
     wait = max(1, int(current.reset_at - time.time())) if current is not None else 3600
     minutes = -(-wait // 60)
+    if g.get("user") is not None:
+        subject = "resync" if request.endpoint == "photo.resync_start" else "photo"
+        recording.record_limited(
+            upstream.history(), user_key(), subject, wait, request_id=request_id()
+        )
     body = render_template(
         "photo/limited.html",
         message=wording.rate_limited(minutes),

@@ -9,10 +9,11 @@ from werkzeug.wrappers import Response
 
 from webapp import about
 from webapp.auth.guard import login_required
-from webapp.profile import editing, wording
+from webapp.profile import editing, recording, wording
 from webapp.profile.editing import Birthday, Kind, ProfileView, SaveResult, Value
 from webapp.profile.forms import KEEP_MINE, KEEP_THEIRS, ProfileForm, ResolveForm
 from webapp.web import context as upstream
+from webapp.web.errors import request_id
 from webapp.web.ticket import current_ticket
 
 bp = Blueprint("profile", __name__)
@@ -110,6 +111,9 @@ def _saved(form: ProfileForm) -> Response | tuple[str, int]:
         form.submission(),
         session,
         today=datetime.now(UTC).date(),
+    )
+    recording.record_save(
+        upstream.history(), f"{g.user.oid}.{g.user.tid}", result, request_id=request_id()
     )
     if result.complete:
         # Post/redirect/get: a reload shows what both sides hold now and sends nothing twice.

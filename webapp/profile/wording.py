@@ -7,9 +7,8 @@ translated text (Flask-Babel, English source strings with named parameters).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
 
-from babel.dates import format_skeleton, get_month_names
+from babel.dates import get_month_names
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,7 +20,6 @@ from webapp.profile.editing import (
     ABOUT_ME_MAX,
     LIST_ITEM_MAX,
     LIST_MAX_ITEMS,
-    NO_YEAR,
     PHONE_MAX,
     Birthday,
     EditableRow,
@@ -37,23 +35,7 @@ from webapp.profile.editing import (
     Value,
 )
 
-LABELS = {
-    "about_me": _l("About me"),
-    "skills": _l("Skills"),
-    "interests": _l("Interests"),
-    "past_projects": _l("Past projects"),
-    "responsibilities": _l("Ask me about"),
-    "schools": _l("Schools"),
-    "birthday": _l("Birthday"),
-    "mobile_phone": _l("Mobile phone"),
-    "display_name": _l("Name"),
-    "job_title": _l("Job title"),
-    "department": _l("Department"),
-    "office": _l("Office"),
-    "business_phone": _l("Business phone"),
-    "manager": _l("Manager"),
-    "company": _l("Company"),
-}
+LABELS = wording.FIELD_LABELS
 
 # What to write where the request text names the new value (a placeholder the user replaces).
 WANTED = {
@@ -173,10 +155,7 @@ def month_names() -> list[tuple[int, str]]:
 
 def birthday(value: Birthday) -> str:
     """The day and month in the user's language, with the year only when stored."""
-    locale = str(get_locale() or "en")
-    if value.year is None:
-        return format_skeleton("MMMMd", date(NO_YEAR, value.month, value.day), locale=locale)
-    return format_skeleton("yMMMMd", date(value.year, value.month, value.day), locale=locale)
+    return wording.birthday(value.day, value.month, value.year)
 
 
 def value(item: Value) -> str:

@@ -1,4 +1,5 @@
-"""This request's Graph and SharePoint clients, built once per request and cached on `g`.
+"""This request's Graph and SharePoint clients, built once per request and cached on `g`, and
+the app's change history log.
 
 Tokens are fetched lazily per resource and per host through MSAL's cache (silent refresh),
 so a page that only reads Graph never asks for a SharePoint token.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from flask import current_app, g
 
 from webapp.auth.views import auth
+from webapp.changes.log import HistoryLog
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.sharepoint import SharePointClient
 
@@ -44,6 +46,12 @@ def sharepoint() -> SharePointClient:
             account=_account(),
         )
     return g.sharepoint_client
+
+
+def history() -> HistoryLog:
+    """Where changes are recorded and read (webapp/changes/log.py)."""
+    log: HistoryLog = current_app.extensions["history"]
+    return log
 
 
 def _account() -> str | None:
