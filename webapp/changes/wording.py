@@ -17,6 +17,7 @@ from webapp import wording
 from webapp.changes.log import Entry, EntryKind, Refusal, Step
 from webapp.imaging.pipeline import Rejection
 
+# Titles of the changes that have one whatever happened (refusals say what was refused).
 TITLES: dict[EntryKind, LazyString] = {
     EntryKind.PHOTO_UPLOADED: _l("New photo"),
     EntryKind.PHOTO_REMOVED: _l("Photo removed"),
@@ -25,7 +26,6 @@ TITLES: dict[EntryKind, LazyString] = {
     EntryKind.PHOTO_RESYNCED: _l("Photo copied to SharePoint"),
     EntryKind.PHOTO_RETRIED: _l("Photo change tried again"),
     EntryKind.PROFILE_SAVED: _l("Profile details saved"),
-    EntryKind.REFUSED: _l("Change refused"),
 }
 
 STEPS: dict[Step, LazyString] = {
@@ -124,7 +124,9 @@ def summary_lines(entries: Iterable[Entry]) -> list[str]:
     lines = [_("Recent changes made in ProfileFix (newest first):")]
     for entry in listed:
         described = describe(entry, values=False)
-        change = "; ".join([described.title, *described.lines])
+        change = described.title
+        if described.lines:
+            change = f"{change}: {'; '.join(described.lines)}"
         lines.append(
             "  "
             + _(
@@ -175,7 +177,7 @@ def _photo(entry: Entry) -> Described:
         )
         if record.get("code") or record.get("request_id"):
             line += " " + _(
-                "(Microsoft's answer: %(code)s, request id %(request_id)s)",
+                "(%(code)s, request id %(request_id)s)",
                 code=record.get("code") or "-",
                 request_id=record.get("request_id") or "-",
             )

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 CSV_HEADER = (
     _l("Time (UTC)"),
-    _l("Change"),
+    _l("What changed"),
     _l("Result"),
     _l("Details"),
     _l("Request id"),
