@@ -71,8 +71,10 @@ class Store(Protocol):
         """
         ...
 
-    def entries(self, key: str, min_ms: int) -> list[tuple[str, dict[str, bytes]]]:
-        """The stream's entries from `min_ms` on, newest first."""
+    def entries(
+        self, key: str, min_ms: int, count: int | None = None
+    ) -> list[tuple[str, dict[str, bytes]]]:
+        """The stream's entries from `min_ms` on, newest first (the newest `count` of them)."""
         ...
 
     def entry(self, key: str, entry_id: str) -> dict[str, bytes] | None: ...
@@ -147,8 +149,10 @@ class RedisStore:
         )
         return entry_id.decode()
 
-    def entries(self, key: str, min_ms: int) -> list[tuple[str, dict[str, bytes]]]:
-        found = self.client.xrevrange(self.prefix + key, "+", str(min_ms))
+    def entries(
+        self, key: str, min_ms: int, count: int | None = None
+    ) -> list[tuple[str, dict[str, bytes]]]:
+        found = self.client.xrevrange(self.prefix + key, "+", str(min_ms), count=count)
         return [(entry_id.decode(), _str_keys(fields)) for entry_id, fields in found]
 
     def entry(self, key: str, entry_id: str) -> dict[str, bytes] | None:
@@ -166,7 +170,8 @@ class FileStore:
     def __init__(self, directory: str) -> None:
         self.cache = FileSystemCache(directory, threshold=10_000, default_timeout=3600)
         self._lock_path = os.path.join(directory, ".add.lock")
-        # Streams live beside the cache, not in it: cachelib drops entries past its threshold.
+        # Streams are files of their own, not cache entries: cachelib drops entries past its
+        # threshold. (Its pruning skips this folder as it skips the lock file: not a record.)
         self._streams = os.path.join(directory, "streams")
 
     def get(self, key: str) -> bytes | None:
@@ -231,13 +236,15 @@ class FileStore:
             self._write_stream(key, kept)
         return entry_id
 
-    def entries(self, key: str, min_ms: int) -> list[tuple[str, dict[str, bytes]]]:
+    def entries(
+        self, key: str, min_ms: int, count: int | None = None
+    ) -> list[tuple[str, dict[str, bytes]]]:
         with self._stream_lock():
             stream = self._read_stream(key)
             kept = [(i, f) for i, f in stream if _id_ms(i) >= min_ms]
             if stream and not kept:
                 os.unlink(self._stream_path(key))
-        return kept[::-1]
+        return kept[::-1][:count]
 
     def entry(self, key: str, entry_id: str) -> dict[str, bytes] | None:
         with self._stream_lock():

@@ -56,6 +56,7 @@ def test_redis_keeps_only_the_newest_entries(history: HistoryLog, clock: Clock) 
         saved(history, n)
         clock.now += 1
     assert numbers(history) == [7, 6, 5, 4, 3]
+    assert [entry.details["n"] for entry in history.recent("alice", 2)] == [7, 6]
 
 
 def test_redis_drops_entries_older_than_the_window_and_forgets_an_idle_stream(

@@ -62,6 +62,7 @@ def test_only_the_newest_max_entries_are_kept(history: HistoryLog, clock: Clock)
         saved(history, "alice", n)
         clock.now += 1
     assert numbers(history) == [7, 6, 5, 4, 3]
+    assert [entry.details["n"] for entry in history.recent("alice", 2)] == [7, 6]
 
 
 def test_entries_older_than_the_window_are_dropped_when_written_and_hidden_when_read(

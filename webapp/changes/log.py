@@ -169,9 +169,11 @@ class HistoryLog:
             logger.warning("history entry %s not recorded: %s", kind.value, type(exc).__name__)
             return None
 
-    def entries(self, user: str) -> list[Entry]:
-        """The person's history, newest first; raises what the store raises."""
-        found = self.store.entries(self._key(user), self._oldest_ms(int(self.clock() * 1000)))
+    def entries(self, user: str, count: int | None = None) -> list[Entry]:
+        """The person's history, newest first (the newest `count` entries); raises what the
+        store raises."""
+        oldest = self._oldest_ms(int(self.clock() * 1000))
+        found = self.store.entries(self._key(user), oldest, count)
         entries = []
         for entry_id, fields in found:
             try:
@@ -184,7 +186,7 @@ class HistoryLog:
     def recent(self, user: str, count: int) -> list[Entry]:
         """The newest `count` entries, or none when the store cannot say (a page's extra)."""
         try:
-            return self.entries(user)[:count]
+            return self.entries(user, count)
         except Exception as exc:  # as in `record`
             logger.warning("history not read: %s", type(exc).__name__)
             return []
