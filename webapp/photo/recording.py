@@ -3,12 +3,15 @@ step achieved at each service, thumbnails of the new and the previous photo, and
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from webapp.changes.log import EntryKind, HistoryLog, Refusal, Step
 from webapp.imaging.pipeline import Rejection
 from webapp.photo.operations import FINISHED_TTL, Kind, Operation, Side, SideState
 from webapp.photo.update import NO_GRAPH_PHOTO
+
+logger = logging.getLogger(__name__)
 
 _KINDS = {
     Kind.UPLOAD: EntryKind.PHOTO_UPLOADED,
@@ -58,9 +61,11 @@ def details(op: Operation, retried: bool, now: float) -> dict[str, Any]:
     found: dict[str, Any] = {"op": op.id, "steps": steps}
     if retried:
         found["of"] = _KINDS[op.kind].value
-    elif op.restorable:
+    elif op.restorable and step(op, "graph") is not Step.REFUSED:
         # The record keeps the replaced photo at least this long after its last save
         # (operations.py: FINISHED_TTL for a finished change, longer for an unfinished one).
+        # Offered even when Graph failed for now: a "Try again" may still replace it. Not
+        # when the organisation refused the change: nothing was replaced, nothing can be.
         found["restorable_until"] = now + FINISHED_TTL
     return found
 
@@ -68,11 +73,20 @@ def details(op: Operation, retried: bool, now: float) -> dict[str, Any]:
 def record(
     history: HistoryLog, op: Operation, retried: bool, *, request_id: str | None
 ) -> str | None:
-    """One entry for one run of `op`; a retry carries no thumbnails (the change already did)."""
+    """One entry for one run of `op`; a retry carries no thumbnails (the change already did).
+
+    Never raises: it runs as the change ends, and the change matters more than its entry.
+    """
+    try:
+        kind = EntryKind.PHOTO_RETRIED if retried else _KINDS[op.kind]
+        found = details(op, retried, history.clock())
+    except (KeyError, ValueError) as exc:  # a kind or state this module does not know yet
+        logger.warning("photo op %s not recorded: %s", op.id, type(exc).__name__)
+        return None
     return history.record(
         op.user,
-        EntryKind.PHOTO_RETRIED if retried else _KINDS[op.kind],
-        details(op, retried, history.clock()),
+        kind,
+        found,
         request_id=request_id,
         new_photo=None if retried else op.image,
         previous_photo=None if retried or not op.writes_graph else op.previous,
