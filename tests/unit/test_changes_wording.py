@@ -216,3 +216,10 @@ def test_json_download_holds_every_entry_with_its_thumbnails() -> None:
     assert only["time"] == "2024-05-01T12:03:00Z"
     assert only["kind"] == "photo_uploaded"
     assert only["pictures"]["new"] == "data:image/jpeg;base64,/9j/"
+
+
+def test_a_step_written_by_a_later_version_reads_as_its_code(language: str) -> None:
+    steps = {"graph": {"step": "queued_for_later"}}
+    described = wording.describe(entry(EntryKind.PHOTO_UPLOADED, {"steps": steps}))
+    assert described.lines[0].endswith(": queued_for_later")
+    assert described.status == "status-failed"

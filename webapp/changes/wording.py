@@ -78,7 +78,6 @@ LIMITED: dict[str, tuple[LazyString, LazyString]] = {
     ),
 }
 
-_KIND_VALUES = frozenset(kind.value for kind in EntryKind)
 _REJECTION_VALUES = frozenset(rejection.value for rejection in Rejection)
 _ISO_DAY = re.compile(r"(?:([0-9]{4})|-)-([0-9]{2})-([0-9]{2})")
 # A long About me is cut on the page and in the summary; the downloads keep it whole.
@@ -163,17 +162,18 @@ def value(item: object, short: bool = True, birthday: bool = False) -> str:
 def _photo(entry: Entry) -> Described:
     details = entry.details
     title = str(TITLES[entry.kind])
-    if entry.kind is EntryKind.PHOTO_RETRIED and details.get("of") in _KIND_VALUES:
-        title = _("%(change)s: tried again", change=TITLES[EntryKind(details["of"])])
+    if entry.kind is EntryKind.PHOTO_RETRIED and details.get("of") in TITLES:
+        title = _("%(change)s: tried again", change=TITLES[details["of"]])
     lines = []
-    steps: list[Step] = []
+    steps: list[str] = []
     for service, record in details.get("steps", {}).items():
-        step = Step(record["step"])
+        # A step a later version wrote (during a rolling update) reads as its code.
+        step = record.get("step", "")
         steps.append(step)
         line = _(
             "%(service)s: %(step)s",
             service=wording.service_name(service),
-            step=STEPS[step],
+            step=STEPS.get(step, step),
         )
         if record.get("code") or record.get("request_id"):
             line += " " + _(
