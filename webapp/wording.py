@@ -1,13 +1,15 @@
 """The shared vocabulary: what every page calls each service, each profile field, an empty
-value, a moment in time, a refused photo file, and Microsoft failing to answer. Feature wording
-modules (and the change history's, webapp/changes/wording.py) build on these."""
+value, a moment in time, a refused photo file, Microsoft failing to answer, and the helpdesk
+summary. Feature wording modules (and the change history's, webapp/changes/wording.py) build
+on these."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from babel.dates import format_skeleton
-from flask_babel import LazyString, format_datetime, get_locale
+from flask_babel import LazyString, format_datetime, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -30,7 +32,7 @@ SERVICE_NAMES = {
 
 EMPTY = _l("(empty)")
 
-# Profile fields by their name in profile/editing.py (the profile page and the history).
+# Profile fields by their name in profile/fields.py (the profile page and the history).
 FIELD_LABELS = {
     "about_me": _l("About me"),
     "skills": _l("Skills"),
@@ -61,6 +63,10 @@ PHOTO_REJECTIONS: dict[Rejection, LazyString] = {
     Rejection.BAD_CROP: _l("The chosen square does not fit the photo. Please choose it again."),
     Rejection.OUTPUT_TOO_LARGE: _l("The photo could not be made small enough for Microsoft 365."),
     Rejection.BUSY: _l("Many photos are being processed right now. Please try again in a minute."),
+    Rejection.TOO_LARGE_TO_DECODE: _l(
+        "The picture is too large to handle safely as it is saved. Save it as a standard JPEG "
+        "photo or at a smaller size, and try again."
+    ),
 }
 
 # Any leap year: a birthday without a year may be 29 February.
@@ -132,3 +138,50 @@ def upstream_failure(error: UpstreamError) -> str:
     if isinstance(error, BadRequestError):
         return _("%(service)s refused our request.", service=service)
     return _("%(service)s answered with an error.", service=service)
+
+
+def helpdesk_summary(
+    findings: Iterable[str],
+    *,
+    name: str,
+    username: str,
+    ticket: str | None,
+    taken_at: datetime,
+    failures: Iterable[UpstreamError | None],
+    version: str,
+    recent_changes: Iterable[str] = (),
+) -> str:
+    """Plain text for a helpdesk ticket: who, when, what the page found (`findings`, one line
+    each), the calls Microsoft did not answer, the person's latest changes (`recent_changes`,
+    lines from webapp/changes/wording.py) and the app version.
+
+    Holds no token and no photo bytes: only what the page shows, plus Microsoft's request ids.
+    """
+    lines = [_("ProfileFix summary")]
+    if ticket:
+        lines.append(_("Ticket: %(ticket)s", ticket=ticket))
+    lines.append(_("Who: %(name)s <%(username)s>", name=name, username=username))
+    lines.append(_("When: %(time)s UTC", time=taken_at.strftime("%Y-%m-%d %H:%M:%S")))
+    lines.extend(findings)
+    unique: list[UpstreamError] = []
+    for error in failures:
+        if error is not None and error not in unique:
+            unique.append(error)
+    if unique:
+        lines.append(
+            ngettext("Problem reaching Microsoft:", "Problems reaching Microsoft:", len(unique))
+        )
+        for error in unique:
+            lines.append(
+                "  "
+                + _(
+                    "%(service)s: status %(status)s, code %(code)s, request id %(request_id)s",
+                    service=service_name(error.service),
+                    status=error.status if error.status is not None else "-",
+                    code=error.code or "-",
+                    request_id=error.request_id or "-",
+                )
+            )
+    lines.extend(recent_changes)
+    lines.append(_("App: ProfileFix %(version)s", version=version))
+    return "\n".join(lines)

@@ -27,7 +27,7 @@ from tests import imagegen
 from tests.integration.conftest import SignIn
 from webapp.imaging.fingerprint import same_picture
 from webapp.microsoft.throttle import LocalThrottleGate
-from webapp.photo.operations import OperationStore, SideState
+from webapp.photo.operations import Kind, OperationStore, SideState
 
 SET_PICTURE = "SetMyProfilePicture"
 PHOTO_PATH = "/me/photo/$value"
@@ -436,6 +436,22 @@ def test_two_uploads_at_once_end_with_one_photo_on_both_sides(
     assert any(same_picture(shown_graph, photo) for photo in photos)
 
 
+def test_a_change_asked_for_while_another_runs_shows_the_running_one(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    records, user = ops(app), user_key(tenant, "in-sync")
+    running = records.new(user, Kind.UPLOAD)
+    records.save(running)
+    fields = form_fields(client, "/photo/remove", "/photo/remove")
+    with records.lock(user, running.id):
+        response = client.post("/photo/remove", data=fields)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/photo/status/{running.id}"
+    assert "still being saved" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert writes(tenant) == []
+
+
 # -- undo and remove ------------------------------------------------------------------------------
 
 
@@ -503,6 +519,7 @@ BAD_INPUTS: dict[str, Callable[[], bytes]] = {
     "png-bad-crc": imagegen.png_bad_crc,
     "tiny": lambda: imagegen.jpeg((60, 60)),
     "pixel-bomb-png": lambda: imagegen.png_bomb(50_000, 50_000),
+    "50-mp-rgba-png": lambda: imagegen.png_bomb(8_000, 6_250, "RGBA"),
     "huge-sof-jpeg": imagegen.jpeg_with_sof_size,
     "animated-webp": imagegen.animated_webp,
     "apng": imagegen.apng,
@@ -521,6 +538,17 @@ def test_every_bad_input_gets_a_message_and_changes_nothing(
     assert "Nothing was changed" in page
     assert "JPEG, PNG, HEIC/HEIF or WebP" in page
     assert [r for r in tenant.requests if r.service != "entra"] == []
+
+
+def test_a_small_png_that_would_take_800_mb_to_decode_is_refused_with_what_to_do(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    response = upload(client, imagegen.png_bomb(8_000, 6_250, "RGBA"), filename="scan.png")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "too large to handle safely as it is saved" in page
+    assert "standard JPEG photo or at a smaller size" in page
 
 
 ACCEPTED_INPUTS: dict[str, Callable[[], bytes]] = {

@@ -20,7 +20,7 @@ from webapp.changes.log import Entry, EntryKind, Refusal, Step
 from webapp.extensions import LANGUAGES
 from webapp.history import export
 from webapp.imaging.pipeline import Rejection
-from webapp.profile.editing import Refusal as ProfileRefusal
+from webapp.profile.refusals import Refusal as ProfileRefusal
 
 # 2024-05-01 12:03:00 UTC
 AT = "1714564980000-0"

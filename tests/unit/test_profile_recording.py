@@ -9,8 +9,11 @@ import pytest
 
 from webapp.changes.log import EntryKind, HistoryLog
 from webapp.microsoft.errors import ServiceUnavailableError
-from webapp.profile.editing import Birthday, Refusal, SaveResult, build_view
+from webapp.profile.reading import build_view
 from webapp.profile.recording import plain, record_save
+from webapp.profile.refusals import Refusal
+from webapp.profile.saving import SaveResult
+from webapp.profile.values import Birthday
 from webapp.store import FileStore
 
 VIEW = build_view(None, None, read_only={})

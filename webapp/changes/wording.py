@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from webapp import wording
-from webapp.changes.log import Entry, EntryKind, Refusal, Step
+from webapp.changes.log import Entry, EntryKind, HistoryLog, Refusal, Step
 from webapp.imaging.pipeline import Rejection
 
 # Titles of the changes that have one whatever happened (refusals say what was refused).
@@ -52,7 +52,7 @@ OUTCOMES: dict[str, LazyString] = {
     "status-failed": _l("Not changed"),
 }
 
-# Profile refusals by the code profile/editing.py's `Refusal` gives them.
+# Profile refusals by the code profile/refusals.py's `Refusal` gives them.
 FIELD_REFUSALS: dict[str, LazyString] = {
     "organisation": _l("your organisation does not let you change it"),
     "on_premises": _l("it is maintained in your organisation's on-premises Active Directory"),
@@ -80,6 +80,8 @@ LIMITED: dict[str, tuple[LazyString, LazyString]] = {
 
 _REJECTION_VALUES = frozenset(rejection.value for rejection in Rejection)
 _ISO_DAY = re.compile(r"(?:([0-9]{4})|-)-([0-9]{2})-([0-9]{2})")
+# How many of the person's latest changes a helpdesk summary lists.
+SUMMARY_ENTRIES = 5
 # A long About me is cut on the page and in the summary; the downloads keep it whole.
 SHORT_VALUE = 160
 
@@ -110,6 +112,12 @@ def describe(entry: Entry, *, short: bool = True, values: bool = True) -> Descri
 def utc_text(entry: Entry) -> str:
     """The entry's time as UTC text: the page's fallback without JavaScript, the summary's."""
     return entry.at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def recent_summary(history: HistoryLog, user: str) -> list[str]:
+    """The helpdesk summary's lines for the person's latest changes; none when the history
+    cannot be read (the summary goes on without them)."""
+    return summary_lines(history.recent(user, SUMMARY_ENTRIES))
 
 
 def summary_lines(entries: Iterable[Entry]) -> list[str]:

@@ -12,20 +12,16 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, g, render_template, url_for
+from flask import Blueprint, Response, render_template, url_for
 
 from webapp.auth.guard import login_required
 from webapp.changes import wording as words
 from webapp.changes.log import Entry
 from webapp.history import export, wording
-from webapp.web import context as upstream
+from webapp.web import context
 from webapp.web.pictures import picture_response, same_origin_only
 
 bp = Blueprint("history", __name__)
-
-
-def _user() -> str:
-    return f"{g.user.oid}.{g.user.tid}"
 
 
 @dataclass(frozen=True)
@@ -62,9 +58,9 @@ def _row(entry: Entry, now: float) -> Row:
 @login_required
 def index() -> str:
     """Every change the person made here, newest first, with what each step achieved."""
-    settings = current_app.extensions["settings"]
+    settings = context.settings()
     now = time.time()
-    rows = [_row(entry, now) for entry in upstream.history().entries(_user())]
+    rows = [_row(entry, now) for entry in context.history().entries(context.user_key())]
     return render_template(
         "history/index.html",
         rows=rows,
@@ -78,7 +74,7 @@ def index() -> str:
 def picture(entry_id: str, name: str) -> Response:
     """A thumbnail of one of the person's own entries (entries never change: cached alike)."""
     same_origin_only()
-    data = upstream.history().picture(_user(), entry_id, name)
+    data = context.history().picture(context.user_key(), entry_id, name)
     return picture_response(data, f"{entry_id}-{name}")
 
 
@@ -93,7 +89,7 @@ def _download(body: bytes, mimetype: str, extension: str) -> Response:
 @login_required
 def download_json() -> Response:
     """Everything kept, thumbnails included, in machine-readable form."""
-    entries = upstream.history().entries(_user())
+    entries = context.history().entries(context.user_key())
     exported_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return _download(export.as_json(entries, exported_at), "application/json", "json")
 
@@ -103,7 +99,7 @@ def download_json() -> Response:
 def download_csv() -> Response:
     """One row per change, in the page's language, for a spreadsheet."""
     rows = []
-    for entry in upstream.history().entries(_user()):
+    for entry in context.history().entries(context.user_key()):
         described = words.describe(entry, short=False)
         rows.append(
             (

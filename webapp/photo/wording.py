@@ -13,6 +13,9 @@ from webapp.photo.operations import Kind, Operation, SideState
 from webapp.photo.update import NO_GRAPH_PHOTO, SHAREPOINT_SYNC_HOURS, Outcome
 from webapp.wording import PHOTO_REJECTIONS
 
+# Said by the upload page before sending a file over the limit (issue 17).
+UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
+
 
 def accepted(limits: PipelineLimits) -> LazyString:
     """What the upload takes, said once on the page and in every refusal."""
@@ -28,8 +31,6 @@ def rejection(reason: Rejection, limits: PipelineLimits) -> list[LazyString]:
     """Why the photo was refused, what is accepted, and that nothing changed (security.md B9)."""
     return [PHOTO_REJECTIONS[reason], accepted(limits), _l("Nothing was changed.")]
 
-
-UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
 
 _SIDE_STATES: dict[SideState, LazyString] = {
     SideState.PENDING: _l("Not changed yet"),
@@ -181,8 +182,6 @@ UNDO_NOT_POSSIBLE = _l("This change can no longer be undone. Nothing was changed
 RESTORE_NOT_POSSIBLE = _l(
     "That photo is no longer kept, so it cannot be put back. Nothing was changed."
 )
-NOT_FOUND = _l("This change is not known (any more). Nothing was changed.")
-RETRY_TOO_EARLY = _l("Microsoft asked us to wait a little longer. Nothing was changed yet.")
 
 
 def rate_limited(minutes: int) -> LazyString:

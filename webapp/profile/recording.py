@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from webapp.changes.log import EntryKind, HistoryLog, Refusal
-from webapp.profile.editing import Birthday, SaveResult, Value
+from webapp.profile.saving import SaveResult
+from webapp.profile.values import Birthday, Value
 
 
 def plain(value: Value) -> str | list[str] | None:
