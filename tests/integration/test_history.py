@@ -414,3 +414,8 @@ def test_helpdesk_summary_lists_the_latest_changes(
     assert "New photo: Outlook and Teams (Exchange and Entra ID): saved and checked" in photo_line
     (latest, _) = entries(app, tenant, "half-profile")
     assert f"[request id {latest.request_id}]" in profile_line
+    # The profile page's summary is the same shared one: it lists them too.
+    page = client.get("/profile").get_data(as_text=True)
+    summary = unescape(re.search(r'id="helpdesk-summary"[^>]*>(.*?)</textarea>', page, re.S)[1])
+    assert "Recent changes made in ProfileFix (newest first):" in summary
+    assert "Private words" not in summary
