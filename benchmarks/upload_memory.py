@@ -58,6 +58,8 @@ HOSTILE = {
 AT_THE_BUDGET = {
     "PNG 25 MP RGBA": lambda: imagegen.png_bomb(5000, 5000, "RGBA"),
     "HEIC 12 MP tiled as an iPhone's": lambda: heic(imagegen.card((4032, 3024)), tile_size=512),
+    # iPhone 15 and later by default; over the shared budget, so it decodes alone (solo budget).
+    "HEIC 24 MP tiled as an iPhone's": lambda: heic(imagegen.card((5712, 4284)), tile_size=512),
     "WebP 5.8 MP RGBA": lambda: imagegen.encode(
         imagegen.card((2800, 2080)).convert("RGBA"), "WEBP"
     ),

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from unittest import mock
 
@@ -698,3 +699,26 @@ def test_a_mutated_photo_is_either_processed_or_refused(seed, edits, cut, junk) 
     except PhotoRejectedError:
         return
     assert imagegen.jpeg_markers(result.data) == CLEAN_MARKERS
+
+
+def test_a_phone_heic_over_the_shared_budget_decodes_alone_within_the_solo_budget() -> None:
+    # 400×300 HEIF needs 960 KB (as above): over the shared budget, within the solo one.
+    heic = imagegen.heic((400, 300))
+    solo = PipelineLimits(max_decode_bytes=500_000, max_solo_decode_bytes=1_000_000)
+    assert run(heic, limits=solo).size == (300, 300)
+    too_big = PipelineLimits(max_decode_bytes=500_000, max_solo_decode_bytes=900_000)
+    assert reason(heic, limits=too_big) is Rejection.TOO_LARGE_TO_DECODE
+    # Only HEIF may use the solo budget: other formats can be saved smaller by the person.
+    assert reason(imagegen.webp((400, 300)), limits=solo) is Rejection.TOO_LARGE_TO_DECODE
+
+
+def test_a_solo_decode_waits_for_every_slot_and_an_ordinary_one_for_one() -> None:
+    heic = imagegen.heic((400, 300))
+    solo = PipelineLimits(max_decode_bytes=500_000, max_solo_decode_bytes=1_000_000)
+    assert pipeline._DECODE_SLOTS.acquire(timeout=1)  # another upload is decoding
+    try:
+        assert reason(heic, limits=replace(solo, busy_timeout=0.05)) is Rejection.BUSY
+        assert run(heic, limits=replace(LIMITS, busy_timeout=0.05)).size == (300, 300)
+    finally:
+        pipeline._DECODE_SLOTS.release()
+    assert run(heic, limits=solo).size == (300, 300)  # every slot was given back

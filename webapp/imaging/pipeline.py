@@ -11,6 +11,7 @@ import logging
 import math
 import struct
 import threading
+import time
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -93,7 +94,14 @@ DECODE_ERRORS = (
 
 # Step 9 of security.md §2.5: at most this many photos are decoded at once per process, so parallel
 # uploads cannot multiply the peak memory (each decode within `PipelineLimits.max_decode_bytes`).
-_DECODE_SLOTS = threading.BoundedSemaphore(2)
+_DECODE_SLOT_COUNT = 2
+_DECODE_SLOTS = threading.BoundedSemaphore(_DECODE_SLOT_COUNT)
+# Taken before a decode that needs every slot (`PipelineLimits.max_solo_decode_bytes`), so two
+# such decodes never hold one slot each while waiting for the other's.
+_SOLO_DECODE = threading.Lock()
+# HEIF cannot be decoded reduced, and phones write it at 24 MP (iPhone 15 and later by default:
+# about 196 MB to decode, `_heif_bytes_per_pixel`): it may use the solo budget, running alone.
+_SOLO_FORMATS = frozenset({"HEIF"})
 
 # Bytes per pixel of the image Pillow builds for each mode the accepted formats open as; Pillow
 # keeps pixels of two, three or four channels in 4 bytes (Storage.c), so any mode not listed is 4.
@@ -198,8 +206,11 @@ class PipelineLimits:
     # (`_DECODE_SLOTS`), each with ≤ 25 MB more for its reduction: 70 + 2 × (100 + 25) = 320 MB,
     # under the 350 MB per process issue 16 asks for. It still takes a baseline JPEG up to
     # `max_pixels` (draft; progressive ≈ 32 MP), PNG up to 25 MP in colour and 50 MP in grey
-    # or palette, a 12 MP iPhone HEIC and WebP up to 5.8 MP.
+    # or palette, a 12 MP iPhone HEIC and WebP up to 5.8 MP; HEIF may go up to the solo budget.
     max_decode_bytes: int = 100_000_000
+    # A HEIF photo up to this size decodes alone, holding every decode slot: 70 + 200 + 25 =
+    # 295 MB, still under 350. A 24 MP phone HEIC fits; a 48 MP one is refused.
+    max_solo_decode_bytes: int = 200_000_000
 
     def __post_init__(self) -> None:
         # Pillow warns from MAX_IMAGE_PIXELS on; a larger limit here would turn that warning into
@@ -210,8 +221,8 @@ class PipelineLimits:
             raise ValueError("min_side must be between 1 and output_side")
         if not 1 <= self.min_jpeg_quality <= self.jpeg_quality <= 95:
             raise ValueError("need 1 <= min_jpeg_quality <= jpeg_quality <= 95")
-        if self.max_decode_bytes <= 0:
-            raise ValueError("max_decode_bytes must be positive")
+        if not 0 < self.max_decode_bytes <= self.max_solo_decode_bytes:
+            raise ValueError("need 0 < max_decode_bytes <= max_solo_decode_bytes")
 
     @property
     def max_output_bytes(self) -> int:
@@ -281,17 +292,37 @@ def decoded_square(
     `limits.max_decode_bytes`; `im` is closed before the slot is given back, so its pixels are
     freed by then.
     """
-    _check_decode_bytes(im, data, limits)
+    needed = _check_decode_bytes(im, data, limits)
     orientation = exif_orientation(im, data)
     icc = im.info.get("icc_profile")
-    if not _DECODE_SLOTS.acquire(timeout=limits.busy_timeout):
-        raise PhotoRejectedError(Rejection.BUSY, "no decode slot free")
-    try:
-        square = _decode_reduced(im, data, box, target, orientation, limits)
-    finally:
-        im.close()
-        _DECODE_SLOTS.release()
+    slots = _DECODE_SLOT_COUNT if needed > limits.max_decode_bytes else 1
+    with _decode_slots(slots, limits.busy_timeout):
+        try:
+            square = _decode_reduced(im, data, box, target, orientation, limits)
+        finally:
+            im.close()
     return _to_srgb(upright(square, orientation), icc)
+
+
+@contextlib.contextmanager
+def _decode_slots(count: int, timeout: float) -> Iterator[None]:
+    """Hold `count` decode slots (all of them: the solo lock first), or refuse as BUSY."""
+    deadline = time.monotonic() + timeout
+    solo = count > 1
+    if solo and not _SOLO_DECODE.acquire(timeout=timeout):
+        raise PhotoRejectedError(Rejection.BUSY, "no decode slot free")
+    held = 0
+    try:
+        while held < count:
+            if not _DECODE_SLOTS.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise PhotoRejectedError(Rejection.BUSY, "no decode slot free")
+            held += 1
+        yield
+    finally:
+        for _ in range(held):
+            _DECODE_SLOTS.release()
+        if solo:
+            _SOLO_DECODE.release()
 
 
 def decode_bytes(im: Image.Image, data: bytes, scale: int = 1) -> int:
@@ -407,12 +438,15 @@ def _check_header(im: Image.Image, data: bytes, limits: PipelineLimits) -> None:
     _check_decode_bytes(im, data, limits)
 
 
-def _check_decode_bytes(im: Image.Image, data: bytes, limits: PipelineLimits) -> None:
-    """Refuse what cannot be decoded within the budget even at JPEG's smallest draft."""
+def _check_decode_bytes(im: Image.Image, data: bytes, limits: PipelineLimits) -> int:
+    """Refuse what cannot be decoded within its format's budget even at JPEG's smallest draft;
+    returns what the decode needs."""
     needed = decode_bytes(im, data, _DRAFT_SCALES[-1])
-    if needed > limits.max_decode_bytes:
+    budget = limits.max_solo_decode_bytes if im.format in _SOLO_FORMATS else limits.max_decode_bytes
+    if needed > budget:
         detail = f"{im.format} {im.mode} {im.width}x{im.height} needs {needed} bytes"
         raise PhotoRejectedError(Rejection.TOO_LARGE_TO_DECODE, detail)
+    return needed
 
 
 def _jpeg_buffers_coefficients(data: bytes) -> bool:
