@@ -637,20 +637,6 @@ def test_status_of_someone_elses_operation_is_not_found(
     assert other.get(f"/photo/status/{mine}.json").status_code == 404
 
 
-def test_eleventh_write_in_an_hour_gets_the_wait_page(
-    client: FlaskClient, sign_in: SignIn, tenant: Tenant
-) -> None:
-    sign_in.as_user("in-sync")
-    for _ in range(10):
-        assert upload(client, b"").status_code == 422
-    response = upload(client, b"")
-    page = response.get_data(as_text=True)
-    assert response.status_code == 429
-    assert int(response.headers["Retry-After"]) > 0
-    assert re.search(r"accepts the next change in \d+ minutes", page)
-    assert writes(tenant) == []
-
-
 def test_status_json_reports_each_service(
     client: FlaskClient, sign_in: SignIn, phone_photo: bytes
 ) -> None:

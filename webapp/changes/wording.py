@@ -69,6 +69,13 @@ LIMITED: dict[str, tuple[LazyString, LazyString]] = {
             "the next change only later. Nothing was changed."
         ),
     ),
+    "refused_files": (
+        _l("Photo file refused: too many unusable files"),
+        _l(
+            "ProfileFix could not use many of the files you had sent in a short while, so it "
+            "accepted the next file only later. Nothing was changed."
+        ),
+    ),
     "resync": (
         _l("Copy to SharePoint refused: too many copies"),
         _l(
