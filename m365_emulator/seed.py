@@ -302,6 +302,7 @@ def _add_user(tenant: Tenant, spec: DemoUser, manager: User | None) -> User:
         on_premises_synced=spec.on_premises_synced,
         photo_not_found_code=spec.photo_not_found_code,
         photo_model=spec.photo_model,
+        manager_oid=manager.oid if manager else None,
     )
     initials = spec.given[0] + spec.surname[0]
     if spec.photo_version is not None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from webapp.microsoft.errors import UpstreamError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.models import GraphUser, Photo, PhotoMeta, SharePointProfile
-from webapp.microsoft.parallel import ParallelReads, outcome
+from webapp.microsoft.parallel import ParallelReads, outcome, with_manager
 from webapp.microsoft.sharepoint import PICTURE_SIZES, SharePointClient
 
 # The SharePoint picture compared with Graph's photo: PictureURL names the medium one (§4.7).
@@ -22,6 +22,7 @@ class GraphSide:
     """What Exchange/Entra shows through Graph; an `*_error` is the failure that hid that part.
 
     `photo` None with no `photo_error` means the user has no photo (every 404, reference §3.3).
+    `manager_error` is what hid the manager (`/me/manager`, read apart from `/me`).
     """
 
     user: GraphUser | None = None
@@ -31,6 +32,7 @@ class GraphSide:
     profile_error: UpstreamError | None = None
     photo_error: UpstreamError | None = None
     sizes_error: UpstreamError | None = None
+    manager_error: UpstreamError | None = None
 
     @property
     def has_photo(self) -> bool:
@@ -110,12 +112,13 @@ def read_snapshot(
 
     :raise AuthRequiredError: a service refused the token even after a refresh.
     """
-    with ParallelReads("snapshot", workers=8) as reads:
+    with ParallelReads("snapshot", workers=9) as reads:
 
         def thumbnails(profile: SharePointProfile) -> dict[str, Future[Photo | None]]:
             return {size: reads.start(sharepoint.picture, size, profile) for size in PICTURE_SIZES}
 
         me = reads.start(graph.me)
+        manager = reads.start(graph.manager)
         meta = reads.start(graph.photo_meta)
         photo = reads.start(graph.photo)
         sizes = reads.start(graph.photo_sizes)
@@ -140,7 +143,7 @@ def read_snapshot(
                 if value is not None:
                     others[size] = value
 
-        user, user_error = outcome(me)
+        user, user_error, manager_error = with_manager(me, manager)
         photo_meta, meta_error = outcome(meta)
         photo_value, photo_error = outcome(photo)
         size_list, sizes_error = outcome(sizes)
@@ -154,6 +157,7 @@ def read_snapshot(
             profile_error=user_error,
             photo_error=photo_error or meta_error,
             sizes_error=sizes_error,
+            manager_error=manager_error,
         ),
         sharepoint=SharePointSide(
             profile=profile,

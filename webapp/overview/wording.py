@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from webapp import wording as vocabulary
+from webapp.microsoft.errors import ForbiddenError, UpstreamError
 from webapp.microsoft.models import SharePointProfile
 from webapp.microsoft.properties import Attribute, AttributeRow, RowState
 from webapp.overview.diagnosis import (
@@ -64,7 +65,6 @@ ROW_STATES = {
     RowState.SAME: _l("Same"),
     RowState.DIFFERS: _l("Differs"),
     RowState.NOT_SYNCED: _l("Differs, not synced"),
-    RowState.SHAREPOINT_ONLY: _l("Shown by SharePoint only"),
     RowState.UNAVAILABLE: _l("Not compared"),
 }
 
@@ -89,6 +89,21 @@ def attribute_name(attribute: Attribute) -> str:
 
 def row_state(state: RowState) -> str:
     return str(ROW_STATES[state])
+
+
+def manager_not_read(error: UpstreamError | None) -> str:
+    """Why the manager row has no Entra ID value: Graph refused `/me/manager` (403), or it
+    did not answer."""
+    if isinstance(error, ForbiddenError):
+        # The permissions of m365_emulator/graph.py READ_MANAGER_SCOPES, least privileged first.
+        return _(
+            "Microsoft 365 does not let ProfileFix read your manager: that needs the Microsoft "
+            "Graph permission %(permission)s (in some organisations %(other)s), which your "
+            "administrator can grant.",
+            permission="User.ReadBasic.All",
+            other="User.Read.All",
+        )
+    return _("not available")
 
 
 def finding_meaning(finding: Finding) -> str:
@@ -344,6 +359,7 @@ def helpdesk_summary(
         failures=(
             graph.profile_error,
             graph.photo_error,
+            graph.manager_error,
             sharepoint.profile_error,
             sharepoint.picture_error,
         ),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from webapp.microsoft.errors import UpstreamError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.models import GraphUser, SharePointProfile
-from webapp.microsoft.parallel import ParallelReads, outcome
+from webapp.microsoft.parallel import ParallelReads, outcome, with_manager
 from webapp.microsoft.properties import RowState, diff_rows
 from webapp.microsoft.sharepoint import SharePointClient
 from webapp.profile.fields import (
@@ -125,19 +125,37 @@ def build_view(
     rows = {row.attribute: row for row in diff_rows(user, profile)}
     synced_account = Refusal.ON_PREMISES in read_only.values()
     managed: list[ManagedRow] = []
-    read = {"graph_read": user is not None, "sharepoint_read": profile is not None}
+    sharepoint_read = profile is not None
     for spec in MANAGED:
         owner = Owner.ON_PREMISES_AD if synced_account else spec.owner
         if spec.attribute is not None:
             row = rows[spec.attribute]
             managed.append(
-                ManagedRow(spec, row.graph_value, row.sharepoint_value, row.state, owner, **read)
+                ManagedRow(
+                    spec,
+                    row.graph_value,
+                    row.sharepoint_value,
+                    row.state,
+                    owner,
+                    graph_read=row.graph_read,
+                    sharepoint_read=sharepoint_read,
+                )
             )
         else:
             # Only the company is not copied to SharePoint (§5.5).
             value = user.company_name if user is not None else None
             state = RowState.NOT_SYNCED if user is not None else RowState.UNAVAILABLE
-            managed.append(ManagedRow(spec, value, None, state, owner, **read))
+            managed.append(
+                ManagedRow(
+                    spec,
+                    value,
+                    None,
+                    state,
+                    owner,
+                    graph_read=user is not None,
+                    sharepoint_read=sharepoint_read,
+                )
+            )
     return ProfileView(editable, tuple(managed), graph_error, sharepoint_error)
 
 
@@ -150,10 +168,12 @@ def read_profile(
 
     :raise AuthRequiredError: a service refused the token even after a refresh.
     """
-    with ParallelReads("profile", workers=2) as reads:
+    with ParallelReads("profile", workers=3) as reads:
         me = reads.start(graph.me, select=PROFILE_SELECT)
+        manager = reads.start(graph.manager)
         properties = reads.start(sharepoint.my_properties)
-        user, graph_error = outcome(me)
+        # A manager that could not be read shows as "not read" in its row.
+        user, graph_error, _ = with_manager(me, manager)
         profile, sharepoint_error = outcome(properties)
     return build_view(
         user,
