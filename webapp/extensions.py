@@ -27,7 +27,7 @@ def select_locale() -> str:
         chosen = session.get(LANGUAGE_KEY)
     except Exception:  # the session store is down: the 503 page still needs a language
         chosen = None
-    if chosen in LANGUAGES:
+    if isinstance(chosen, str) and chosen in LANGUAGES:
         return chosen
     return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]
 

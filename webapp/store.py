@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis
 from cachelib import FileSystemCache
@@ -59,8 +59,9 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
 
+    # The client is made without decode_responses, so Redis answers bytes, never str.
     def get(self, key: str) -> bytes | None:
-        return self.client.get(self.prefix + key)
+        return cast(bytes | None, self.client.get(self.prefix + key))
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
         self.client.set(self.prefix + key, value, ex=ttl)
@@ -69,7 +70,7 @@ class RedisStore:
         return bool(self.client.set(self.prefix + key, value, ex=ttl, nx=True))
 
     def pop(self, key: str) -> bytes | None:
-        return self.client.getdel(self.prefix + key)
+        return cast(bytes | None, self.client.getdel(self.prefix + key))
 
     def delete(self, key: str) -> None:
         self.client.delete(self.prefix + key)
@@ -86,7 +87,8 @@ class FileStore:
         self._lock_path = os.path.join(directory, ".add.lock")
 
     def get(self, key: str) -> bytes | None:
-        return self.cache.get(key)
+        value: bytes | None = self.cache.get(key)
+        return value
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
         self.cache.set(key, value, timeout=ttl)
@@ -105,7 +107,7 @@ class FileStore:
         with open(self._lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                value = self.cache.get(key)
+                value: bytes | None = self.cache.get(key)
                 if value is not None:
                     self.cache.delete(key)
                 return value

@@ -15,14 +15,15 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     redirect,
     render_template,
     request,
     session,
 )
+from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from webapp.auth.flow import SignInError
 from webapp.auth.next_link import safe_next
@@ -107,7 +108,12 @@ def callback() -> Response | tuple[str, int]:
         logger.warning("sign-in failed: %s", exc.reason)
         return render_template("auth/failed.html", reason=exc.reason), 400
     # A new session id at every sign-in (security.md A1): keep only what was just set.
-    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+    interface = current_app.session_interface
+    if not isinstance(interface, ServerSideSessionInterface) or not isinstance(
+        session, ServerSideSession
+    ):
+        raise RuntimeError("sign-in needs flask-session's server-side sessions (extensions.py)")
+    interface.regenerate(session)
     logger.info("sign-in succeeded for oid=%s", user.oid)
     target = safe_next(record.get("next"), is_deep_link_page)
     response = redirect(target)

@@ -9,10 +9,11 @@ only reads Graph never asks for a SharePoint token.
 
 from __future__ import annotations
 
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import requests
 from flask import current_app, g, session, url_for
+from flask.sessions import SessionMixin
 
 from webapp.auth.flow import Auth, SignedInUser
 from webapp.microsoft.graph import GraphClient
@@ -65,7 +66,8 @@ def auth() -> Auth:
     if "auth" not in g:
         # The session object itself, not the proxy: upstream calls for one page run on
         # worker threads, where Flask's context-local proxies are not bound.
-        g.auth = Auth(settings(), http(), session._get_current_object())  # type: ignore[attr-defined]
+        current: SessionMixin = session._get_current_object()  # type: ignore[attr-defined]  # proxy
+        g.auth = Auth(settings(), http(), current)
     return cast(Auth, g.auth)
 
 
@@ -83,7 +85,7 @@ def user_key() -> str:
     return f"{signed_in.oid}.{signed_in.tid}"
 
 
-def absolute_url(endpoint: str, **values: object) -> str:
+def absolute_url(endpoint: str, **values: Any) -> str:
     """An absolute link to a page: on PUBLIC_URL when it is set, never on a spoofable Host
     (security.md A12); else on this request's host."""
     public_url = settings().public_url
@@ -96,12 +98,14 @@ def graph() -> GraphClient:
     if "graph_client" not in g:
         config = settings()
         signed_in = auth()  # bound now: calls may run on worker threads without `g`
+
+        # force_refresh: the client asks once more after a 401 (token revoked early).
+        def token(force_refresh: bool = False) -> str:
+            return signed_in.access_token(config.graph_scopes, force_refresh=force_refresh)
+
         g.graph_client = GraphClient(
             config.graph_endpoint,
-            # force_refresh: the client asks once more after a 401 (token revoked early).
-            lambda force_refresh=False: signed_in.access_token(
-                config.graph_scopes, force_refresh=force_refresh
-            ),
+            token,
             http(),
             call_options(),
             account=_account(),
@@ -113,11 +117,15 @@ def sharepoint() -> SharePointClient:
     if "sharepoint_client" not in g:
         config = settings()
         signed_in = auth()
+
+        def token_for(origin: str, force_refresh: bool = False) -> str:
+            return signed_in.access_token(
+                config.sharepoint_scopes(origin), force_refresh=force_refresh
+            )
+
         g.sharepoint_client = SharePointClient(
             config.sharepoint_url,
-            lambda origin, force_refresh=False: signed_in.access_token(
-                config.sharepoint_scopes(origin), force_refresh=force_refresh
-            ),
+            token_for,
             http(),
             call_options(),
             account=_account(),

@@ -14,7 +14,7 @@ import uuid
 import redis
 from flask import Flask, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
 from werkzeug.wrappers import Response
 
 from webapp.auth.flow import InteractionRequiredError
@@ -38,7 +38,8 @@ def request_id() -> str:
     if "request_id" not in g:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
-    return g.request_id
+    known: str = g.request_id
+    return known
 
 
 def _page(template: str, status: int, **context: object) -> tuple[str, int]:
@@ -48,10 +49,9 @@ def _page(template: str, status: int, **context: object) -> tuple[str, int]:
 def _reauthenticate(consent: bool = False) -> Response:
     """Back through sign-in to the page the user was on (a GET page; forms go to it)."""
     target = request.full_path.rstrip("?") if request.method == "GET" else request.path
-    params = {"next": target}
     if consent:
-        params["prompt"] = "consent"
-    return redirect(url_for("auth.login", **params))
+        return redirect(url_for("auth.login", next=target, prompt="consent"))
+    return redirect(url_for("auth.login", next=target))
 
 
 def _retry_wait(exc: UpstreamError) -> int | None:
@@ -100,7 +100,7 @@ def init_app(app: Flask) -> None:
             return exc.get_response()
         response_body, status = _page("errors/http.html", exc.code, error=exc)
         response = app.make_response((response_body, status))
-        if exc.code == 429 and getattr(exc, "retry_after", None):
+        if isinstance(exc, TooManyRequests) and exc.retry_after:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
