@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 GRAPH_DEFAULT = "https://graph.microsoft.com/v1.0"
@@ -187,9 +188,9 @@ class Settings:
         origin = (origin or self.sharepoint_url).rstrip("/")
         return [f"{origin}/AllSites.Read", f"{origin}/AllSites.Write"]
 
-    def with_overrides(self, **changes: object) -> Settings:
+    def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests build their variants with it)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)  # replace() refuses names that are not fields
 
 
 def _int(raw: str | None, name: str, default: int, low: int, high: int) -> int:

@@ -30,7 +30,13 @@ from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
 from webapp.photo import update, wording
-from webapp.photo.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
+from webapp.photo.forms import (
+    ConfirmForm,
+    OperationForm,
+    PhotoUploadForm,
+    new_form_token,
+    validated,
+)
 from webapp.photo.operations import Operation, OperationBusyError, OperationStore, SideState
 from webapp.photo.resync import resync as start_resync
 from webapp.web import context
@@ -152,7 +158,7 @@ def save() -> Response | tuple[str, int]:
         return _upload_page(form, wording.rejection(exc.reason, limits), 422)
     finally:
         del data
-    return _progress(update.upload(*mine(), photo, form.form_token.data))
+    return _progress(update.upload(*mine(), photo, validated(form.form_token)))
 
 
 @bp.get("/photo/saving/<form_token>.json")
@@ -286,7 +292,7 @@ def status_json(op_id: str) -> Response:
 @login_required
 @_writes
 def retry() -> Response:
-    op = update.retry(*mine(), _posted(OperationForm()).op_id.data)
+    op = update.retry(*mine(), validated(_posted(OperationForm()).op_id))
     if op is None:
         abort(404)
     return _progress(op)
@@ -297,7 +303,7 @@ def retry() -> Response:
 @_writes
 def undo() -> Response:
     form = _posted(OperationForm())
-    op = update.undo(*mine(), form.op_id.data, form.form_token.data)
+    op = update.undo(*mine(), validated(form.op_id), validated(form.form_token))
     if op is None:
         flash(str(wording.UNDO_NOT_POSSIBLE), "error")
         return redirect(url_for("photo.status", op_id=form.op_id.data), 303)
@@ -314,7 +320,7 @@ def remove() -> str:
 @login_required
 @_writes
 def remove_confirmed() -> Response:
-    return _progress(update.remove(*mine(), _posted(ConfirmForm()).form_token.data))
+    return _progress(update.remove(*mine(), validated(_posted(ConfirmForm()).form_token)))
 
 
 @bp.get("/photo/resync")
@@ -328,7 +334,7 @@ def resync() -> str:
 @login_required
 @limiter.limit(RESYNC_LIMIT)
 def resync_start() -> Response:
-    return _progress(start_resync(*mine(), _posted(ConfirmForm()).form_token.data))
+    return _progress(start_resync(*mine(), validated(_posted(ConfirmForm()).form_token)))
 
 
 @bp.errorhandler(429)
