@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast
 import requests
 from flask import current_app, g, session, url_for
 from flask.sessions import SessionMixin
+from werkzeug.local import LocalProxy
 
 from webapp.auth.flow import Auth, SignedInUser
 from webapp.microsoft.graph import GraphClient
@@ -65,9 +66,10 @@ def auth() -> Auth:
     """This request's sign-in helper over the server-side session."""
     if "auth" not in g:
         # The session object itself, not the proxy: upstream calls for one page run on
-        # worker threads, where Flask's context-local proxies are not bound.
-        current: SessionMixin = session._get_current_object()  # type: ignore[attr-defined]  # proxy
-        g.auth = Auth(settings(), http(), current)
+        # worker threads, where Flask's context-local proxies are not bound. (Flask types
+        # `session` as what the proxy stands for.)
+        proxy = cast("LocalProxy[SessionMixin]", session)
+        g.auth = Auth(settings(), http(), proxy._get_current_object())
     return cast(Auth, g.auth)
 
 
