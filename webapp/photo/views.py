@@ -26,6 +26,7 @@ from flask import (
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from webapp import audit
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
@@ -147,18 +148,20 @@ def save() -> Response | tuple[str, int]:
         return _upload_page(form, errors, 400)
     limits = pipeline_limits()
     # Read at most one byte past the limit: the pipeline refuses it (MAX_CONTENT_LENGTH already
-    # bounds the request, security.md B1). The file name is never used (B13).
-    data = form.photo.data.read(limits.max_bytes + 1)
+    # bounds the request, security.md B1). The file name is never used (B13). Handed over once:
+    # decoding drops the bytes before Microsoft is called.
+    received = [form.photo.data.read(limits.max_bytes + 1)]
     crop = form.crop()
     box = None if crop is None else CropBox(crop[0], crop[1], crop[0] + crop[2], crop[1] + crop[2])
     try:
-        photo = normalise(data, box, limits)
+        # Decoded under the user's lock (in `update.upload`): one person, one decode at a time.
+        op = update.upload(
+            *mine(), lambda: normalise(received.pop(), box, limits), validated(form.form_token)
+        )
     except PhotoRejectedError as exc:
-        current_app.logger.info("photo refused: %s", exc.reason.value)
+        audit.event("photo.refused", reason=exc.reason.value)
         return _upload_page(form, wording.rejection(exc.reason, limits), 422)
-    finally:
-        del data
-    return _progress(update.upload(*mine(), photo, validated(form.form_token)))
+    return _progress(op)
 
 
 @bp.get("/photo/saving/<form_token>.json")
@@ -238,6 +241,7 @@ class StatusView:
 def status_view(op: Operation) -> StatusView:
     now = time.time()
     running = operations().running(op.user) == op.id
+    latest = update.is_latest(operations(), op)
     result = update.outcome(op, now, running)
     sides = [("graph", op.graph)] if op.writes_graph else []
     sides.append(("sharepoint", op.sharepoint))
@@ -259,14 +263,9 @@ def status_view(op: Operation) -> StatusView:
         following=running or update.following_through(op, now),
         elapsed=0 if op.written_at is None else int(now - op.written_at),
         limit=update.FOLLOW_THROUGH_SECONDS,
-        can_retry=not running and update.retry_allowed(op, now),
-        can_undo=op.undoable and _is_latest(op),
+        can_retry=not running and update.retry_allowed(op, now) and latest,
+        can_undo=op.undoable and latest,
     )
-
-
-def _is_latest(op: Operation) -> bool:
-    latest = operations().latest(op.user)
-    return latest is not None and latest.id == op.id
 
 
 @bp.get("/photo/status/<op_id>")
