@@ -151,6 +151,24 @@ def undo(
     return start(ops, up, undo_op, form_token, undoes=target)
 
 
+def restore(
+    ops: OperationStore, up: Upstreams, user: str, op_id: str, form_token: str
+) -> Operation | None:
+    """Put back the photo `op_id` replaced, from the copy its record keeps (the history's restore).
+
+    The same lock, form token, write path and limit as undo; unlike undo, any of the person's
+    changes whose record is still kept qualifies. None when `op_id` is unknown, expired or
+    replaced no photo.
+    """
+    again = ops.for_form(user, form_token)
+    if again is not None:
+        return again
+    target = ops.get(user, op_id)
+    if target is None or not target.restorable:
+        return None
+    return start(ops, up, ops.new(user, Kind.RESTORE, image=target.previous), form_token)
+
+
 def retry(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Operation | None:
     """Continue `op_id` from where it stopped, with the stored bytes (no re-upload, E2/E3).
 
@@ -164,7 +182,10 @@ def retry(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Operatio
     with ops.lock(user, op.id):
         op = ops.get(user, op_id) or op
         if is_latest(ops, op) and retry_allowed(op, ops.clock()):
-            _advance(ops, up, op)
+            try:
+                _advance(ops, up, op)
+            finally:
+                ops.changed(op, retried=True)
     return op
 
 
@@ -234,7 +255,10 @@ def start(
             undone.undone_by = op.id
             ops.save(undone)
         logger.info("photo op %s (%s) started: %r", op.id, op.kind.value, op)
-        _advance(ops, up, op)
+        try:
+            _advance(ops, up, op)
+        finally:
+            ops.changed(op)
     return op
 
 
@@ -382,6 +406,7 @@ _EVENTS = {
     Kind.RESYNC: "photo.written",
     Kind.REMOVE: "photo.removed",
     Kind.UNDO: "photo.undone",
+    Kind.RESTORE: "photo.restored",
 }
 
 
@@ -447,6 +472,7 @@ __all__ = [
     "is_latest",
     "outcome",
     "remove",
+    "restore",
     "retry",
     "retry_allowed",
     "undo",
