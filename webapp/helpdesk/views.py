@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale, gettext
+from flask_babel import LazyString, force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
@@ -66,9 +66,9 @@ class DeepLink:
 
     endpoint: str
     key: str
-    title: str
-    purpose: str
-    reply: str
+    title: LazyString
+    purpose: LazyString
+    reply: LazyString
 
 
 # Reply texts stay English msgids so the catalogue gives the Danish ones (`replies()`).
@@ -174,7 +174,7 @@ def with_ticket(link: str, reference: str | None) -> str:
     return f"{link}?{ticket.PARAMETER}={reference}" if reference else link
 
 
-def replies(reply: str, link: str) -> dict[str, str]:
+def replies(reply: LazyString, link: str) -> dict[str, str]:
     """The reply text in each reply language, whatever language the page itself is in."""
     texts = {}
     for language in REPLY_LANGUAGES:

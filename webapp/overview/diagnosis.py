@@ -161,8 +161,8 @@ def _photo(snapshot: Snapshot) -> tuple[PhotoVerdict, list[Finding]]:
         ]
     profile = sharepoint.profile
     if profile is None:
-        error = sharepoint.profile_error
-        retry_after = error.retry_after if error is not None else None
+        failure = sharepoint.profile_error
+        retry_after = failure.retry_after if failure is not None else None
         return PhotoVerdict.CANNOT_TELL, [
             _unavailable(FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE, "sharepoint", retry_after)
         ]

@@ -7,6 +7,7 @@ The diagnosis speaks in codes and parameters; this module turns them into transl
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import assert_never
 
 from flask_babel import gettext as _
@@ -91,6 +92,22 @@ def row_state(state: RowState) -> str:
     return str(ROW_STATES[state])
 
 
+def _attribute(finding: Finding) -> Attribute:
+    """The attribute an attribute finding is about."""
+    attribute = finding.params["attribute"]
+    if not isinstance(attribute, Attribute):
+        raise TypeError(f"{finding.code} names no attribute")
+    return attribute
+
+
+def _taken_at(finding: Finding) -> datetime | None:
+    """When SharePoint took the picture a photo finding speaks of (None: not known)."""
+    taken = finding.params["picture_taken_at"]
+    if taken is not None and not isinstance(taken, datetime):
+        raise TypeError(f"{finding.code} has no picture date")
+    return taken
+
+
 def finding_meaning(finding: Finding) -> str:
     """What a finding means, in one or two sentences."""
     p = finding.params
@@ -107,7 +124,7 @@ def finding_meaning(finding: Finding) -> str:
             "Outlook and Teams show your current photo, SharePoint still shows the picture it "
             "took on %(date)s. SharePoint copies your photo from Exchange by itself, at most "
             "once every %(pull)d hours, and Microsoft says it can take up to %(worst)d hours.",
-            date=when(p["picture_taken_at"]),  # type: ignore[arg-type]
+            date=when(_taken_at(finding)),
             pull=p["pull_hours"],
             worst=p["worst_case_hours"],
         )
@@ -115,7 +132,7 @@ def finding_meaning(finding: Finding) -> str:
         return _(
             "You have no photo in Outlook and Teams, but SharePoint still shows the picture it "
             "took on %(date)s. SharePoint only replaces its picture when there is a new photo.",
-            date=when(p["picture_taken_at"]),  # type: ignore[arg-type]
+            date=when(_taken_at(finding)),
         )
     if code is FindingCode.PHOTO_SHAREPOINT_PLACEHOLDER:
         return _(
@@ -153,7 +170,7 @@ def finding_meaning(finding: Finding) -> str:
     if code is FindingCode.ATTRIBUTE_DIFFERS:
         return _(
             "%(attribute)s is “%(graph)s” in Entra ID but “%(sharepoint)s” in SharePoint.",
-            attribute=attribute_name(p["attribute"]),  # type: ignore[arg-type]
+            attribute=attribute_name(_attribute(finding)),
             graph=value(p["graph_value"]),
             sharepoint=value(p["sharepoint_value"]),
         )
@@ -161,7 +178,7 @@ def finding_meaning(finding: Finding) -> str:
         return _(
             "%(attribute)s is “%(graph)s” in Entra ID and “%(sharepoint)s” in SharePoint. "
             "Microsoft does not copy this detail to SharePoint by default.",
-            attribute=attribute_name(p["attribute"]),  # type: ignore[arg-type]
+            attribute=attribute_name(_attribute(finding)),
             graph=value(p["graph_value"]),
             sharepoint=value(p["sharepoint_value"]),
         )
@@ -202,7 +219,7 @@ def limit_text(limit: Limit, finding: Finding) -> str:
         )
     if limit is Limit.REMOVE_SHAREPOINT_PICTURE:
         return _("You cannot remove the old picture from SharePoint yourself.")
-    attribute = attribute_name(finding.params["attribute"])  # type: ignore[arg-type]
+    attribute = attribute_name(_attribute(finding))
     if limit is Limit.ATTRIBUTE_FROM_DIRECTORY:
         return _(
             "You cannot change %(attribute)s in SharePoint: it comes from Entra ID with "

@@ -222,7 +222,7 @@ class OperationStore:
         self,
         store: Store,
         clock: Callable[[], float] = time.time,
-        on_change: Callable[[Operation, bool], None] | None = None,
+        on_change: Callable[[Operation, bool], object] | None = None,  # its answer unused
     ) -> None:
         self.store = store
         self.clock = clock

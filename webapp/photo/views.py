@@ -33,7 +33,13 @@ from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
 from webapp.photo import recording, update, wording
-from webapp.photo.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
+from webapp.photo.forms import (
+    ConfirmForm,
+    OperationForm,
+    PhotoUploadForm,
+    new_form_token,
+    validated,
+)
 from webapp.photo.operations import Operation, OperationBusyError, OperationStore, SideState
 from webapp.photo.resync import resync as start_resync
 from webapp.web import context
@@ -157,7 +163,7 @@ def save() -> Response | tuple[str, int]:
     try:
         # Decoded under the user's lock (in `update.upload`): one person, one decode at a time.
         op = update.upload(
-            *mine(), lambda: normalise(received.pop(), box, limits), form.form_token.data
+            *mine(), lambda: normalise(received.pop(), box, limits), validated(form.form_token)
         )
     except PhotoRejectedError as exc:
         audit.event("photo.refused", reason=exc.reason.value)
@@ -295,7 +301,7 @@ def status_json(op_id: str) -> Response:
 @login_required
 @_writes
 def retry() -> Response:
-    op = update.retry(*mine(), _posted(OperationForm()).op_id.data)
+    op = update.retry(*mine(), validated(_posted(OperationForm()).op_id))
     if op is None:
         abort(404)
     return _progress(op)
@@ -306,7 +312,7 @@ def retry() -> Response:
 @_writes
 def undo() -> Response:
     form = _posted(OperationForm())
-    op = update.undo(*mine(), form.op_id.data, form.form_token.data)
+    op = update.undo(*mine(), validated(form.op_id), validated(form.form_token))
     if op is None:
         flash(str(wording.UNDO_NOT_POSSIBLE), "error")
         return redirect(url_for("photo.status", op_id=form.op_id.data), 303)
@@ -319,7 +325,7 @@ def undo() -> Response:
 def restore() -> Response:
     """Put back a photo an earlier change replaced (the form is on the history page)."""
     form = _posted(OperationForm())
-    op = update.restore(*mine(), form.op_id.data, form.form_token.data)
+    op = update.restore(*mine(), validated(form.op_id), validated(form.form_token))
     if op is None:
         flash(str(wording.RESTORE_NOT_POSSIBLE), "error")
         return redirect(url_for("history.index"), 303)
@@ -336,7 +342,7 @@ def remove() -> str:
 @login_required
 @_writes
 def remove_confirmed() -> Response:
-    return _progress(update.remove(*mine(), _posted(ConfirmForm()).form_token.data))
+    return _progress(update.remove(*mine(), validated(_posted(ConfirmForm()).form_token)))
 
 
 @bp.get("/photo/resync")
@@ -350,7 +356,7 @@ def resync() -> str:
 @login_required
 @limiter.limit(RESYNC_LIMIT)
 def resync_start() -> Response:
-    return _progress(start_resync(*mine(), _posted(ConfirmForm()).form_token.data))
+    return _progress(start_resync(*mine(), validated(_posted(ConfirmForm()).form_token)))
 
 
 @bp.errorhandler(429)
