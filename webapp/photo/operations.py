@@ -83,6 +83,9 @@ class Side:
     request_id: str | None = None
     not_before: float | None = None
     writes: int = 0
+    # Writes sent, answered or not (SharePoint's optional push is tried a bounded number of
+    # times, never for ever: reference §9.1).
+    attempts: int = 0
     updated_at: float = 0.0
 
 
@@ -113,9 +116,11 @@ class Operation:
     written_at: float | None = None
     checks: int = 0
     checked_at: float | None = None
-    # What the last read-back found on each side (verify.Match values), for the page.
+    # What the last read-back found on each side (verify.Match values), for the page, and
+    # until when SharePoint said it may keep serving another picture from its cache.
     graph_match: str | None = None
     sharepoint_match: str | None = None
+    sharepoint_fresh_until: float | None = None
 
     @property
     def writes_graph(self) -> bool:
