@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 
-from flask_babel import LazyString
+from flask_babel import LazyString, ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext as _ln
 
 from webapp.imaging.pipeline import PipelineLimits, Rejection
 from webapp.photo.operations import Kind, Operation, SideState
@@ -149,7 +148,7 @@ _NO_TIME_GIVEN = _l(
 _LOOK_AGAIN_LATER = _l("Look again later with “Check again”.")
 
 
-def _look_again(op: Operation, now: float) -> LazyString:
+def _look_again(op: Operation, now: float) -> LazyString | str:
     """When SharePoint's cached copy may be replaced: what SharePoint said, or no time at all."""
     if op.sharepoint_match != Match.DIFFERENT:
         return _LOOK_AGAIN_LATER
@@ -157,7 +156,7 @@ def _look_again(op: Operation, now: float) -> LazyString:
     if left is None or left <= 0:
         return _NO_TIME_GIVEN
     minutes = math.ceil(left / 60)
-    return _ln(
+    return ngettext(
         "SharePoint serves photos through a cache that refreshes by itself. SharePoint says it "
         "may keep its copy for up to %(num)d more minute: look again then with “Check again”.",
         "SharePoint serves photos through a cache that refreshes by itself. SharePoint says it "
@@ -166,7 +165,7 @@ def _look_again(op: Operation, now: float) -> LazyString:
     )
 
 
-def next_steps(op: Operation, result: Outcome, now: float) -> list[LazyString]:
+def next_steps(op: Operation, result: Outcome, now: float) -> list[LazyString | str]:
     """What happens next and what the user can do, in the order the page shows them."""
     if op.kind is Kind.RESYNC and op.sharepoint.error == NO_GRAPH_PHOTO:
         return [_l("Upload a photo instead; ProfileFix then updates every service.")]
@@ -209,7 +208,7 @@ def next_steps(op: Operation, result: Outcome, now: float) -> list[LazyString]:
                 "may still see the old photo until those refresh."
             )
         ]
-    steps: list[LazyString] = []
+    steps: list[LazyString | str] = []
     if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
         steps.append(_REFUSED)
     if push_given_up(op):
