@@ -157,6 +157,25 @@ def test_delete_removes_the_photo_and_is_idempotent(tenant, make_clients):
     assert ("DELETE", 200) in methods and ("DELETE", 404) in methods
 
 
+def padded_jpeg(length: int) -> bytes:
+    data = jpeg((64, 64))
+    return data + b"\0" * (length - len(data))  # bytes after the end marker: still a JPEG
+
+
+def test_graph_takes_a_photo_of_exactly_4_000_000_bytes_from_the_client(tenant, make_clients):
+    # Microsoft's 4 MB is decimal (reference §9.1), so the client's limit must match Graph's.
+    clients = make_clients()
+    clients.graph.put_photo(padded_jpeg(4_000_000))
+    assert [r.status for r in tenant.requests_to("graph")] == [200]
+
+
+def test_the_client_refuses_one_byte_more_without_calling_graph(tenant, make_clients):
+    clients = make_clients()
+    with pytest.raises(ValueError):
+        clients.graph.put_photo(padded_jpeg(4_000_001))
+    assert tenant.requests_to("graph") == []
+
+
 def test_a_new_photo_replaces_the_old_and_changes_the_etag(tenant, make_clients):
     graph = make_clients().graph
     graph.put_photo(jpeg(colour=(200, 30, 30)))
