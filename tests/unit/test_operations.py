@@ -8,12 +8,13 @@ from webapp.photo.operations import (
     FINISHED_TTL,
     UNFINISHED_TTL,
     Kind,
+    Operation,
     OperationBusyError,
     OperationStore,
     Side,
     SideState,
 )
-from webapp.photo.update import Outcome, outcome, retry_allowed
+from webapp.photo.update import MAX_PUSH_ATTEMPTS, Outcome, outcome, retry_allowed
 from webapp.store import FileStore
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4
@@ -118,3 +119,28 @@ def test_throttled_op_is_not_retried_before_its_time(ops: OperationStore) -> Non
     op.graph = Side(state=SideState.THROTTLED, not_before=1_120.0)
     assert not retry_allowed(op, 1_100.0)
     assert retry_allowed(op, 1_121.0)
+
+
+@pytest.mark.parametrize(
+    ("state", "first"),
+    [(SideState.FAILED, Outcome.PARTIAL), (SideState.THROTTLED, Outcome.WAIT_THEN_RETRY)],
+)
+def test_a_push_sharepoint_keeps_refusing_is_given_up_after_its_attempts(
+    ops: OperationStore, state: SideState, first: Outcome
+) -> None:
+    # One push, one more when the user asks: never "try again" for ever (reference §9.1).
+    op = ops.new("oid.tid", Kind.UPLOAD, image=JPEG)
+    op.graph.state = SideState.VERIFIED
+    op.sharepoint = Side(state=state, attempts=1)
+    assert outcome(op, now=10_000.0) is first
+    assert retry_allowed(op, 10_000.0)
+    op.sharepoint = Side(state=state, attempts=MAX_PUSH_ATTEMPTS)
+    assert outcome(op, now=10_000.0) is Outcome.SHAREPOINT_LATER
+    assert not retry_allowed(op, 10_000.0)
+
+
+def test_a_record_without_attempts_reads_as_none_made(ops: OperationStore) -> None:
+    op = ops.new("oid.tid", Kind.RESYNC)
+    raw = op.to_json().replace(b',"attempts":0', b"")
+    assert b"attempts" not in raw
+    assert Operation.from_json(raw).sharepoint.attempts == 0
