@@ -197,8 +197,9 @@ class SharePointClient:
     def _redirect_target(self, current: str, location: str) -> str:
         """The URL to follow a redirect to, rebuilt on our own origin; BadResponseError if not.
 
-        Hosts come from settings, never from a response (security.md 1.3.6): a Location with a
-        backslash, user info or another origin (scheme, host or port) is refused.
+        Redirects are followed only where intended (security.md ASVS 15.3.2) and hosts come from
+        settings, never from a response (1.3.6): a Location with a backslash, user info or
+        another origin (scheme, host or port) is refused.
         """
         refused = BadResponseError(self.service, message="picture redirected off the tenant")
         if not location or "\\" in location or any(ord(c) < 0x21 for c in location):
