@@ -1,1 +1,1 @@
-"""Photo: upload, crop, write to Graph, offer to SharePoint, verify what it serves, undo, re-sync."""
+"""Photo: upload, crop, write to Graph, offer to SharePoint, check what it serves, undo."""
