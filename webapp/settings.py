@@ -178,10 +178,6 @@ class Settings:
         return not self.demo
 
     @property
-    def sharepoint_origin(self) -> str:
-        return self.sharepoint_url
-
-    @property
     def graph_scopes(self) -> list[str]:
         """Least privilege for Graph (reference §3.3, §8.2): read and own-profile writes."""
         return ["User.Read", "User.ReadWrite"]
@@ -192,7 +188,7 @@ class Settings:
         return [f"{origin}/AllSites.Read", f"{origin}/AllSites.Write"]
 
     def with_overrides(self, **changes: object) -> Settings:
-        """A copy with some fields changed (tests, demo wiring)."""
+        """A copy with some fields changed (tests build their variants with it)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
 

@@ -1,11 +1,13 @@
 """The shared vocabulary: what every page calls each service, an empty value, a moment in
-time, and Microsoft failing to answer. Feature wording modules build on these."""
+time, Microsoft failing to answer, and the helpdesk summary. Feature wording modules build on
+these."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from flask_babel import format_datetime
+from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -85,3 +87,47 @@ def upstream_failure(error: UpstreamError) -> str:
     if isinstance(error, BadRequestError):
         return _("%(service)s refused our request.", service=service)
     return _("%(service)s answered with an error.", service=service)
+
+
+def helpdesk_summary(
+    findings: Iterable[str],
+    *,
+    name: str,
+    username: str,
+    ticket: str | None,
+    taken_at: datetime,
+    failures: Iterable[UpstreamError | None],
+    version: str,
+) -> str:
+    """Plain text for a helpdesk ticket: who, when, what the page found (`findings`, one line
+    each), the calls Microsoft did not answer and the app version.
+
+    Holds no token and no photo bytes: only what the page shows, plus Microsoft's request ids.
+    """
+    lines = [_("ProfileFix summary")]
+    if ticket:
+        lines.append(_("Ticket: %(ticket)s", ticket=ticket))
+    lines.append(_("Who: %(name)s <%(username)s>", name=name, username=username))
+    lines.append(_("When: %(time)s UTC", time=taken_at.strftime("%Y-%m-%d %H:%M:%S")))
+    lines.extend(findings)
+    unique: list[UpstreamError] = []
+    for error in failures:
+        if error is not None and error not in unique:
+            unique.append(error)
+    if unique:
+        lines.append(
+            ngettext("Problem reaching Microsoft:", "Problems reaching Microsoft:", len(unique))
+        )
+        for error in unique:
+            lines.append(
+                "  "
+                + _(
+                    "%(service)s: status %(status)s, code %(code)s, request id %(request_id)s",
+                    service=service_name(error.service),
+                    status=error.status if error.status is not None else "-",
+                    code=error.code or "-",
+                    request_id=error.request_id or "-",
+                )
+            )
+    lines.append(_("App: ProfileFix %(version)s", version=version))
+    return "\n".join(lines)

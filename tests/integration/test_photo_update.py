@@ -29,8 +29,8 @@ from m365_emulator.tenant import Tenant
 from tests import imagegen
 from tests.integration.conftest import SignIn
 from webapp.imaging.fingerprint import same_picture
-from webapp.microsoft.http import LocalThrottleGate
-from webapp.photo.operations import OperationStore, SideState
+from webapp.microsoft.throttle import LocalThrottleGate
+from webapp.photo.operations import Kind, OperationStore, SideState
 from webapp.photo.update import CHECK_INTERVAL, FOLLOW_THROUGH_SECONDS, MAX_PUSH_ATTEMPTS
 
 SET_PICTURE = "SetMyProfilePicture"
@@ -564,6 +564,22 @@ def test_two_uploads_at_once_end_with_one_photo_on_both_sides(
     shown_sp = sharepoint_large(tenant, "stale-photo")
     assert same_picture(shown_graph, shown_sp)
     assert any(same_picture(shown_graph, photo) for photo in photos)
+
+
+def test_a_change_asked_for_while_another_runs_shows_the_running_one(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    records, user = ops(app), user_key(tenant, "in-sync")
+    running = records.new(user, Kind.UPLOAD)
+    records.save(running)
+    fields = form_fields(client, "/photo/remove", "/photo/remove")
+    with records.lock(user, running.id):
+        response = client.post("/photo/remove", data=fields)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/photo/status/{running.id}"
+    assert "still being saved" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert writes(tenant) == []
 
 
 # -- undo and remove ------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ import pytest
 import requests
 
 from webapp.microsoft.errors import BadResponseError, ForbiddenError
-from webapp.microsoft.http import CallOptions, RetryPolicy, build_session
+from webapp.microsoft.requester import CallOptions, RetryPolicy
+from webapp.microsoft.session import build_session
 from webapp.microsoft.sharepoint import MAX_REDIRECTS, PLACEHOLDER_ACCOUNT, SharePointClient
 
 JPEG = b"\xff\xd8\xff\xe0 a picture"

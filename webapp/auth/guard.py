@@ -7,9 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask import Flask, g, redirect, request, session, url_for
 
 from webapp.auth.flow import USER_KEY, SignedInUser
+from webapp.web import context
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,7 +23,7 @@ def init_app(app: Flask) -> None:
         if not data:
             return
         user = SignedInUser.from_dict(data)
-        max_age = current_app.extensions["settings"].session_max_hours * 3600
+        max_age = context.settings().session_max_hours * 3600
         if time.time() - user.signed_in_at > max_age:
             # Absolute session lifetime (security.md A9); the idle limit is the cookie's.
             session.clear()

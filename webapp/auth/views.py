@@ -17,19 +17,18 @@ from flask import (
     Blueprint,
     Response,
     current_app,
-    g,
     redirect,
     render_template,
     request,
     session,
-    url_for,
 )
 from werkzeug.exceptions import HTTPException
 
-from webapp.auth.flow import Auth, SignInError
+from webapp.auth.flow import SignInError
 from webapp.auth.next_link import safe_next
 from webapp.extensions import csrf, limiter
 from webapp.store import pop_json, set_json
+from webapp.web import context
 
 bp = Blueprint("auth", __name__)
 logger = logging.getLogger(__name__)
@@ -41,25 +40,9 @@ DEEP_LINK_ENDPOINTS = frozenset(
 )
 
 
-def auth() -> Auth:
-    """This request's sign-in helper over the server-side session."""
-    if "auth" not in g:
-        # The session object itself, not the proxy: upstream calls for one page run on
-        # worker threads, where Flask's context-local proxies are not bound.
-        g.auth = Auth(
-            current_app.extensions["settings"],
-            current_app.extensions["http"],
-            session._get_current_object(),  # type: ignore[attr-defined]
-        )
-    return g.auth
-
-
 def redirect_uri() -> str:
     """The registered redirect URI: from PUBLIC_URL when set, never from a spoofable Host."""
-    public_url = current_app.extensions["settings"].public_url
-    if public_url:
-        return f"{public_url}{url_for('auth.redirect_uri_view')}"
-    return url_for("auth.redirect_uri_view", _external=True)
+    return context.absolute_url("auth.redirect_uri_view")
 
 
 def is_deep_link_page(path: str) -> bool:
@@ -82,7 +65,7 @@ def login() -> Response:
     target = safe_next(request.args.get("next"), is_deep_link_page)
     claims = session.pop("auth.claims_challenge", None)
     prompt = request.args.get("prompt")
-    flow = auth().start(
+    flow = context.auth().start(
         redirect_uri(),
         prompt=prompt if prompt in ("consent", "login", "select_account") else "select_account",
         claims_challenge=claims,
@@ -90,9 +73,9 @@ def login() -> Response:
     cookie_name = current_app.config["AUTH_FLOW_COOKIE"]
     browser_token = request.cookies.get(cookie_name) or secrets.token_urlsafe(32)
     record = {"flow": flow, "next": target, "binding": _binding(browser_token)}
-    set_json(current_app.extensions["store"], f"flow:{flow['state']}", record, FLOW_TTL)
+    set_json(context.store(), f"flow:{flow['state']}", record, FLOW_TTL)
     response = redirect(flow["auth_uri"])
-    secure = current_app.extensions["settings"].secure_cookies
+    secure = context.settings().secure_cookies
     response.set_cookie(
         cookie_name,
         browser_token,
@@ -113,14 +96,13 @@ def callback() -> Response | tuple[str, int]:
     """The redirect URI: redeem the code, check the ID token, start a fresh session."""
     params: dict[str, Any] = request.form.to_dict() if request.method == "POST" else {}
     params = params or request.args.to_dict()
-    store = current_app.extensions["store"]
     state = params.get("state", "")
-    record = pop_json(store, f"flow:{state}") if state else None
+    record = pop_json(context.store(), f"flow:{state}") if state else None
     cookie = request.cookies.get(current_app.config["AUTH_FLOW_COOKIE"], "")
     try:
         if record is None or not cookie or record["binding"] != _binding(cookie):
             raise SignInError("state", "no sign-in started in this browser for this state")
-        user = auth().complete(record["flow"], params)
+        user = context.auth().complete(record["flow"], params)
     except SignInError as exc:
         logger.warning("sign-in failed: %s", exc.reason)
         return render_template("auth/failed.html", reason=exc.reason), 400
@@ -136,11 +118,7 @@ def callback() -> Response | tuple[str, int]:
 @bp.post("/logout")
 def logout() -> Response:
     """Sign out here and at the authority (a POST: CSRF-protected, security.md A8)."""
-    if current_app.extensions["settings"].public_url:
-        back = current_app.extensions["settings"].public_url + url_for("auth.signed_out")
-    else:
-        back = url_for("auth.signed_out", _external=True)
-    target = auth().sign_out(back)
+    target = context.auth().sign_out(context.absolute_url("auth.signed_out"))
     session.clear()
     response = redirect(target)
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'

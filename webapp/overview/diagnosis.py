@@ -1,8 +1,9 @@
 """Pure diagnosis of a Snapshot: the photo verdict, attribute findings and what the user can do.
 
-Codes and parameters only; `wording.py` turns them into sentences. The photo verdict judges
-what SharePoint serves (reference §9.1); its old picture library is a fact beside it
-(`StoredCopy`), never the verdict.
+Codes and parameters only; `overview/wording.py` turns them into sentences. The photo verdict
+judges what SharePoint serves (reference §9.1); its old picture library is a fact beside it
+(`StoredCopy`), never the verdict. Whether two services show the same picture is
+`imaging.fingerprint.compare`, the rule the photo change's read-back uses too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from webapp.imaging.fingerprint import UnreadablePictureError, same_picture
+from webapp.imaging.fingerprint import Match, compare
 from webapp.microsoft.properties import AttributeRow, RowState, diff_rows
 from webapp.overview.snapshot import SharePointSide, Snapshot
 
@@ -112,15 +113,6 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class CatchUp:
-    """Microsoft's stated expectations for SharePoint's profile import (reference §5.5)."""
-
-    # §5.5: "timing not guaranteed"
-    attribute_import_guaranteed: bool = False
-    attribute_helpdesk_after_hours: int = ATTRIBUTE_HELPDESK_AFTER_HOURS
-
-
-@dataclass(frozen=True)
 class Diagnosis:
     """The verdicts, every finding (photo ones first), the attribute rows they rest on, and
     what SharePoint's legacy picture library holds."""
@@ -129,7 +121,6 @@ class Diagnosis:
     attributes: AttributeVerdict
     findings: tuple[Finding, ...]
     rows: tuple[AttributeRow, ...]
-    catch_up: CatchUp
     taken_at: datetime
     stored: StoredCopy = StoredCopy.UNKNOWN
 
@@ -193,15 +184,19 @@ def _photo(snapshot: Snapshot) -> tuple[PhotoVerdict, list[Finding]]:
     if shown is None:
         return PhotoVerdict.CANNOT_TELL, [_sharepoint_unavailable(sharepoint)]
     photo = graph.photo if graph.has_photo else None
-    try:
-        if photo is not None and same_picture(photo.data, shown.data):
+    if photo is not None:
+        match = compare(photo.data, shown.data)
+        if match is Match.SAME:
             return PhotoVerdict.IN_SYNC, [Finding(FindingCode.PHOTO_IN_SYNC)]
-        if sharepoint.placeholder is None:
-            # Only the placeholder tells "no picture" from "an older picture" (§4.7).
-            return PhotoVerdict.CANNOT_TELL, [_sharepoint_unavailable(sharepoint)]
-        placeholder = same_picture(sharepoint.placeholder.data, shown.data)
-    except UnreadablePictureError:
+        if match is Match.UNREADABLE:
+            return _unreadable()
+    if sharepoint.placeholder is None:
+        # Only SharePoint's placeholder tells "no picture" from "an older picture" (§4.7).
+        return PhotoVerdict.CANNOT_TELL, [_sharepoint_unavailable(sharepoint)]
+    match = compare(sharepoint.placeholder.data, shown.data)
+    if match is Match.UNREADABLE:
         return _unreadable()
+    placeholder = match is Match.SAME
     if photo is None:
         if placeholder:
             return PhotoVerdict.NO_PHOTO_ANYWHERE, [
@@ -235,13 +230,11 @@ def _stored(snapshot: Snapshot) -> StoredCopy:
         return StoredCopy.NONE
     if graph.photo_error is not None:
         return StoredCopy.UNKNOWN
-    if not graph.has_photo or graph.photo is None:
-        return StoredCopy.OLD
-    try:
-        same = same_picture(graph.photo.data, sharepoint.stored.data)
-    except UnreadablePictureError:
+    current = graph.photo.data if graph.has_photo and graph.photo is not None else None
+    match = compare(current, sharepoint.stored.data)
+    if match is Match.UNREADABLE:
         return StoredCopy.UNKNOWN
-    return StoredCopy.CURRENT if same else StoredCopy.OLD
+    return StoredCopy.CURRENT if match is Match.SAME else StoredCopy.OLD
 
 
 def _attributes(
@@ -302,7 +295,6 @@ def diagnose(snapshot: Snapshot) -> Diagnosis:
         attributes=attributes,
         findings=(*photo_findings, *attribute_findings),
         rows=tuple(rows),
-        catch_up=CatchUp(),
         taken_at=snapshot.taken_at,
         stored=_stored(snapshot),
     )

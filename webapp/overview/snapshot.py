@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import contextvars
-import functools
-import logging
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
 
-from webapp.microsoft.errors import AuthRequiredError, UpstreamError
+from webapp.microsoft.errors import UpstreamError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.models import GraphUser, Photo, PhotoMeta, SharePointProfile
+from webapp.microsoft.parallel import ParallelReads, outcome
 from webapp.microsoft.sharepoint import PICTURE_SIZES, SharePointClient
-
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 # The legacy library's thumbnail shown as a fact: the medium one PictureURL names (§4.7).
 STORED_SIZE = "M"
@@ -117,21 +109,6 @@ class Snapshot:
         return PictureHint(profile.picture_url, profile.personal_site_host_url)
 
 
-def _outcome(future: Future[T]) -> tuple[T | None, UpstreamError | None]:
-    """The call's value or the UpstreamError that stopped it.
-
-    Re-authentication needs propagate: AuthRequiredError here, and the token provider's
-    InteractionRequiredError (not an UpstreamError) is never caught at all.
-    """
-    try:
-        return future.result(), None
-    except AuthRequiredError:
-        raise
-    except UpstreamError as exc:
-        logger.info("%s call failed: %s %s", exc.service, exc.status, exc.code)
-        return None, exc
-
-
 def read_snapshot(
     graph: GraphClient,
     sharepoint: SharePointClient,
@@ -145,55 +122,51 @@ def read_snapshot(
 
     All independent calls start together; only the legacy library's picture depends on the
     profile (its URL derives from PictureURL), and with a `hint` that names the same URL it
-    starts together with the rest too. Each call runs in a copy of the caller's context, so
-    token providers that rely on context variables (the request's session) work on the
-    worker threads.
+    starts together with the rest too (`microsoft.parallel`, the reader the profile page uses).
 
     :raise AuthRequiredError: a service refused the token even after a refresh.
     """
-    with ThreadPoolExecutor(max_workers=10, thread_name_prefix="snapshot") as pool:
-
-        def start(call: Callable[[], T]) -> Future[T]:
-            return pool.submit(contextvars.copy_context().run, call)
-
-        def stored_copy(profile: SharePointProfile) -> Future[Photo | None]:
-            return start(functools.partial(sharepoint.picture, STORED_SIZE, profile))
-
-        me = start(graph.me)
-        meta = start(graph.photo_meta)
-        photo = start(graph.photo)
-        sizes = start(graph.photo_sizes)
+    with ParallelReads("snapshot", workers=10) as reads:
+        me = reads.start(graph.me)
+        meta = reads.start(graph.photo_meta)
+        photo = reads.start(graph.photo)
+        sizes = reads.start(graph.photo_sizes)
         served_calls = {
-            size: start(functools.partial(sharepoint.served_picture, size, account))
-            for size in PICTURE_SIZES
+            size: reads.start(sharepoint.served_picture, size, account) for size in PICTURE_SIZES
         }
-        placeholder_call = start(functools.partial(sharepoint.placeholder_picture, COMPARED_SIZE))
-        properties = start(sharepoint.my_properties)
-        guessed = stored_copy(hint.as_profile()) if hint is not None else None
+        placeholder_call = reads.start(sharepoint.placeholder_picture, COMPARED_SIZE)
+        properties = reads.start(sharepoint.my_properties)
+        guessed = (
+            reads.start(sharepoint.picture, STORED_SIZE, hint.as_profile())
+            if hint is not None
+            else None
+        )
 
-        profile, profile_error = _outcome(properties)
+        profile, profile_error = outcome(properties)
         stored: Photo | None = None
         stored_error: UpstreamError | None = None
         if profile is not None:
             if guessed is not None and hint is not None and hint.picture_url == profile.picture_url:
-                stored, stored_error = _outcome(guessed)
+                stored, stored_error = outcome(guessed)
             else:
-                stored, stored_error = _outcome(stored_copy(profile))
+                stored, stored_error = outcome(
+                    reads.start(sharepoint.picture, STORED_SIZE, profile)
+                )
         served: dict[str, Photo] = {}
         served_error: UpstreamError | None = None
         for size, call in served_calls.items():
             # S and M are only shown: one that failed is asked for again by the browser.
-            value, error = _outcome(call)
+            value, error = outcome(call)
             if value is not None:
                 served[size] = value
             elif size == COMPARED_SIZE:
                 served_error = error
-        placeholder, placeholder_error = _outcome(placeholder_call)
+        placeholder, placeholder_error = outcome(placeholder_call)
 
-        user, user_error = _outcome(me)
-        photo_meta, meta_error = _outcome(meta)
-        photo_value, photo_error = _outcome(photo)
-        size_list, sizes_error = _outcome(sizes)
+        user, user_error = outcome(me)
+        photo_meta, meta_error = outcome(meta)
+        photo_value, photo_error = outcome(photo)
+        size_list, sizes_error = outcome(sizes)
 
     return Snapshot(
         graph=GraphSide(

@@ -19,7 +19,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     g,
     render_template,
     request,
@@ -34,7 +33,7 @@ from webapp.microsoft.models import Photo
 from webapp.overview import pictures, wording
 from webapp.overview.diagnosis import Action, Diagnosis, diagnose
 from webapp.overview.snapshot import COMPARED_SIZE, STORED_SIZE, Snapshot, read_snapshot
-from webapp.web import context as upstream
+from webapp.web import context, ticket
 from webapp.web.ticket import current_ticket, ticket_rejected
 
 bp = Blueprint("overview", __name__)
@@ -45,11 +44,7 @@ MAX_AGE = 300
 
 
 def _recent() -> pictures.RecentPictures:
-    return current_app.extensions.setdefault("recent_pictures", pictures.RecentPictures())
-
-
-def _user_key() -> str:
-    return f"{g.user.oid}.{g.user.tid}"
+    return context.per_app(pictures.RecentPictures)
 
 
 def _remember(snapshot: Snapshot) -> dict[str, str]:
@@ -62,7 +57,7 @@ def _remember(snapshot: Snapshot) -> dict[str, str]:
     if hint is not None and hint != pictures.picture_hint(session):
         session[pictures.HINT_KEY] = pictures.hint_record(hint)
     shown = pictures.shown(snapshot)
-    _recent().remember(_user_key(), shown)
+    _recent().remember(context.user_key(), shown)
     urls: dict[str, str] = {}
     if "graph" in shown:
         urls["graph"] = url_for("overview.graph_picture", v=pictures.version(shown["graph"]))
@@ -82,9 +77,9 @@ def _remember(snapshot: Snapshot) -> dict[str, str]:
 
 def _read() -> tuple[Snapshot, Diagnosis, dict[str, str]]:
     snapshot = read_snapshot(
-        upstream.graph(),
-        upstream.sharepoint(),
-        account=g.user.username,
+        context.graph(),
+        context.sharepoint(),
+        account=context.user().username,
         now=datetime.now(UTC),
         hint=pictures.picture_hint(session),
     )
@@ -95,7 +90,7 @@ def _page(template: str) -> str:
     # The visit's ticket reference from a helpdesk link (issue 7), validated by web.ticket.
     reference, bad_reference = current_ticket(), ticket_rejected()
     snapshot, diagnosis, picture_urls = _read()
-    keep = {"ticket": reference} if reference else {}
+    keep = ticket.keep()
     action_urls = {
         Action.RESYNC_PHOTO: url_for("photo.resync", **keep),
         Action.UPLOAD_PHOTO: url_for("photo.upload", **keep),
@@ -104,8 +99,8 @@ def _page(template: str) -> str:
     summary = wording.helpdesk_summary(
         diagnosis,
         snapshot,
-        name=g.user.name,
-        username=g.user.username,
+        name=context.user().name,
+        username=context.user().username,
         ticket=reference,
         version=about.VERSION,
     )
@@ -175,7 +170,7 @@ def _failed(exc: UpstreamError) -> Response:
 
 def _just_read(name: str) -> Photo | None:
     wanted = request.args.get("v")
-    return _recent().get(_user_key(), name, wanted) if wanted else None
+    return _recent().get(context.user_key(), name, wanted) if wanted else None
 
 
 @bp.get("/pictures/graph", defaults={"size": None})
@@ -190,7 +185,7 @@ def graph_picture(size: str | None) -> Response:
     if recent is not None:
         return _serve(recent)
     try:
-        return _serve(upstream.graph().photo(size))
+        return _serve(context.graph().photo(size))
     except AuthRequiredError:
         raise
     except UpstreamError as exc:
@@ -206,7 +201,7 @@ def sharepoint_picture(size: str) -> Response:
     if recent is not None:
         return _serve(recent)
     try:
-        return _serve(upstream.sharepoint().served_picture(size, g.user.username))
+        return _serve(context.sharepoint().served_picture(size, context.user().username))
     except AuthRequiredError:
         raise
     except UpstreamError as exc:
@@ -221,7 +216,7 @@ def stored_picture() -> Response:
     recent = _just_read("sharepoint/stored")
     if recent is not None:
         return _serve(recent)
-    client = upstream.sharepoint()
+    client = context.sharepoint()
     try:
         hint = pictures.picture_hint(session)
         # Without the overview's hint the profile says where the picture is (one call more).

@@ -17,7 +17,7 @@ from webapp.photo.update import Upstreams, start
 def resync(ops: OperationStore, up: Upstreams, user: str, form_token: str) -> Operation:
     """Offer the current Graph photo to SharePoint and read back what SharePoint serves.
 
-    Raises OperationBusyError and AuthRequiredError as `photo_update.upload` does.
+    Raises OperationBusyError and AuthRequiredError as `update.upload` does.
     """
     op = ops.new(user, Kind.RESYNC, graph=Side(state=SideState.NOT_NEEDED))
     return start(ops, up, op, form_token)

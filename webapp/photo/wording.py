@@ -7,10 +7,11 @@ import math
 from flask_babel import LazyString, ngettext
 from flask_babel import lazy_gettext as _l
 
+from webapp.imaging.fingerprint import Match
 from webapp.imaging.pipeline import PipelineLimits, Rejection
 from webapp.photo.operations import Kind, Operation, SideState
 from webapp.photo.update import NO_GRAPH_PHOTO, Outcome, push_given_up
-from webapp.photo.verify import Match
+from webapp.photo.verify import UNAVAILABLE
 
 
 def accepted(limits: PipelineLimits) -> LazyString:
@@ -41,8 +42,6 @@ def rejection(reason: Rejection, limits: PipelineLimits) -> list[LazyString]:
     """Why the photo was refused, what is accepted, and that nothing changed (security.md B9)."""
     return [_REJECTIONS[reason], accepted(limits), _l("Nothing was changed.")]
 
-
-UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
 
 _SIDE_STATES: dict[SideState, LazyString] = {
     SideState.PENDING: _l("Not changed yet"),
@@ -120,7 +119,7 @@ _SERVED: dict[str, LazyString] = {
         "SharePoint pages still show the previous picture, from SharePoint's cache."
     ),
     Match.UNREADABLE: _l("The picture SharePoint serves could not be read."),
-    Match.UNAVAILABLE: _l("SharePoint did not answer when ProfileFix looked at what it shows."),
+    UNAVAILABLE: _l("SharePoint did not answer when ProfileFix looked at what it shows."),
 }
 
 
@@ -222,8 +221,6 @@ def next_steps(op: Operation, result: Outcome, now: float) -> list[LazyString | 
 
 BUSY = _l("Another change of your photo is still being saved. Here is its progress.")
 UNDO_NOT_POSSIBLE = _l("This change can no longer be undone. Nothing was changed.")
-NOT_FOUND = _l("This change is not known (any more). Nothing was changed.")
-RETRY_TOO_EARLY = _l("Microsoft asked us to wait a little longer. Nothing was changed yet.")
 
 
 def rate_limited(minutes: int) -> LazyString:

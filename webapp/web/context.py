@@ -1,44 +1,130 @@
-"""This request's Graph and SharePoint clients, built once per request and cached on `g`.
+"""This request's typed context: the app's settings, record store, HTTP session and call
+options, the signed-in account with its Graph and SharePoint clients, and absolute links.
 
-Tokens are fetched lazily per resource and per host through MSAL's cache (silent refresh),
-so a page that only reads Graph never asks for a SharePoint token.
+Views and helpers use these accessors; only this module looks into `app.extensions`, which
+`create_app()` fills. Clients are built once per request and cached on `g`; their tokens are
+fetched lazily per resource and per host through MSAL's cache (silent refresh), so a page that
+only reads Graph never asks for a SharePoint token.
 """
 
 from __future__ import annotations
 
-from flask import current_app, g
+from typing import TypeVar, cast
 
-from webapp.auth.views import auth
+import requests
+from flask import current_app, g, session, url_for
+
+from webapp.auth.flow import Auth, SignedInUser
 from webapp.microsoft.graph import GraphClient
+from webapp.microsoft.requester import CallOptions
 from webapp.microsoft.sharepoint import SharePointClient
+from webapp.settings import Settings
+from webapp.store import Store
+
+T = TypeVar("T")
+
+
+def _extension(key: str, kind: type[T]) -> T:
+    value = current_app.extensions[key]
+    if not isinstance(value, kind):
+        raise TypeError(
+            f"app.extensions[{key!r}] holds {type(value).__name__}, not {kind.__name__}"
+        )
+    return value
+
+
+def settings() -> Settings:
+    return _extension("settings", Settings)
+
+
+def http() -> requests.Session:
+    """The app's one HTTP session (connection pools, CA bundle, user agent)."""
+    return _extension("http", requests.Session)
+
+
+def call_options() -> CallOptions:
+    """Transport policy for Graph and SharePoint calls (timeouts, throttle gate, metrics)."""
+    return _extension("call_options", CallOptions)
+
+
+def store() -> Store:
+    """The record store (Redis, or files on one machine)."""
+    return cast(Store, current_app.extensions["store"])
+
+
+def per_app(kind: type[T]) -> T:
+    """The app's one `kind()`, made on first use: process memory, one per worker."""
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    if name not in current_app.extensions:
+        current_app.extensions.setdefault(name, kind())
+    return _extension(name, kind)
+
+
+def auth() -> Auth:
+    """This request's sign-in helper over the server-side session."""
+    if "auth" not in g:
+        # The session object itself, not the proxy: upstream calls for one page run on
+        # worker threads, where Flask's context-local proxies are not bound.
+        g.auth = Auth(settings(), http(), session._get_current_object())  # type: ignore[attr-defined]
+    return cast(Auth, g.auth)
+
+
+def user() -> SignedInUser:
+    """Who is signed in (`auth.guard` loads it); only for views behind `login_required`."""
+    signed_in = g.get("user")
+    if signed_in is None:
+        raise LookupError("no user is signed in on this request")
+    return cast(SignedInUser, signed_in)
+
+
+def user_key() -> str:
+    """The signed-in account: records, locks and limits are per `oid.tid` (security.md A6)."""
+    signed_in = user()
+    return f"{signed_in.oid}.{signed_in.tid}"
+
+
+def absolute_url(endpoint: str, **values: object) -> str:
+    """An absolute link to a page: on PUBLIC_URL when it is set, never on a spoofable Host
+    (security.md A12); else on this request's host."""
+    public_url = settings().public_url
+    if public_url:
+        return public_url + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
 
 
 def graph() -> GraphClient:
     if "graph_client" not in g:
-        settings = current_app.extensions["settings"]
+        config = settings()
         signed_in = auth()  # bound now: calls may run on worker threads without `g`
         g.graph_client = GraphClient(
-            settings.graph_endpoint,
+            config.graph_endpoint,
             # force_refresh: the client asks once more after a 401 (token revoked early).
             lambda force_refresh=False: signed_in.access_token(
-                settings.graph_scopes, force_refresh=force_refresh
+                config.graph_scopes, force_refresh=force_refresh
             ),
-            current_app.extensions["http"],
-            current_app.extensions["call_options"],
+            http(),
+            call_options(),
+            account=_account(),
         )
-    return g.graph_client
+    return cast(GraphClient, g.graph_client)
 
 
 def sharepoint() -> SharePointClient:
     if "sharepoint_client" not in g:
-        settings = current_app.extensions["settings"]
+        config = settings()
         signed_in = auth()
         g.sharepoint_client = SharePointClient(
-            settings.sharepoint_url,
+            config.sharepoint_url,
             lambda origin, force_refresh=False: signed_in.access_token(
-                settings.sharepoint_scopes(origin), force_refresh=force_refresh
+                config.sharepoint_scopes(origin), force_refresh=force_refresh
             ),
-            current_app.extensions["http"],
-            current_app.extensions["call_options"],
+            http(),
+            call_options(),
+            account=_account(),
         )
-    return g.sharepoint_client
+    return cast(SharePointClient, g.sharepoint_client)
+
+
+def _account() -> str | None:
+    """Whose calls a Retry-After holds back (oid.tid, security.md A6); None before sign-in."""
+    return user_key() if g.get("user") is not None else None
