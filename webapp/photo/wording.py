@@ -13,6 +13,9 @@ from webapp.photo.operations import Kind, Operation, SideState
 from webapp.photo.update import NO_GRAPH_PHOTO, Outcome, push_given_up
 from webapp.photo.verify import UNAVAILABLE
 
+# Said by the upload page before sending a file over the limit (issue 17).
+UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
+
 
 def accepted(limits: PipelineLimits) -> LazyString:
     """What the upload takes, said once on the page and in every refusal."""
@@ -35,6 +38,10 @@ _REJECTIONS: dict[Rejection, LazyString] = {
     Rejection.BAD_CROP: _l("The chosen square does not fit the photo. Please choose it again."),
     Rejection.OUTPUT_TOO_LARGE: _l("The photo could not be made small enough for Microsoft 365."),
     Rejection.BUSY: _l("Many photos are being processed right now. Please try again in a minute."),
+    Rejection.TOO_LARGE_TO_DECODE: _l(
+        "The picture is too large to handle safely as it is saved. Save it as a standard JPEG "
+        "photo or at a smaller size, and try again."
+    ),
 }
 
 
