@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import redis
 import requests
 from cachelib import FileSystemCache
-from dotenv import load_dotenv
 from flask import Flask, request
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -23,7 +22,8 @@ from webapp.extensions import babel, csrf, limiter, select_locale, server_sessio
 from webapp.microsoft import throttle
 from webapp.microsoft.requester import CallOptions
 from webapp.microsoft.session import bound_concurrency, build_session, decorated_user_agent
-from webapp.settings import Settings
+from webapp.sealing import Sealer
+from webapp.settings import Settings, from_environment
 from webapp.store import FileStore, RedisStore, Store, connect_redis
 from webapp.web import observability
 
@@ -61,12 +61,12 @@ def create_app(
     with no CLIENT_ID there, the app runs on the built-in demo tenant. Local sessions and
     records live under `instance_path` (default: Flask's instance folder).
 
-    :raise SettingsError: when the settings are contradictory or unsafe.
+    :raise SettingsError: when the given settings are contradictory or unsafe.
+    :raise SystemExit: with one line, when those from the environment are.
     """
     app = ProfileFix(__name__, template_folder=_template_folder(), instance_path=instance_path)
     if settings is None:
-        load_dotenv(os.environ.get("PROFILEFIX_ENV_FILE", ".env"))
-        settings = Settings.from_env()
+        settings = from_environment()
     if settings is None:
         # The one place that wires demo mode (DEVELOPERS.md: one code path).
         from webapp import demo
@@ -107,6 +107,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
         SESSION_KEY_PREFIX="profilefix:session:",
         AUTH_FLOW_COOKIE=f"{cookie_prefix}authflow",
+        LANGUAGE_COOKIE=f"{cookie_prefix}language",
         WTF_CSRF_TIME_LIMIT=settings.session_max_hours * 3600,
         WTF_CSRF_SSL_STRICT=True,
         RATELIMIT_HEADERS_ENABLED=True,
@@ -178,6 +179,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
 
 
 def _store(app: Flask, settings: Settings) -> Store:
+    sealer = Sealer.from_secret(settings.secret_key, "records")
     if settings.redis_url:
-        return RedisStore(connect_redis(settings.redis_url))
-    return FileStore(os.path.join(app.instance_path, "records"))
+        return RedisStore(connect_redis(settings.redis_url), sealer)
+    return FileStore(os.path.join(app.instance_path, "records"), sealer=sealer)

@@ -10,12 +10,17 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import redis
 from cachelib import FileSystemCache
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from webapp.sealing import Sealer
 
 # security.md §3.7: explicit short timeouts, no client-side retry storm.
 REDIS_OPTIONS: dict[str, Any] = {
@@ -27,7 +32,13 @@ REDIS_OPTIONS: dict[str, Any] = {
 
 
 class Store(Protocol):
-    """What the app needs from a key-value store with expiry."""
+    """What the app needs from a key-value store with expiry.
+
+    `sealer` encrypts what must not sit in the store readable (webapp/sealing.py); the store
+    itself keeps bytes as given, so that locks and counters stay comparable.
+    """
+
+    sealer: Sealer
 
     def get(self, key: str) -> bytes | None: ...
 
@@ -43,6 +54,11 @@ class Store(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """Delete only while the key still holds `value`, in one step (releasing a lock that
+        may have expired and been taken by someone else); True when deleted."""
+        ...
+
     def ping(self) -> None:
         """:raise Exception: when the store cannot be used."""
         ...
@@ -52,12 +68,23 @@ def connect_redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, **REDIS_OPTIONS)
 
 
+# Compare-and-delete in one step on the server (Redis's documented pattern for releasing a lock).
+_DELETE_IF = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
 class RedisStore:
     """Records in Redis, shared by every instance."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "profilefix:") -> None:
+    def __init__(self, client: redis.Redis, sealer: Sealer, prefix: str = "profilefix:") -> None:
         self.client = client
+        self.sealer = sealer
         self.prefix = prefix
+        self._delete_if = client.register_script(_DELETE_IF)
 
     def get(self, key: str) -> bytes | None:
         return self.client.get(self.prefix + key)
@@ -74,46 +101,76 @@ class RedisStore:
     def delete(self, key: str) -> None:
         self.client.delete(self.prefix + key)
 
+    def delete_if(self, key: str, value: bytes) -> bool:
+        return bool(self._delete_if(keys=[self.prefix + key], args=[value]))
+
     def ping(self) -> None:
         self.client.ping()
 
 
 class FileStore:
-    """Records in files under one directory: one machine, any number of processes."""
+    """Records in files under one directory: one machine, any number of processes.
 
-    def __init__(self, directory: str) -> None:
+    Each file holds the record and its expiry on `clock`; an expired record is absent for
+    every operation, `add` included, so a lock left by a dead worker expires as in Redis
+    (cachelib's own `add` only looks whether a file exists, expired or not). cachelib's
+    own expiry on the wall clock still prunes old files.
+    """
+
+    def __init__(
+        self,
+        directory: str,
+        clock: Callable[[], float] = time.time,
+        sealer: Sealer | None = None,
+    ) -> None:
         self.cache = FileSystemCache(directory, threshold=10_000, default_timeout=3600)
+        self.clock = clock
+        self.sealer = sealer or Sealer.random()
         self._lock_path = os.path.join(directory, ".add.lock")
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One step for every process and thread on this machine (each call opens its own
+        file description, so threads of one process exclude each other too)."""
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def get(self, key: str) -> bytes | None:
-        return self.cache.get(key)
+        entry = self.cache.get(key)
+        if not isinstance(entry, tuple) or len(entry) != 2:
+            return None  # absent, or written by an older version without an expiry
+        expires_at, value = entry
+        return value if self.clock() < expires_at else None
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
-        self.cache.set(key, value, timeout=ttl)
+        self.cache.set(key, (self.clock() + ttl, value), timeout=ttl)
 
     def add(self, key: str, value: bytes, ttl: int) -> bool:
-        # cachelib's add is check-then-set; an exclusive file lock makes it one step for
-        # every process on this machine (the per-user write lock relies on it).
-        with open(self._lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                return bool(self.cache.add(key, value, timeout=ttl))
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with self._exclusive():
+            if self.get(key) is not None:
+                return False
+            self.set(key, value, ttl)
+            return True
 
     def pop(self, key: str) -> bytes | None:
-        with open(self._lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                value = self.cache.get(key)
-                if value is not None:
-                    self.cache.delete(key)
-                return value
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with self._exclusive():
+            value = self.get(key)
+            self.cache.delete(key)
+            return value
 
     def delete(self, key: str) -> None:
         self.cache.delete(key)
+
+    def delete_if(self, key: str, value: bytes) -> bool:
+        with self._exclusive():
+            if self.get(key) != value:
+                return False
+            self.cache.delete(key)
+            return True
 
     def ping(self) -> None:
         return None

@@ -3,7 +3,9 @@ as the signed-in employee meets them (reference §8)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -502,3 +504,18 @@ def test_sharepoint_down_still_lets_the_employee_edit_through_graph(
     form["skills"] = "Contracts"
     assert client.post("/profile", data=form).status_code == 302
     assert patch_log == [{"skills": ["Contracts"]}]
+
+
+def test_a_saved_profile_is_a_security_event_naming_fields_not_values(
+    hannah: FlaskClient, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    _, form = open_profile(hannah)
+    form["about_me"] = "Confidential words about me"
+    assert hannah.post("/profile", data=form).status_code == 302
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "profilefix.security"]
+    (saved,) = [line for line in lines if line["event"] == "profile.saved"]
+    assert saved["fields"] == "about_me"
+    oid = tenant.user("half-profile").oid
+    assert saved["user"] == hashlib.sha256(f"{oid}.{tenant.tenant_id}".encode()).hexdigest()[:16]
+    assert "Confidential" not in "\n".join(r.getMessage() for r in caplog.records)

@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from webapp.microsoft.requester import MIN_RETRY_READ, RetryPolicy
+from webapp.microsoft.session import DEFAULT_TIMEOUT
 from webapp.photo.operations import (
     FINISHED_TTL,
+    LOCK_TTL,
     UNFINISHED_TTL,
     Kind,
     Operation,
@@ -154,3 +157,25 @@ def test_a_record_without_attempts_reads_as_none_made(ops: OperationStore) -> No
     raw = op.to_json().replace(b',"attempts":0', b"")
     assert b"attempts" not in raw
     assert Operation.from_json(raw).sharepoint.attempts == 0
+def test_a_lock_left_by_a_dead_worker_expires_after_the_longest_change(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    now = [1_000_000.0]
+    ops = OperationStore(FileStore(str(tmp_path), clock=lambda: now[0]), clock=lambda: now[0])
+    held = ops.lock("oid.tid", "killed-mid-change")
+    held.__enter__()  # the worker dies here: the lock is never released
+    now[0] += LOCK_TTL - 1
+    with pytest.raises(OperationBusyError), ops.lock("oid.tid", "next"):
+        pass
+    now[0] += 2
+    with ops.lock("oid.tid", "next"):
+        assert ops.running("oid.tid") == "next"
+
+
+def test_the_lock_outlives_the_longest_change_it_protects() -> None:
+    # A change makes up to 7 calls to Microsoft (read the old photo, the Graph write, the
+    # SharePoint push, then Graph's photo and what SharePoint serves read back: userphoto.aspx
+    # and its redirect, and after a removal the placeholder's two as well) and up to 3 token
+    # requests; each may take a whole connect + read timeout (retries stay inside the 10 s
+    # budget).
+    connect, read = DEFAULT_TIMEOUT
+    longest_call = max(connect + read, RetryPolicy().budget + connect + MIN_RETRY_READ)
+    assert 10 * longest_call <= LOCK_TTL

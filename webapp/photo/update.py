@@ -18,6 +18,7 @@ import enum
 import logging
 from dataclasses import dataclass
 
+from webapp import audit
 from webapp.imaging.fingerprint import Match
 from webapp.imaging.pipeline import PhotoRejectedError, PipelineLimits, ProcessedPhoto, normalise
 from webapp.microsoft.errors import AuthRequiredError, ThrottledError, UpstreamError
@@ -157,28 +158,31 @@ def undo(
         return again
     if target is None or latest is None or latest.id != target.id or not target.undoable:
         return None
-    op = start(
-        ops, up, ops.new(user, Kind.UNDO, image=target.previous, undo_of=target.id), form_token
-    )
-    if op.undo_of == target.id:
-        target.undone_by = op.id
-        ops.save(target)
-    return op
+    undo_op = ops.new(user, Kind.UNDO, image=target.previous, undo_of=target.id)
+    return start(ops, up, undo_op, form_token, undoes=target)
 
 
 def retry(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Operation | None:
     """Continue `op_id` from where it stopped, with the stored bytes (no re-upload, E2/E3).
 
-    None when the op is unknown. A throttled side is not retried before its `not_before`.
+    None when the op is unknown. A throttled side is not retried before its `not_before`,
+    and a change superseded by a later one is not retried at all: it would put the older
+    photo back over the newer one (a retry form left open in another tab).
     """
     op = ops.get(user, op_id)
     if op is None:
         return None
     with ops.lock(user, op.id):
         op = ops.get(user, op_id) or op
-        if retry_allowed(op, ops.clock()):
+        if is_latest(ops, op) and retry_allowed(op, ops.clock()):
             _advance(ops, up, op)
     return op
+
+
+def is_latest(ops: OperationStore, op: Operation) -> bool:
+    """Whether `op` is the user's latest change (only that one may still write)."""
+    latest = ops.latest(op.user)
+    return latest is not None and latest.id == op.id
 
 
 def follow_up(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Operation | None:
@@ -188,19 +192,41 @@ def follow_up(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Oper
     each time the user looks at the page again. None when the op is unknown.
     """
     op = ops.get(user, op_id)
-    if op is None:
-        return None
-    if op.verified or op.written_at is None or op.undone_by is not None or _open_sides(op):
+    if op is None or not _check_due(op, ops.clock()):
         return op
-    now = ops.clock()
-    if op.checked_at is not None and now - op.checked_at < CHECK_INTERVAL:
-        return op
-    _check(ops, up, op)
+    # Under the lock, like every write of the record: a retry running in another tab must
+    # not have its states overwritten by this read-back's copy of the record.
+    try:
+        with ops.lock(user, op.id, checking=True):
+            op = ops.get(user, op_id) or op
+            if _check_due(op, ops.clock()):
+                _check(ops, up, op)
+    except OperationBusyError:
+        pass  # another request is writing or checking: the next poll looks again
     return op
 
 
-def start(ops: OperationStore, up: Upstreams, op: Operation, form_token: str) -> Operation:
-    """Run a new op under the user's lock; a repeated form token returns the first op (E5)."""
+def _check_due(op: Operation, now: float) -> bool:
+    """A read-back is due: the change is written but not yet seen everywhere, and the last
+    look is CHECK_INTERVAL old (by itself during the follow-through, and each time the user
+    looks at the page after it)."""
+    if op.verified or op.written_at is None or op.undone_by is not None or _open_sides(op):
+        return False
+    return op.checked_at is None or now - op.checked_at >= CHECK_INTERVAL
+
+
+def start(
+    ops: OperationStore,
+    up: Upstreams,
+    op: Operation,
+    form_token: str,
+    undoes: Operation | None = None,
+) -> Operation:
+    """Run a new op under the user's lock; a repeated form token returns the first op (E5).
+
+    `undoes`: the change this op undoes, marked so under the same lock (every save of a
+    record happens under its user's lock).
+    """
     again = ops.for_form(op.user, form_token)
     if again is not None:
         return again
@@ -211,6 +237,10 @@ def start(ops: OperationStore, up: Upstreams, op: Operation, form_token: str) ->
                 return again
         ops.make_latest(op)
         ops.save(op)
+        if undoes is not None:
+            undone = ops.get(op.user, undoes.id) or undoes
+            undone.undone_by = op.id
+            ops.save(undone)
         logger.info("photo op %s (%s) started: %r", op.id, op.kind.value, op)
         _advance(ops, up, op)
     return op
@@ -313,6 +343,7 @@ def _write_graph(ops: OperationStore, graph: GraphClient, op: Operation) -> None
         op, "graph", state=SideState.DONE, error=None, not_before=None, writes=op.graph.writes + 1
     )
     logger.info("photo op %s: graph written", op.id)
+    _written(op, "graph")
 
 
 def _push(ops: OperationStore, up: Upstreams, op: Operation) -> None:
@@ -355,6 +386,20 @@ def _push(ops: OperationStore, up: Upstreams, op: Operation) -> None:
         writes=op.sharepoint.writes + 1,
     )
     logger.info("photo op %s: sharepoint written", op.id)
+    _written(op, "sharepoint")
+
+
+# The security event for a write each kind of change makes (issue 16 item 10).
+_EVENTS = {
+    Kind.UPLOAD: "photo.written",
+    Kind.RESYNC: "photo.written",
+    Kind.REMOVE: "photo.removed",
+    Kind.UNDO: "photo.undone",
+}
+
+
+def _written(op: Operation, service: str) -> None:
+    audit.event(_EVENTS[op.kind], account=op.user, op=op.id, service=service)
 
 
 def _refused(exc: UpstreamError) -> bool:
@@ -411,6 +456,7 @@ __all__ = [
     "Outcome",
     "Upstreams",
     "follow_up",
+    "is_latest",
     "outcome",
     "remove",
     "retry",

@@ -26,6 +26,7 @@ from flask import (
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from webapp import audit
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
@@ -148,7 +149,7 @@ def save() -> Response | tuple[str, int]:
     try:
         photo = normalise(data, box, limits)
     except PhotoRejectedError as exc:
-        current_app.logger.info("photo refused: %s", exc.reason.value)
+        audit.event("photo.refused", reason=exc.reason.value)
         return _upload_page(form, wording.rejection(exc.reason, limits), 422)
     finally:
         del data
@@ -234,6 +235,7 @@ class StatusView:
 def status_view(op: Operation) -> StatusView:
     now = time.time()
     running = operations().running(op.user) == op.id
+    latest = update.is_latest(operations(), op)
     result = update.outcome(op, now, running)
     sides = [("graph", op.graph)] if op.writes_graph else []
     sides.append(("sharepoint", op.sharepoint))
@@ -257,14 +259,9 @@ def status_view(op: Operation) -> StatusView:
         following=running or update.following_through(op, now),
         elapsed=0 if op.written_at is None else int(now - op.written_at),
         limit=update.FOLLOW_THROUGH_SECONDS,
-        can_retry=not running and update.retry_allowed(op, now),
-        can_undo=op.undoable and _is_latest(op),
+        can_retry=not running and update.retry_allowed(op, now) and latest,
+        can_undo=op.undoable and latest,
     )
-
-
-def _is_latest(op: Operation) -> bool:
-    latest = operations().latest(op.user)
-    return latest is not None and latest.id == op.id
 
 
 @bp.get("/photo/status/<op_id>")

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from flask import Blueprint, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
-from webapp import about
+from webapp import about, audit
 from webapp.auth.guard import login_required
+from webapp.extensions import limiter
 from webapp.profile import wording
 from webapp.profile.fields import EDITABLE_BY_NAME
 from webapp.profile.forms import (
@@ -26,6 +27,13 @@ from webapp.web import context, ticket
 from webapp.web.ticket import current_ticket
 
 bp = Blueprint("profile", __name__)
+
+# Twenty profile saves per user and hour, shared by saving and resolving a conflict. A save
+# costs a Graph PATCH per group of fields plus a SharePoint write per changed SharePoint field
+# and a read of both sides: twenty is several sittings of corrections for a person, and keeps
+# a script from spending the tenant's Graph and SharePoint budget (security.md §3.6, C9).
+WRITE_LIMIT = "20 per hour"
+_writes = limiter.shared_limit(WRITE_LIMIT, scope="profile-write")
 
 
 def _form(view: ProfileView, typed: dict[str, str], tokens: dict[str, str]) -> ProfileFields:
@@ -99,6 +107,10 @@ def _saved(form: ProfileFields) -> Response | tuple[str, int]:
         session,
         today=datetime.now(UTC).date(),
     )
+    if result.saved:
+        audit.event("profile.saved", fields=",".join(result.saved))
+    if result.refused:
+        audit.event("profile.refused", fields=",".join(result.refused))
     if result.complete:
         # Post/redirect/get: a reload shows what both sides hold now and sends nothing twice.
         for category, line in wording.outcome_lines(result):
@@ -112,12 +124,14 @@ def _saved(form: ProfileFields) -> Response | tuple[str, int]:
 
 @bp.post("/profile")
 @login_required
+@_writes
 def save() -> Response | tuple[str, int]:
     return _saved(ProfileForm())
 
 
 @bp.post("/profile/resolve")
 @login_required
+@_writes
 def resolve() -> Response | tuple[str, int]:
     """The conflict step: save the fields where the user kept their own version."""
     form = ResolveForm()
