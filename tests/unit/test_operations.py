@@ -157,6 +157,8 @@ def test_a_record_without_attempts_reads_as_none_made(ops: OperationStore) -> No
     raw = op.to_json().replace(b',"attempts":0', b"")
     assert b"attempts" not in raw
     assert Operation.from_json(raw).sharepoint.attempts == 0
+
+
 def test_a_lock_left_by_a_dead_worker_expires_after_the_longest_change(tmp_path) -> None:  # type: ignore[no-untyped-def]
     now = [1_000_000.0]
     ops = OperationStore(FileStore(str(tmp_path), clock=lambda: now[0]), clock=lambda: now[0])
