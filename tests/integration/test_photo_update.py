@@ -852,7 +852,8 @@ def test_photo_writes_removals_undos_and_refusals_are_security_events(
     phone_photo: bytes,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    sign_in.as_user("in-sync")
+    # stale-photo keeps the classic sync, where SharePoint takes the push: a write there too.
+    sign_in.as_user("stale-photo")
     written = op_id(upload(client, phone_photo))
     undone = op_id(post_form(client, f"/photo/status/{written}", "/photo/undo"))
     removed = op_id(post_form(client, "/photo/remove", "/photo/remove"))
@@ -871,5 +872,19 @@ def test_photo_writes_removals_undos_and_refusals_are_security_events(
         ("photo.removed", removed, "graph"),
         ("photo.refused", None, None),
     ]
-    user = hashlib.sha256(user_key(tenant, "in-sync").encode()).hexdigest()[:16]
+    user = hashlib.sha256(user_key(tenant, "stale-photo").encode()).hexdigest()[:16]
     assert all(e["user"] == user for e in _security_events(caplog))
+
+
+def test_a_push_sharepoint_refuses_is_no_write_event(
+    client: FlaskClient, sign_in: SignIn, caplog: pytest.LogCaptureFixture, phone_photo: bytes
+) -> None:
+    # On the current model SharePoint refuses the push (reference §9.1): only Graph was written.
+    sign_in.as_user("in-sync")
+    written = op_id(upload(client, phone_photo))
+    seen = [
+        (e["event"], e.get("op"), e.get("service"))
+        for e in _security_events(caplog)
+        if str(e["event"]).startswith("photo.")
+    ]
+    assert seen == [("photo.written", written, "graph")]
