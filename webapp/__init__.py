@@ -18,6 +18,7 @@ from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import about, wording
+from webapp.changes.log import HistoryLog
 from webapp.extensions import babel, csrf, limiter, select_locale, server_session
 from webapp.microsoft import throttle
 from webapp.microsoft.requester import CallOptions
@@ -86,6 +87,9 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     app.extensions["http"] = http
     store = _store(app, settings)
     app.extensions["store"] = store
+    app.extensions["history"] = HistoryLog(
+        store, max_entries=settings.history_max_entries, days=settings.history_days
+    )
     # Transport policy for Graph/SharePoint calls (timeouts, retry budget, throttle holds per
     # user or app-wide shared by all instances through Redis, a cap on calls in flight per
     # service).
@@ -148,6 +152,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     from webapp.auth import guard
     from webapp.auth import views as auth_views
     from webapp.helpdesk import views as helpdesk
+    from webapp.history import views as history
     from webapp.overview import views as overview
     from webapp.photo import views as photo
     from webapp.profile import views as profile
@@ -173,6 +178,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         photo,
         health,
         profile,
+        history,
         helpdesk,
     ):
         app.register_blueprint(module.bp)

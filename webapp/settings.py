@@ -54,6 +54,9 @@ class Settings:
     session_idle_minutes: int = 30
     session_max_hours: int = 8
     metrics_allowed_from: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Each person's change history keeps this many entries at most, none older than this.
+    history_max_entries: int = 100
+    history_days: int = 400
     # Named in the User-Agent of every call (`NONISV|<organisation>|ProfileFix/<version>`):
     # SharePoint deprioritises undecorated traffic (reference §4.1, security.md §1.5).
     organisation_name: str = "ProfileFix"
@@ -109,6 +112,10 @@ class Settings:
             ),
             session_max_hours=_int(get("SESSION_MAX_HOURS"), "SESSION_MAX_HOURS", 8, 1, 72),
             organisation_name=get("ORGANISATION_NAME") or "ProfileFix",
+            history_max_entries=_int(
+                get("HISTORY_MAX_ENTRIES"), "HISTORY_MAX_ENTRIES", 100, 1, 1000
+            ),
+            history_days=_int(get("HISTORY_DAYS"), "HISTORY_DAYS", 400, 1, 3650),
             metrics_allowed_from=tuple(
                 a.strip()
                 for a in (get("METRICS_ALLOWED_FROM") or "127.0.0.1,::1").split(",")

@@ -20,6 +20,7 @@ PAGE_PATHS = {
     "photo.resync": "/photo/resync",
     "overview.attributes": "/attributes",
     "profile.index": "/profile",
+    "history.index": "/history",
 }
 
 

@@ -584,6 +584,23 @@ def test_a_change_asked_for_while_another_runs_shows_the_running_one(
     assert writes(tenant) == []
 
 
+def test_an_upload_while_another_change_runs_is_not_even_decoded(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    # Issue 16 item 2: the lock comes before the pipeline, so a PDF is answered "busy", not 422.
+    sign_in.as_user("in-sync")
+    records, user = ops(app), user_key(tenant, "in-sync")
+    running = records.new(user, Kind.UPLOAD)
+    records.save(running)
+    with records.lock(user, running.id):
+        response = upload(client, imagegen.pdf(), filename="photo.pdf")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/photo/status/{running.id}"
+    assert writes(tenant) == []
+    # Nothing of the refused attempt is recorded: the running change stays the latest.
+    assert records.latest(user).id == running.id
+
+
 # -- undo and remove ------------------------------------------------------------------------------
 
 

@@ -1,5 +1,5 @@
-"""Refresh tokens and undo photos are encrypted in Redis: a dump of every key after a sign-in
-and a photo change shows neither (issue 16 item 11)."""
+"""Refresh tokens, undo photos and the history's pictures and values are encrypted in Redis: a
+dump of every key after a sign-in and a photo change shows none of them (issue 16 item 11)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,7 @@ def test_a_redis_dump_shows_no_refresh_token_and_no_photo(
     dump = b"\n".join(_everything(redis_client))
 
     assert b"profilefix:op:" in dump and b"profilefix:session:" in dump  # the records are there
+    assert b"profilefix:history:" in dump  # and the change history with its thumbnails
     for token in refresh_tokens:
         assert token.encode() not in dump
     assert b"RefreshToken" not in dump and b"eyJ" not in dump  # MSAL's cache, any JWT

@@ -55,6 +55,8 @@ def test_real_tenant_defaults_follow_microsoft() -> None:
         ({"REQUESTS_CA_BUNDLE": "/no/such/file.pem"}, "REQUESTS_CA_BUNDLE"),
         ({"MAX_UPLOAD_MB": "lots"}, "MAX_UPLOAD_MB"),
         ({"TRUSTED_PROXIES": "9"}, "TRUSTED_PROXIES"),
+        ({"HISTORY_MAX_ENTRIES": "0"}, "HISTORY_MAX_ENTRIES"),
+        ({"HISTORY_DAYS": "a year"}, "HISTORY_DAYS"),
         ({"ORGANISATION_NAME": "Contoso|Evil"}, "ORGANISATION_NAME"),
         # A real tenant over plain http: cookies and tokens in the clear (localhost excepted).
         ({"PUBLIC_URL": "http://profile.contoso.com"}, "PUBLIC_URL"),

@@ -37,7 +37,14 @@ logger = logging.getLogger(__name__)
 FLOW_TTL = 600
 # Pages a deep link may open after sign-in (helpdesk links, pages the session expired on).
 DEEP_LINK_ENDPOINTS = frozenset(
-    {"overview.index", "photo.upload", "photo.resync", "overview.attributes", "profile.index"}
+    {
+        "overview.index",
+        "photo.upload",
+        "photo.resync",
+        "overview.attributes",
+        "profile.index",
+        "history.index",
+    }
 )
 
 

@@ -57,6 +57,7 @@ class Kind(enum.StrEnum):
     RESYNC = "resync"
     REMOVE = "remove"
     UNDO = "undo"
+    RESTORE = "restore"  # an earlier photo put back from the person's history
 
 
 class SideState(enum.StrEnum):
@@ -157,6 +158,11 @@ class Operation:
     def undoable(self) -> bool:
         return self.previous_captured and self.undone_by is None and self.graph.writes > 0
 
+    @property
+    def restorable(self) -> bool:
+        """The photo this change replaced is kept, so the history can put it back."""
+        return self.previous_captured and self.previous is not None
+
     def to_json(self) -> bytes:
         data = asdict(self)
         data["kind"] = self.kind.value
@@ -215,11 +221,24 @@ class OperationStore:
     Keys: `op:<id>` the record, `op-latest:<user>` the user's latest op id, `op-lock:<user>`
     the lock (SET NX with expiry, security.md E5), `op-form:<user>:<token>` a form's op.
     Records are read only through `get(user, op_id)`, so one user never sees another's.
+    `on_change(op, retried)` hears once per run of a change what it achieved (the person's
+    history, webapp/photo/recording.py).
     """
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        on_change: Callable[[Operation, bool], None] | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.on_change = on_change
+
+    def changed(self, op: Operation, retried: bool = False) -> None:
+        """A run of `op` ended (done, failed or interrupted): tell whoever listens."""
+        if self.on_change is not None:
+            self.on_change(op, retried)
 
     def new(self, user: str, kind: Kind, **values: Any) -> Operation:
         now = self.clock()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from webapp import audit
@@ -128,15 +129,25 @@ def retry_allowed(op: Operation, now: float) -> bool:
 
 
 def upload(
-    ops: OperationStore, up: Upstreams, user: str, photo: ProcessedPhoto, form_token: str
+    ops: OperationStore,
+    up: Upstreams,
+    user: str,
+    prepare: Callable[[], ProcessedPhoto],
+    form_token: str,
 ) -> Operation:
-    """Show `photo` everywhere: Graph, then SharePoint, then read back.
+    """Show the photo `prepare` makes everywhere: Graph, then SharePoint, then read back.
 
+    `prepare` (the photo pipeline) runs under the user's lock, so one person cannot decode
+    several uploads at once (issue 16 item 2); its PhotoRejectedError leaves no record behind.
     Raises OperationBusyError when another change of the user is running, and
     AuthRequiredError (after saving the record) when the user must sign in again.
     """
-    op = ops.new(user, Kind.UPLOAD, image=photo.data)
-    return start(ops, up, op, form_token)
+    op = ops.new(user, Kind.UPLOAD)
+
+    def decode() -> None:
+        op.image = prepare().data
+
+    return start(ops, up, op, form_token, prepare=decode)
 
 
 def remove(ops: OperationStore, up: Upstreams, user: str, form_token: str) -> Operation:
@@ -162,6 +173,24 @@ def undo(
     return start(ops, up, undo_op, form_token, undoes=target)
 
 
+def restore(
+    ops: OperationStore, up: Upstreams, user: str, op_id: str, form_token: str
+) -> Operation | None:
+    """Put back the photo `op_id` replaced, from the copy its record keeps (the history's restore).
+
+    The same lock, form token, write path and limit as undo; unlike undo, any of the person's
+    changes whose record is still kept qualifies. None when `op_id` is unknown, expired or
+    replaced no photo.
+    """
+    again = ops.for_form(user, form_token)
+    if again is not None:
+        return again
+    target = ops.get(user, op_id)
+    if target is None or not target.restorable:
+        return None
+    return start(ops, up, ops.new(user, Kind.RESTORE, image=target.previous), form_token)
+
+
 def retry(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Operation | None:
     """Continue `op_id` from where it stopped, with the stored bytes (no re-upload, E2/E3).
 
@@ -175,7 +204,10 @@ def retry(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Operatio
     with ops.lock(user, op.id):
         op = ops.get(user, op_id) or op
         if is_latest(ops, op) and retry_allowed(op, ops.clock()):
-            _advance(ops, up, op)
+            try:
+                _advance(ops, up, op)
+            finally:
+                ops.changed(op, retried=True)
     return op
 
 
@@ -221,16 +253,20 @@ def start(
     op: Operation,
     form_token: str,
     undoes: Operation | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> Operation:
     """Run a new op under the user's lock; a repeated form token returns the first op (E5).
 
     `undoes`: the change this op undoes, marked so under the same lock (every save of a
-    record happens under its user's lock).
+    record happens under its user's lock). `prepare` runs first under the lock, before
+    anything is recorded.
     """
     again = ops.for_form(op.user, form_token)
     if again is not None:
         return again
     with ops.lock(op.user, op.id):
+        if prepare is not None:
+            prepare()
         if not ops.remember_form(op.user, form_token, op):
             again = ops.for_form(op.user, form_token)
             if again is not None:
@@ -242,7 +278,10 @@ def start(
             undone.undone_by = op.id
             ops.save(undone)
         logger.info("photo op %s (%s) started: %r", op.id, op.kind.value, op)
-        _advance(ops, up, op)
+        try:
+            _advance(ops, up, op)
+        finally:
+            ops.changed(op)
     return op
 
 
@@ -395,6 +434,7 @@ _EVENTS = {
     Kind.RESYNC: "photo.written",
     Kind.REMOVE: "photo.removed",
     Kind.UNDO: "photo.undone",
+    Kind.RESTORE: "photo.restored",
 }
 
 
@@ -459,6 +499,7 @@ __all__ = [
     "is_latest",
     "outcome",
     "remove",
+    "restore",
     "retry",
     "retry_allowed",
     "undo",

@@ -18,9 +18,11 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_wtf import FlaskForm
@@ -30,7 +32,7 @@ from webapp import audit
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
-from webapp.photo import update, wording
+from webapp.photo import recording, update, wording
 from webapp.photo.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
 from webapp.photo.operations import Operation, OperationBusyError, OperationStore, SideState
 from webapp.photo.resync import resync as start_resync
@@ -50,7 +52,12 @@ F = TypeVar("F", bound=FlaskForm)
 
 
 def operations() -> OperationStore:
-    return OperationStore(context.store())
+    """The op records; every run of a change is told to the person's history."""
+    history, rid = context.history(), request_id()
+    return OperationStore(
+        context.store(),
+        on_change=lambda op, retried: recording.record(history, op, retried, request_id=rid),
+    )
 
 
 def upstreams() -> update.Upstreams:
@@ -142,18 +149,23 @@ def save() -> Response | tuple[str, int]:
         return _upload_page(form, errors, 400)
     limits = pipeline_limits()
     # Read at most one byte past the limit: the pipeline refuses it (MAX_CONTENT_LENGTH already
-    # bounds the request, security.md B1). The file name is never used (B13).
-    data = form.photo.data.read(limits.max_bytes + 1)
+    # bounds the request, security.md B1). The file name is never used (B13). Handed over once:
+    # decoding drops the bytes before Microsoft is called.
+    received = [form.photo.data.read(limits.max_bytes + 1)]
     crop = form.crop()
     box = None if crop is None else CropBox(crop[0], crop[1], crop[0] + crop[2], crop[1] + crop[2])
     try:
-        photo = normalise(data, box, limits)
+        # Decoded under the user's lock (in `update.upload`): one person, one decode at a time.
+        op = update.upload(
+            *mine(), lambda: normalise(received.pop(), box, limits), form.form_token.data
+        )
     except PhotoRejectedError as exc:
         audit.event("photo.refused", reason=exc.reason.value)
+        recording.record_rejected(
+            context.history(), context.user_key(), exc.reason, request_id=request_id()
+        )
         return _upload_page(form, wording.rejection(exc.reason, limits), 422)
-    finally:
-        del data
-    return _progress(update.upload(*mine(), photo, form.form_token.data))
+    return _progress(op)
 
 
 @bp.get("/photo/saving/<form_token>.json")
@@ -305,6 +317,19 @@ def undo() -> Response:
     return _progress(op)
 
 
+@bp.post("/photo/restore")
+@login_required
+@_writes
+def restore() -> Response:
+    """Put back a photo an earlier change replaced (the form is on the history page)."""
+    form = _posted(OperationForm())
+    op = update.restore(*mine(), form.op_id.data, form.form_token.data)
+    if op is None:
+        flash(str(wording.RESTORE_NOT_POSSIBLE), "error")
+        return redirect(url_for("history.index"), 303)
+    return _progress(op)
+
+
 @bp.get("/photo/remove")
 @login_required
 def remove() -> str:
@@ -342,6 +367,11 @@ def limited_page() -> Response:
     current = limiter.current_limit
     wait = max(1, int(current.reset_at - time.time())) if current is not None else 3600
     minutes = -(-wait // 60)
+    if g.get("user") is not None:
+        subject = "resync" if request.endpoint == "photo.resync_start" else "photo"
+        recording.record_limited(
+            context.history(), context.user_key(), subject, wait, request_id=request_id()
+        )
     body = render_template(
         "photo/limited.html",
         message=wording.rate_limited(minutes),

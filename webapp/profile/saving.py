@@ -58,6 +58,8 @@ class SaveResult:
     failed: Mapping[str, UpstreamError] = field(default_factory=dict)
     not_confirmed: tuple[str, ...] = ()
     read_error: UpstreamError | None = None
+    # What Graph held before, for each field a PATCH was sent for (the person's history).
+    before: Mapping[str, Value] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -218,4 +220,5 @@ def save(
         refused=writer.refused,
         failed=writer.failed,
         not_confirmed=not_confirmed,
+        before={name: current.row(name).graph_value for name in changes},
     )

@@ -9,8 +9,9 @@ from werkzeug.wrappers import Response
 
 from webapp import about, audit
 from webapp.auth.guard import login_required
+from webapp.changes import wording as changes
 from webapp.extensions import limiter
-from webapp.profile import wording
+from webapp.profile import recording, wording
 from webapp.profile.fields import EDITABLE_BY_NAME
 from webapp.profile.forms import (
     KEEP_MINE,
@@ -24,6 +25,7 @@ from webapp.profile.reading import ProfileView, read_profile
 from webapp.profile.saving import SaveResult
 from webapp.profile.saving import save as save_profile
 from webapp.web import context, ticket
+from webapp.web.errors import request_id
 from webapp.web.ticket import current_ticket
 
 bp = Blueprint("profile", __name__)
@@ -86,6 +88,7 @@ def _render(
                 ticket=reference,
                 taken_at=datetime.now(UTC),
                 version=about.VERSION,
+                recent_changes=changes.recent_summary(context.history(), context.user_key()),
             ),
         ),
         status,
@@ -111,6 +114,7 @@ def _saved(form: ProfileFields) -> Response | tuple[str, int]:
         audit.event("profile.saved", fields=",".join(result.saved))
     if result.refused:
         audit.event("profile.refused", fields=",".join(result.refused))
+    recording.record_save(context.history(), context.user_key(), result, request_id=request_id())
     if result.complete:
         # Post/redirect/get: a reload shows what both sides hold now and sends nothing twice.
         for category, line in wording.outcome_lines(result):
