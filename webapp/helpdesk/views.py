@@ -108,16 +108,18 @@ DEEP_LINKS = (
     DeepLink(
         "photo.resync",
         "resync",
-        _l("Copy the photo to SharePoint again"),
+        _l("Make SharePoint show the current photo"),
         _l(
-            "For an old photo or a grey placeholder in SharePoint: copies the photo Outlook and "
-            "Teams show to SharePoint and checks that both match."
+            "For an old photo or a grey placeholder in SharePoint: offers SharePoint the photo "
+            "Outlook and Teams show where the organisation allows it, then checks what "
+            "SharePoint shows and says what only SharePoint's cache refreshing fixes."
         ),
         _l(
             "Hello,\n\nSharePoint still shows an old photo or a grey placeholder for you. Open "
             "this link and sign in with your work account: %(link)s\n\n"
-            "The page copies your current photo from Outlook and Teams to SharePoint and "
-            "checks that both show the same photo.\n\nKind regards"
+            "The page does what your organisation's SharePoint allows to show your current "
+            "photo there now, checks what SharePoint shows, and tells you if SharePoint's "
+            "cache still needs a while.\n\nKind regards"
         ),
     ),
     DeepLink(

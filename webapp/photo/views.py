@@ -223,6 +223,7 @@ class StatusView:
     op: Operation
     outcome: update.Outcome
     headline: str
+    served: str | None
     next_steps: list[str]
     sides: list[SideView]
     following: bool
@@ -236,6 +237,7 @@ class StatusView:
         return {
             "outcome": self.outcome.value,
             "headline": self.headline,
+            "served": self.served,
             "next_steps": self.next_steps,
             "sides": [
                 {"service": s.service, "state": s.state.value, "label": s.label} for s in self.sides
@@ -255,11 +257,13 @@ def status_view(op: Operation) -> StatusView:
     result = update.outcome(op, now, running)
     sides = [("graph", op.graph)] if op.writes_graph else []
     sides.append(("sharepoint", op.sharepoint))
+    served = wording.served(op)
     return StatusView(
         op=op,
         outcome=result,
         headline=str(wording.headline(op, result)),
-        next_steps=[str(step) for step in wording.next_steps(op, result)],
+        served=None if served is None else str(served),
+        next_steps=[str(step) for step in wording.next_steps(op, result, now)],
         sides=[
             SideView(
                 service=name,
@@ -348,7 +352,7 @@ def remove_confirmed() -> Response:
 @bp.get("/photo/resync")
 @login_required
 def resync() -> str:
-    """Make SharePoint show the photo Exchange/Entra already has (issue 6 item 5)."""
+    """Make SharePoint show the current photo now, as far as the tenant allows (§9.1)."""
     return _confirm("photo/resync.html")
 
 
