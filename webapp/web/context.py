@@ -10,10 +10,12 @@ only reads Graph never asks for a SharePoint token.
 
 from __future__ import annotations
 
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import requests
 from flask import current_app, g, session, url_for
+from flask.sessions import SessionMixin
+from werkzeug.local import LocalProxy
 
 from webapp.auth.flow import Auth, SignedInUser
 from webapp.changes.log import HistoryLog
@@ -71,8 +73,10 @@ def auth() -> Auth:
     """This request's sign-in helper over the server-side session."""
     if "auth" not in g:
         # The session object itself, not the proxy: upstream calls for one page run on
-        # worker threads, where Flask's context-local proxies are not bound.
-        g.auth = Auth(settings(), http(), session._get_current_object())  # type: ignore[attr-defined]
+        # worker threads, where Flask's context-local proxies are not bound. (Flask types
+        # `session` as what the proxy stands for.)
+        proxy = cast("LocalProxy[SessionMixin]", session)
+        g.auth = Auth(settings(), http(), proxy._get_current_object())
     return cast(Auth, g.auth)
 
 
@@ -90,7 +94,7 @@ def user_key() -> str:
     return f"{signed_in.oid}.{signed_in.tid}"
 
 
-def absolute_url(endpoint: str, **values: object) -> str:
+def absolute_url(endpoint: str, **values: Any) -> str:
     """An absolute link to a page: on PUBLIC_URL when it is set, never on a spoofable Host
     (security.md A12); else on this request's host."""
     public_url = settings().public_url
@@ -103,12 +107,14 @@ def graph() -> GraphClient:
     if "graph_client" not in g:
         config = settings()
         signed_in = auth()  # bound now: calls may run on worker threads without `g`
+
+        # force_refresh: the client asks once more after a 401 (token revoked early).
+        def token(force_refresh: bool = False) -> str:
+            return signed_in.access_token(config.graph_scopes, force_refresh=force_refresh)
+
         g.graph_client = GraphClient(
             config.graph_endpoint,
-            # force_refresh: the client asks once more after a 401 (token revoked early).
-            lambda force_refresh=False: signed_in.access_token(
-                config.graph_scopes, force_refresh=force_refresh
-            ),
+            token,
             http(),
             call_options(),
             account=_account(),
@@ -120,11 +126,15 @@ def sharepoint() -> SharePointClient:
     if "sharepoint_client" not in g:
         config = settings()
         signed_in = auth()
+
+        def token_for(origin: str, force_refresh: bool = False) -> str:
+            return signed_in.access_token(
+                config.sharepoint_scopes(origin), force_refresh=force_refresh
+            )
+
         g.sharepoint_client = SharePointClient(
             config.sharepoint_url,
-            lambda origin, force_refresh=False: signed_in.access_token(
-                config.sharepoint_scopes(origin), force_refresh=force_refresh
-            ),
+            token_for,
             http(),
             call_options(),
             account=_account(),

@@ -14,7 +14,7 @@ import uuid
 import redis
 from flask import Flask, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
 from werkzeug.wrappers import Response
 
 from webapp import audit
@@ -49,7 +49,8 @@ def request_id() -> str:
         trusted = current_app.extensions["settings"].trusted_proxies > 0
         believed = trusted and _REQUEST_ID.match(incoming)
         g.request_id = incoming if believed else uuid.uuid4().hex[:16]
-    return g.request_id
+    known: str = g.request_id
+    return known
 
 
 def _page(template: str, status: int, **context: object) -> tuple[str, int]:
@@ -59,10 +60,9 @@ def _page(template: str, status: int, **context: object) -> tuple[str, int]:
 def _reauthenticate(consent: bool = False) -> Response:
     """Back through sign-in to the page the user was on (a GET page; forms go to it)."""
     target = request.full_path.rstrip("?") if request.method == "GET" else request.path
-    params = {"next": target}
     if consent:
-        params["prompt"] = "consent"
-    return redirect(url_for("auth.login", **params))
+        return redirect(url_for("auth.login", next=target, prompt="consent"))
+    return redirect(url_for("auth.login", next=target))
 
 
 def _retry_wait(exc: UpstreamError) -> int | None:
@@ -114,7 +114,7 @@ def init_app(app: Flask) -> None:
             audit.event("request.refused", status=exc.code)
         response_body, status = _page("errors/http.html", exc.code, error=exc)
         response = app.make_response((response_body, status))
-        if exc.code == 429 and getattr(exc, "retry_after", None):
+        if isinstance(exc, TooManyRequests) and exc.retry_after:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
