@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 from html import unescape
 
 import pytest
@@ -219,6 +220,30 @@ def test_attribute_deep_link_survives_sign_in(client: FlaskClient, sign_in: Sign
     assert response.status_code == 302
     finished = sign_in.as_user("in-sync", next_page="/attributes?ticket=INC0012345")
     assert finished.headers["Location"] == "/attributes?ticket=INC0012345"
+
+
+# -- times ---------------------------------------------------------------------------------------
+
+
+TIME = re.compile(r'<time datetime="([0-9T:-]+Z)" data-local-time>([0-9: -]+ UTC)</time>')
+
+
+def test_every_time_on_the_overview_is_utc_for_the_browser_to_show_in_its_zone(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    page = page_for(client, sign_in, "stale-photo")
+    checked = re.search(r'<p class="checked">Checked (.*?)\.</p>', page)
+    assert checked
+    iso, text = TIME.fullmatch(checked.group(1)).groups()  # type: ignore[union-attr]
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    assert text == moment.strftime("%Y-%m-%d %H:%M UTC")
+    assert abs(moment.timestamp() - time.time()) < 120
+    taken = re.search(r"<dt>Stored on</dt>\s*<dd>(.*?)</dd>", page, re.S)
+    assert taken and TIME.fullmatch(taken.group(1))
+    assert page.count('<script src="/static/js/localtime.js" defer></script>') == 1
+    # The copyable summary keeps UTC and says so.
+    assert re.search(r"When: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", summary(page))
+    assert "<time" not in summary(page)
 
 
 # -- the manager row (Graph /me/manager beside SharePoint's Manager) ------------------------------

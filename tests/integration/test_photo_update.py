@@ -18,6 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from html import unescape
 from html.parser import HTMLParser
 
@@ -772,6 +773,19 @@ def test_status_of_someone_elses_operation_is_not_found(
     SignIn(other, sign_in.pages, tenant).as_user("stale-photo")
     assert other.get(f"/photo/status/{mine}").status_code == 404
     assert other.get(f"/photo/status/{mine}.json").status_code == 404
+
+
+def test_the_status_page_says_when_the_change_started_as_a_local_time(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("in-sync")
+    op = ops(app).get(user_key(tenant, "in-sync"), op_id(upload(client, phone_photo)))
+    assert op is not None
+    page = client.get(f"/photo/status/{op.id}").get_data(as_text=True)
+    started = datetime.fromtimestamp(op.created_at, UTC)
+    iso = started.isoformat(timespec="seconds").replace("+00:00", "Z")
+    stamp = started.strftime("%Y-%m-%d %H:%M UTC")
+    assert f'Started <time datetime="{iso}" data-local-time>{stamp}</time>.' in page
 
 
 def test_status_json_reports_each_service(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from flask import (
@@ -275,6 +276,7 @@ class StatusView:
     op: Operation
     outcome: update.Outcome
     headline: str
+    started: datetime
     served: str | None
     next_steps: list[str]
     sides: list[SideView]
@@ -314,6 +316,7 @@ def status_view(op: Operation) -> StatusView:
         op=op,
         outcome=result,
         headline=str(wording.headline(op, result)),
+        started=datetime.fromtimestamp(op.created_at, UTC),
         served=None if served is None else str(served),
         next_steps=[str(step) for step in wording.next_steps(op, result, now)],
         sides=[
