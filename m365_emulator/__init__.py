@@ -58,6 +58,7 @@ def create_app(tenant: Tenant | None = None) -> Flask:
             query=request.query_string.decode("latin-1"),
             headers={h: request.headers[h] for h in _LOGGED_HEADERS if h in request.headers},
             user_oid=_peek_oid() if service != "entra" else entra.grant_owner(tenant),
+            json_body=request.get_json(silent=True) if service != "entra" else None,
         )
         g.m365_started = time.perf_counter()
         tenant.log(g.m365_log)

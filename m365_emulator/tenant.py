@@ -215,6 +215,9 @@ class LoggedRequest:
     status: int = 0
     duration: float = 0.0
     user_oid: str | None = None
+    # The parsed body of a JSON request (profile edits, SharePoint property writes), so tests
+    # can see what was sent; form posts (tokens, codes, secrets) and images are never kept.
+    json_body: object = None
 
 
 class Tenant:

@@ -238,3 +238,17 @@ def test_a_hung_token_endpoint_times_out_and_heal_lets_it_go(virtual_session):
     tenant.faults.heal("entra")
     # Healed: the next request is served (the client is unknown to this bare tenant).
     assert session.post(token_url, data=form, timeout=5).json()["error_codes"] == [700016]
+
+
+def test_the_request_log_keeps_json_bodies_but_never_forms_or_images(m365):
+    m365.graph("PATCH", "/me", json={"mobilePhone": "+45 3"})
+    m365.graph("PUT", PHOTO, data=b"\xff\xd8", content_type="image/jpeg")
+    patch, put = m365.tenant.requests_to("graph")[-2:]
+    assert (patch.method, patch.json_body) == ("PATCH", {"mobilePhone": "+45 3"})
+    assert (put.method, put.json_body) == ("PUT", None)
+    m365.client.post(
+        f"/{m365.tenant.tenant_id}/oauth2/v2.0/token",
+        base_url=m365.tenant.origins.login,
+        data={"grant_type": "refresh_token", "refresh_token": "secret"},
+    )
+    assert m365.tenant.requests_to("entra")[-1].json_body is None
