@@ -32,7 +32,8 @@ class Fault:
 
     Matching (every given field must match): `user_oid` (the caller's object id: from the
     bearer token, or on the token endpoint the owner of the code or refresh token),
-    `path_contains`, `method` (e.g. "PATCH"), `grant_type` (token endpoint only).
+    `path_contains`, `method` (e.g. "PATCH"), `grant_type` (token endpoint only),
+    `json_keys` (a JSON object body holding all of these properties, e.g. ("aboutMe",)).
     Answer: `status` with an optional `Retry-After` (seconds, or an HTTP-date string); the
     service's error body with `code` and `message` when given (Entra: `code` is the OAuth
     `error`, `aadsts` the AADSTS number, plus `suberror` and `claims`); extra `headers`
@@ -47,6 +48,7 @@ class Fault:
     path_contains: str | None = None
     method: str | None = None
     grant_type: str | None = None
+    json_keys: tuple[str, ...] = ()
     code: str | None = None
     message: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -65,6 +67,8 @@ class Fault:
             return False
         if self.method is not None and self.method.upper() != call.method:
             return False
+        if not call.json_keys.issuperset(self.json_keys):
+            return False
         return self.grant_type is None or self.grant_type == call.grant_type
 
 
@@ -76,6 +80,7 @@ class Call:
     path: str
     method: str = "GET"
     grant_type: str | None = None
+    json_keys: frozenset[str] = frozenset()
 
 
 class Faults:
@@ -168,7 +173,7 @@ class Faults:
         Method and grant type come from the request being served (the emulator's hook calls
         this inside Flask's request context).
         """
-        call = Call(user_oid, path, *_method_and_grant())
+        call = _current_call(user_oid, path)
         with self._lock:
             for fault in self._persistent.get(service, ()):
                 if fault.matches(call):
@@ -192,11 +197,19 @@ class Faults:
         return SERVICES if service == "*" else (service,)
 
 
-def _method_and_grant() -> tuple[str, str | None]:
+def _current_call(user_oid: str | None, path: str) -> Call:
+    """The request being served, as far as faults match on it."""
     if not has_request_context():
-        return "GET", None
+        return Call(user_oid, path)
     form = request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded"
-    return request.method, request.form.get("grant_type") if form else None
+    body = request.get_json(silent=True)
+    return Call(
+        user_oid,
+        path,
+        request.method,
+        request.form.get("grant_type") if form else None,
+        frozenset(body) if isinstance(body, dict) else frozenset(),
+    )
 
 
 def render(fault: Fault, error_body: Callable[[], Response]) -> Response:

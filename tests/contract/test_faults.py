@@ -252,3 +252,14 @@ def test_the_request_log_keeps_json_bodies_but_never_forms_or_images(m365):
         data={"grant_type": "refresh_token", "refresh_token": "secret"},
     )
     assert m365.tenant.requests_to("entra")[-1].json_body is None
+
+
+def test_a_fault_can_refuse_only_requests_whose_body_holds_given_properties(m365):
+    m365.tenant.faults.add(
+        "graph",
+        Fault(400, method="PATCH", json_keys=("skills", "schools"), code="BadRequest"),
+    )
+    together = m365.graph("PATCH", "/me", json={"skills": ["A"], "schools": ["B"]})
+    assert (together.status_code, graph_error(together)["code"]) == (400, "BadRequest")
+    assert m365.graph("PATCH", "/me", json={"skills": ["A"]}).status_code == 204
+    assert m365.graph("PATCH", "/me", json={"schools": ["B"]}).status_code == 204
