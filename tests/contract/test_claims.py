@@ -6,12 +6,18 @@ from __future__ import annotations
 import base64
 import json
 import re
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import requests
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.test import Client
+from werkzeug.wrappers import Response as WerkzeugResponse
 
+from m365_emulator import create_app
 from m365_emulator.conditional_access import MFA_POLICY_ID
+from m365_emulator.seed import seed_demo_tenant
+from m365_emulator.tenant import DEMO_CLIENT_ID, Origins, Tenant
 from m365_emulator.tokens import GRAPH_APP_ID, SHAREPOINT_APP_ID
 from tests.conftest import TEST_REDIRECT_URI, Emulator
 
@@ -239,3 +245,39 @@ def test_a_malformed_claims_parameter_is_refused(emulator, http, msal_sign_in):
     session = msal_sign_in("in-sync")
     refused = refresh(session, "{not json")
     assert (refused["error"], refused["error_codes"]) == ("invalid_request", [9002313])
+
+
+def test_the_step_up_page_works_under_the_demo_mount_prefix():
+    tenant = Tenant(Origins.virtual("/_m365"), seed=seed_demo_tenant)
+    site = DispatcherMiddleware(WerkzeugResponse("app", status=404), {"/_m365": create_app(tenant)})
+    browser = Client(site)
+    base = f"/_m365/{tenant.tenant_id}/oauth2/v2.0/authorize"
+    query = {
+        "client_id": DEMO_CLIENT_ID,
+        "response_type": "code",
+        "response_mode": "form_post",
+        "redirect_uri": "http://localhost:5000/auth/redirect",
+        "scope": "User.Read openid",
+        "code_challenge": "x" * 43,
+        "code_challenge_method": "S256",
+    }
+
+    def ctx_of(page: str) -> str:
+        return re.search(r'name="ctx" value="([^"]+)"', page)[1]  # type: ignore[index]
+
+    picker = browser.get(f"{base}?{urlencode(query)}").get_data(as_text=True)
+    user = tenant.user("step-up").oid
+    consent = browser.post(f"{base}/signin", data={"ctx": ctx_of(picker), "user": user})
+    answer = browser.post(
+        f"{base}/consent",
+        data={"ctx": ctx_of(consent.get_data(as_text=True)), "decision": "accept"},
+    )
+    assert answer.status_code == 200  # the form_post back to the app
+
+    claims = '{"access_token":{"acrs":{"essential":true,"value":"c1"}}}'
+    step_up = browser.get(f"{base}?{urlencode({**query, 'claims': claims})}")
+    page = step_up.get_data(as_text=True)
+    assert f'action="{base}/verify"' in page
+    assert 'href="/_m365/_entra/static/emulator.css"' in page
+    done = browser.post(f"{base}/verify", data={"ctx": ctx_of(page)})
+    assert 'name="code"' in done.get_data(as_text=True)
