@@ -166,11 +166,11 @@ def _error_body(tenant: Tenant, failure: EntraError) -> Response:
     return response
 
 
-# What Entra says for the AADSTS codes a fault is most likely to script, when the fault
-# gives no message: reference §1.5/§1.6 and
+# What Entra says for the AADSTS codes the emulator answers itself or a fault scripts without
+# a message: reference §1.5/§1.6 and
 # https://learn.microsoft.com/entra/identity-platform/reference-error-codes (the full sentences
 # for 50076, 50173 and 53003 are UNCONFIRMED; 50079 is the OBO article's).
-_FAULT_MESSAGES = {
+_AADSTS_MESSAGES = {
     50076: "Due to a configuration change made by your administrator, or because you moved to "
     "a new location, you must use multi-factor authentication to access this resource.",
     50079: "Due to a configuration change made by your administrator, or because you moved to "
@@ -199,7 +199,7 @@ def error_response(fault: Fault) -> Response:
         error, code = ("temporarily_unavailable", 90033) if transient else malformed
     else:
         error, code = fault.code or "invalid_grant", fault.aadsts or 9002313
-    message = fault.message or _FAULT_MESSAGES.get(code)
+    message = fault.message or _AADSTS_MESSAGES.get(code)
     if message is None and code == 65001:
         client = tenant.clients.get(request.form.get("client_id", ""))
         message = _consent_message(client) if client else None
@@ -555,7 +555,7 @@ def _continue(
             return back.error(tenant, failure, ctx["state"])
         if _step_up_needed(tenant, session, ctx):
             failure = EntraError(
-                "interaction_required", 50076, _FAULT_MESSAGES[50076], suberror="basic_action"
+                "interaction_required", 50076, _AADSTS_MESSAGES[50076], suberror="basic_action"
             )
             return back.error(tenant, failure, ctx["state"])
         if _missing_consent(tenant, user, client, ctx["scope"]):
@@ -1006,19 +1006,19 @@ def _check_conditional_access(
     """
     state = tenant.conditional_access.state(user.oid)
     if grant["gen"] != state.generation:
-        raise EntraError("invalid_grant", 50173, _FAULT_MESSAGES[50173])
+        raise EntraError("invalid_grant", 50173, _AADSTS_MESSAGES[50173])
     if not _mfa_current(tenant, user.oid, grant["mfa_epoch"]):
         policies = {"access_token": {"polids": {"essential": True, "values": [MFA_POLICY_ID]}}}
         raise EntraError(
             "interaction_required",
             50076,
-            _FAULT_MESSAGES[50076],
+            _AADSTS_MESSAGES[50076],
             suberror="basic_action",
             claims=json.dumps(policies, separators=(",", ":")),
         )
     if not wanted.acrs <= set(grant["acrs"]):
         raise EntraError(
-            "interaction_required", 50076, _FAULT_MESSAGES[50076], suberror="basic_action"
+            "interaction_required", 50076, _AADSTS_MESSAGES[50076], suberror="basic_action"
         )
 
 
