@@ -159,7 +159,7 @@ class Auth:
         resources (reference §2.2, §2.7). The flow dict is kept server-side by the caller.
         """
         app, _ = self._msal()
-        scopes = self.settings.graph_scopes + self.settings.sharepoint_scopes()
+        scopes = self.settings.graph_scopes + self.settings.sharepoint_scopes_for()
         return app.initiate_auth_code_flow(
             scopes,
             redirect_uri=redirect_uri,

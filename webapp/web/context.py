@@ -36,7 +36,7 @@ def sharepoint() -> SharePointClient:
         g.sharepoint_client = SharePointClient(
             settings.sharepoint_url,
             lambda origin, force_refresh=False: signed_in.access_token(
-                settings.sharepoint_scopes(origin), force_refresh=force_refresh
+                settings.sharepoint_scopes_for(origin), force_refresh=force_refresh
             ),
             current_app.extensions["http"],
             current_app.extensions["call_options"],
