@@ -19,6 +19,7 @@ from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import about, wording
+from webapp.auth.flow import EntraMemory
 from webapp.extensions import babel, csrf, limiter, select_locale, server_session
 from webapp.microsoft import throttle
 from webapp.microsoft.http import CallOptions, build_session, decorated_user_agent
@@ -83,6 +84,7 @@ def create_app(
 def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     app.extensions["settings"] = settings
     app.extensions["http"] = http
+    app.extensions["entra"] = EntraMemory()
     store = _store(app, settings)
     app.extensions["store"] = store
     # Transport policy for Graph/SharePoint calls (timeouts, retry budget, a throttle gate
@@ -136,9 +138,12 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
 
+    from webapp.web import errors
+
     server_session.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    errors.keep_named_waits(app)  # before the limiter: see its docstring
     limiter.init_app(app)
     observability.init_app(app)
 
@@ -148,7 +153,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     from webapp.overview import views as overview
     from webapp.photo import views as photo
     from webapp.profile import views as profile
-    from webapp.web import errors, health, i18n, middleware, ticket
+    from webapp.web import health, i18n, middleware, ticket
 
     @app.context_processor
     def _page_context() -> dict[str, object]:

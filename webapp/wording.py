@@ -3,13 +3,14 @@ time, and Microsoft failing to answer. Feature wording modules build on these.""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from webapp.microsoft.errors import (
+    AccessRefusedError,
     BadRequestError,
     BadResponseError,
     ForbiddenError,
@@ -48,6 +49,8 @@ def upstream_failure(error: UpstreamError) -> str:
     """What went wrong when a Microsoft service did not give us an answer."""
     service = service_name(error.service)
     seconds = round(error.retry_after) if error.retry_after is not None else None
+    if isinstance(error, AccessRefusedError):
+        return access_refused(error)
     if isinstance(error, ThrottledError):
         if seconds:
             return _(
@@ -85,3 +88,62 @@ def upstream_failure(error: UpstreamError) -> str:
     if isinstance(error, BadRequestError):
         return _("%(service)s refused our request.", service=service)
     return _("%(service)s answered with an error.", service=service)
+
+
+def access_refused(error: AccessRefusedError) -> str:
+    """Why a service's part could not be read although the user just signed in again."""
+    service = service_name(error.service)
+    if error.consent:
+        return _(
+            "%(service)s could not be read: your organisation has not allowed ProfileFix to "
+            "use it for you, and asking for your consent again did not change that. Your "
+            "helpdesk or an administrator can grant it.",
+            service=service,
+        )
+    return _(
+        "%(service)s could not be read: it refused your sign-in, and signing in again did not "
+        "help. Your helpdesk needs the references below to find out why.",
+        service=service,
+    )
+
+
+def entra_unavailable(seconds: int) -> str:
+    """The sign-in service (Entra ID) did not answer or failed."""
+    return _(
+        "Microsoft's sign-in service is not available right now, so ProfileFix cannot reach "
+        "your profile: try again in %(seconds)d s. Nothing was changed.",
+        seconds=seconds,
+    )
+
+
+def refusal_summary(
+    error: AccessRefusedError, *, name: str, username: str, reference: str, version: str
+) -> str:
+    """Plain text for a helpdesk ticket about a refused sign-in: what failed and Microsoft's
+    references (request id, SharePoint's x-ms-diagnostics). No token, no personal data beyond
+    who asked."""
+    lines = [_("ProfileFix summary")]
+    if name or username:
+        lines.append(_("Who: %(name)s <%(username)s>", name=name, username=username))
+    lines.append(_("When: %(time)s UTC", time=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")))
+    lines.append(
+        _(
+            "What failed: %(service)s refused the sign-in after a new sign-in",
+            service=service_name(error.service),
+        )
+    )
+    lines.append(
+        "  "
+        + _(
+            "%(service)s: status %(status)s, code %(code)s, request id %(request_id)s",
+            service=service_name(error.service),
+            status=error.status if error.status is not None else "-",
+            code=error.code or "-",
+            request_id=error.request_id or "-",
+        )
+    )
+    if error.diagnostics:
+        lines.append("  " + _("x-ms-diagnostics: %(value)s", value=error.diagnostics))
+    lines.append(_("Reference: %(id)s", id=reference))
+    lines.append(_("App: ProfileFix %(version)s", version=version))
+    return "\n".join(lines)

@@ -46,6 +46,13 @@ def settings(emulator: Emulator) -> Settings:
 
 
 @pytest.fixture
+def hour_long_tokens(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Access tokens that expire after an hour: the app declares CP1, so its tokens live the
+    CAE lifetime (about a day) otherwise, and moving the clock an hour forces no refresh."""
+    monkeypatch.setattr(tenant, "cae_token_lifetime", 3600)
+
+
+@pytest.fixture
 def app(settings: Settings, tenant: Tenant, tmp_path) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
     app = create_app(settings, instance_path=str(tmp_path / "instance"))
     app.config["TESTING"] = True

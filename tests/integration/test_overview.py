@@ -196,7 +196,7 @@ def test_sharepoint_down_keeps_the_graph_side_and_offers_a_retry(
 ) -> None:
     page = page_for(client, sign_in, "sharepoint-down", "/?ticket=INC0012345")
     assert verdict(page) == "cannot_tell"
-    assert "SharePoint did not answer, so we cannot compare your photos." in page
+    assert "SharePoint could not be read, so we cannot compare your photos." in page
     assert "try again in 5 s" in page
     assert any(s.startswith("/pictures/graph") for s in images(page))
     assert 'href="/?ticket=INC0012345"' in page  # Try again reloads the same page
@@ -230,7 +230,7 @@ def test_sharepoint_that_never_answers_is_reported_not_an_error_page(
 
 
 def test_expired_access_token_is_refreshed_silently(
-    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, hour_long_tokens: None
 ) -> None:
     sign_in.as_user("stale-photo")
     tenant.clock.advance(2 * 3600)
@@ -240,7 +240,7 @@ def test_expired_access_token_is_refreshed_silently(
 
 
 def test_revoked_session_goes_back_through_sign_in_to_the_same_page(
-    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, hour_long_tokens: None
 ) -> None:
     sign_in.as_user("in-sync")
     entra.revoke_refresh_tokens(tenant, tenant.user("in-sync").oid)

@@ -111,7 +111,7 @@ def test_next_never_leaves_the_app(sign_in: SignIn, target: str) -> None:
 
 
 def test_tokens_are_refreshed_silently_when_expired(
-    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, hour_long_tokens: None
 ) -> None:
     sign_in.as_user("in-sync")
     tenant.clock.advance(2 * 3600)  # the access tokens have expired

@@ -24,6 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from webapp.microsoft.errors import (
+    AccessRefusedError,
     AuthRequiredError,
     BadRequestError,
     BadResponseError,
@@ -524,6 +525,65 @@ def test_a_claims_challenge_goes_to_sign_in_with_its_claims(stub, session):
         requester(session).request("GET", stub.url + "/me", token_provider=tokens, operation="t")
     assert caught.value.claims_challenge == claims
     assert tokens.forced == 0
+    assert len(stub.seen) == 1
+
+
+class ClaimsTokens:
+    """A provider that can refresh with a claims challenge (what web/context.py hands in)."""
+
+    def __init__(self) -> None:
+        self.claims: list[str | None] = []
+
+    def __call__(self, force_refresh: bool = False, claims_challenge: str | None = None) -> str:
+        self.claims.append(claims_challenge)
+        return "stepped-up" if claims_challenge else "plain"
+
+
+def test_a_claims_challenge_is_answered_by_a_refresh_with_its_claims_and_one_retry(stub, session):
+    claims = '{"access_token":{"nbf":{"essential":true, "value":"1700000000"}}}'
+    encoded = __import__("base64").b64encode(claims.encode()).decode()
+    stub.reply(
+        401,
+        {"error": {"code": "InvalidAuthenticationToken", "message": "CAE"}},
+        WWW_Authenticate=f'Bearer realm="", error="insufficient_claims", claims="{encoded}"',
+    )
+    stub.reply(200)
+    tokens = ClaimsTokens()
+    requester(session).request("GET", stub.url + "/me", token_provider=tokens, operation="t")
+    assert tokens.claims == [None, claims]
+    assert [s.headers["Authorization"] for s in stub.seen] == ["Bearer plain", "Bearer stepped-up"]
+
+
+def test_sharepoints_diagnostics_travel_with_a_refused_token(stub, session):
+    diagnostics = '3000006;reason="Token contains invalid signature.";category="invalid_client"'
+    for _ in range(2):
+        stub.reply(401, {"error": "invalid_client"}, x_ms_diagnostics=diagnostics)
+    with pytest.raises(AuthRequiredError) as caught:
+        requester(session, "sharepoint").request(
+            "GET", stub.url + "/_api/x", token_provider=Tokens("a", "b"), operation="t"
+        )
+    assert caught.value.diagnostics == diagnostics
+
+
+def test_a_loop_guard_turns_a_persistent_401_into_a_lasting_refusal(stub, session):
+    for _ in range(2):
+        stub.reply(401, {"error": {"code": "InvalidAuthenticationToken", "message": "no"}})
+    with pytest.raises(AccessRefusedError) as caught:
+        requester(session, on_auth_failure=AccessRefusedError.after).request(
+            "GET", stub.url + "/me", token_provider=Tokens("a", "b"), operation="t"
+        )
+    assert (caught.value.status, caught.value.code, caught.value.lasting) == (
+        401,
+        "InvalidAuthenticationToken",
+        True,
+    )
+
+
+def test_a_call_can_narrow_which_statuses_are_retried(stub, session):
+    stub.reply(502)
+    stub.reply(200)
+    with pytest.raises(ServiceUnavailableError):
+        get(requester(session), stub.url + "/push", retry_on={429, 503})
     assert len(stub.seen) == 1
 
 

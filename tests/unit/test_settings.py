@@ -61,7 +61,7 @@ def test_real_tenant_defaults_follow_microsoft() -> None:
         ({"ORGANISATION_NAME": "Contoso\tLtd"}, "ORGANISATION_NAME"),
         ({"ORGANISATION_NAME": "Bräuer"}, "ORGANISATION_NAME"),
         ({"ORGANISATION_NAME": ""}, "ORGANISATION_NAME"),
-        ({"SHAREPOINT_SCOPES": "https://contoso.sharepoint.com/AllSites.Read"}, "SHAREPOINT_SCOPES"),
+        ({"SHAREPOINT_SCOPES": "https://contoso.sharepoint.com/AllSites.Read"}, "SHAREPOINT_"),
         ({"SHAREPOINT_SCOPES": "AllSites.Read;AllSites.Write"}, "SHAREPOINT_SCOPES"),
     ],
 )

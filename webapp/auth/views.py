@@ -27,6 +27,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from webapp.auth.flow import Auth, SignInError
+from webapp.auth.guard import PENDING_KEY, rounds
 from webapp.auth.next_link import safe_next
 from webapp.extensions import csrf, limiter
 from webapp.store import pop_json, set_json
@@ -50,6 +51,7 @@ def auth() -> Auth:
             current_app.extensions["settings"],
             current_app.extensions["http"],
             session._get_current_object(),  # type: ignore[attr-defined]
+            current_app.extensions["entra"],
         )
     return g.auth
 
@@ -78,18 +80,34 @@ def _binding(token: str) -> str:
 @bp.get("/login")
 @limiter.limit("30 per minute", key_func=lambda: f"ip:{request.remote_addr}")
 def login() -> Response:
-    """Start sign-in and send the browser to the authority's sign-in page."""
+    """Start sign-in and send the browser to the authority's sign-in page.
+
+    A round the error handlers asked for (auth/guard.py) carries a resource's claims
+    challenge or asks for consent, for the user already signed in: no account picker.
+    """
     target = safe_next(request.args.get("next"), is_deep_link_page)
-    claims = session.pop("auth.claims_challenge", None)
-    prompt = request.args.get("prompt")
-    flow = auth().start(
-        redirect_uri(),
-        prompt=prompt if prompt in ("consent", "login", "select_account") else "select_account",
-        claims_challenge=claims,
-    )
+    pending = session.pop(PENDING_KEY, None)
+    if isinstance(pending, dict) and g.user is not None:
+        flow = auth().start(
+            redirect_uri(),
+            login_hint=g.user.username or None,
+            # Consent is asked for once, explicitly (reference §1.6, AADSTS65001); otherwise
+            # Entra's own session decides what to show (e.g. the stronger sign-in).
+            prompt="consent" if pending.get("consent") else None,
+            # The claims go to Entra as the resource sent them (reference §9.2).
+            claims_challenge=pending.get("claims") or None,
+        )
+    else:
+        flow = auth().start(redirect_uri())
     cookie_name = current_app.config["AUTH_FLOW_COOKIE"]
     browser_token = request.cookies.get(cookie_name) or secrets.token_urlsafe(32)
-    record = {"flow": flow, "next": target, "binding": _binding(browser_token)}
+    record = {
+        "flow": flow,
+        "next": target,
+        "binding": _binding(browser_token),
+        # The loop guard's memory, for the session the callback starts (auth/guard.py).
+        "rounds": rounds().started(),
+    }
     set_json(current_app.extensions["store"], f"flow:{flow['state']}", record, FLOW_TTL)
     response = redirect(flow["auth_uri"])
     secure = current_app.extensions["settings"].secure_cookies
@@ -126,6 +144,7 @@ def callback() -> Response | tuple[str, int]:
         return render_template("auth/failed.html", reason=exc.reason), 400
     # A new session id at every sign-in (security.md A1): keep only what was just set.
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+    rounds().restore(record.get("rounds"))
     logger.info("sign-in succeeded for oid=%s", user.oid)
     target = safe_next(record.get("next"), is_deep_link_page)
     response = redirect(target)

@@ -244,6 +244,9 @@ class CallOptions:
     on_call: Callable[[UpstreamCall], None] | None = None
     # None: the session's User-Agent if decorated (build_session), else DEFAULT_USER_AGENT.
     user_agent: str | None = None
+    # What a 401 that one silent refresh did not cure becomes: the AuthRequiredError itself
+    # (the user signs in again) or, from a loop guard, a lasting error (None: always sign in).
+    on_auth_failure: Callable[[AuthRequiredError], UpstreamError] | None = None
 
 
 # -- error mapping (STYLE §3.6: status + body → one error type, here and nowhere else) ----------
@@ -338,6 +341,8 @@ def error_from_response(
             request_id,
             retry_after,
             claims_challenge=_claims_challenge(resp),
+            # SharePoint says why it refused a token here (sp-dev-docs #7152; reference §9.2).
+            diagnostics=resp.headers.get("x-ms-diagnostics"),
         )
     if 300 <= status < 400:
         return BadResponseError(service, status, code, f"redirected: {message}", request_id)
@@ -365,16 +370,21 @@ def json_body(service: str, resp: requests.Response) -> dict[str, Any]:
 # -- the requester ------------------------------------------------------------------------------
 
 
-def _accepts_force_refresh(provider: Callable[..., str]) -> bool:
+def _accepts(provider: Callable[..., str], name: str) -> bool:
     try:
         params = inspect.signature(provider).parameters.values()
     except (TypeError, ValueError):
         return False
-    return any(p.name == "force_refresh" or p.kind is p.VAR_KEYWORD for p in params)
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
 
 
-def _fresh_token(provider: Callable[..., str]) -> str:
-    if _accepts_force_refresh(provider):
+def _fresh_token(provider: Callable[..., str], claims: str | None) -> str | None:
+    """A new token after a 401: silently refreshed with the claims a challenge asked for
+    (reference §9.2: CAE and location changes are cured that way), else force-refreshed.
+    None when the provider cannot take the claims (only a sign-in can)."""
+    if claims is not None:
+        return provider(claims_challenge=claims) if _accepts(provider, "claims_challenge") else None
+    if _accepts(provider, "force_refresh"):
         return provider(force_refresh=True)
     return provider()
 
@@ -406,8 +416,9 @@ class Requester:
     SetMyProfilePicture, idempotent in effect; security.md §3.10), honouring Retry-After /
     RateLimit-Reset or backing off exponentially, but only while the call stays within
     `RetryPolicy.budget`; past it the mapped error is raised with `retry_after`. A 401 gets one
-    retry with a freshly asked-for token (`force_refresh=True` when the provider accepts it),
-    unless it carries a claims challenge, which no silent refresh can satisfy.
+    retry with a freshly asked-for token: refreshed with the claims of a claims challenge
+    (`claims_challenge=` when the provider accepts it), else `force_refresh=True` when the
+    provider accepts it. A 401 that persists goes through `CallOptions.on_auth_failure`.
     """
 
     def __init__(
@@ -432,8 +443,9 @@ class Requester:
         data: bytes | None = None,
         json: object = None,
         success: Container[int] = SUCCESS,
+        retry_on: Container[int] = RETRYABLE_STATUSES,
     ) -> requests.Response:
-        """The response once its status is in `success`.
+        """The response once its status is in `success`; statuses in `retry_on` are retried.
 
         Raises the `errors.py` type for any other outcome (see the class docstring).
         """
@@ -503,14 +515,14 @@ class Requester:
             status = resp.status_code
             if status in success:
                 return resp
-            if status == 401 and not refreshed and _claims_challenge(resp) is None:
+            if status == 401 and not refreshed:
                 refreshed = True
-                fresh = _fresh_token(token_provider)
-                if fresh != token:
+                fresh = _fresh_token(token_provider, _claims_challenge(resp))
+                if fresh is not None and fresh != token:
                     token = fresh
                     resp.close()
                     continue
-            if status in RETRYABLE_STATUSES:
+            if status in retry_on:
                 hinted = retry_after_from(resp.headers)
                 if hinted is not None and status in (429, 503):
                     options.gate.hold(self.service, min(hinted, MAX_SHARED_HOLD))
@@ -528,7 +540,10 @@ class Requester:
                 if hinted is None and status != 429:
                     raise error_from_response(self.service, resp)
                 raise error_from_response(self.service, resp, retry_after=delay)
-            raise error_from_response(self.service, resp)
+            error = error_from_response(self.service, resp)
+            if isinstance(error, AuthRequiredError) and options.on_auth_failure is not None:
+                raise options.on_auth_failure(error)
+            raise error
 
     def _timeout(self, start: float, retry: int) -> tuple[float, float]:
         connect, read = self.options.timeout

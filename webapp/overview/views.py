@@ -29,7 +29,12 @@ from flask import (
 
 from webapp import about
 from webapp.auth.guard import login_required
-from webapp.microsoft.errors import AuthRequiredError, ThrottledError, UpstreamError
+from webapp.microsoft.errors import (
+    AccessRefusedError,
+    AuthRequiredError,
+    ThrottledError,
+    UpstreamError,
+)
 from webapp.microsoft.models import Photo
 from webapp.overview import pictures, wording
 from webapp.overview.diagnosis import Action, Diagnosis, diagnose
@@ -78,12 +83,18 @@ def _remember(snapshot: Snapshot) -> dict[str, str]:
 
 
 def _read() -> tuple[Snapshot, Diagnosis, dict[str, str]]:
+    """Both sides, diagnosed. A SharePoint that refuses the user's tokens is shown as a
+    part that could not be read; Outlook and Teams refusing them leaves nothing to show, so
+    the explained page (web/errors.py) takes over."""
     snapshot = read_snapshot(
         upstream.graph(),
         upstream.sharepoint(),
         now=datetime.now(UTC),
         hint=pictures.picture_hint(session),
     )
+    for error in (snapshot.graph.profile_error, snapshot.graph.photo_error):
+        if isinstance(error, AccessRefusedError):
+            raise error
     return snapshot, diagnose(snapshot), _remember(snapshot)
 
 

@@ -139,12 +139,12 @@ def finding_meaning(finding: Finding) -> str:
         )
     if code is FindingCode.PHOTO_GRAPH_UNAVAILABLE:
         return _(
-            "%(service)s did not answer, so we cannot compare your photos.",
+            "%(service)s could not be read, so we cannot compare your photos.",
             service=service_name("graph"),
         )
     if code is FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE:
         return _(
-            "%(service)s did not answer, so we cannot compare your photos.",
+            "%(service)s could not be read, so we cannot compare your photos.",
             service=service_name("sharepoint"),
         )
     if code is FindingCode.PHOTO_UNREADABLE:
@@ -168,7 +168,7 @@ def finding_meaning(finding: Finding) -> str:
         )
     if code is FindingCode.ATTRIBUTES_UNAVAILABLE:
         return _(
-            "%(service)s did not answer, so we cannot compare your profile details.",
+            "%(service)s could not be read, so we cannot compare your profile details.",
             service=service_name(str(p["service"])),
         )
     assert_never(code)
@@ -372,5 +372,7 @@ def helpdesk_summary(
                     request_id=error.request_id or "-",
                 )
             )
+            if error.diagnostics:
+                lines.append("    " + _("x-ms-diagnostics: %(value)s", value=error.diagnostics))
     lines.append(_("App: ProfileFix %(version)s", version=version))
     return "\n".join(lines)

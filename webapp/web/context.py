@@ -1,30 +1,67 @@
 """This request's Graph and SharePoint clients, built once per request and cached on `g`.
 
 Tokens are fetched lazily per resource and per host through MSAL's cache (silent refresh),
-so a page that only reads Graph never asks for a SharePoint token.
+so a page that only reads Graph never asks for a SharePoint token. A token that cannot be had
+silently, and a 401 that one silent refresh does not cure, become `AuthRequiredError` for the
+service while this session may still take a sign-in round for it, and `AccessRefusedError`
+once it has (the loop guard, auth/guard.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 from flask import current_app, g
 
+from webapp.auth.flow import Auth, InteractionRequiredError
+from webapp.auth.guard import SignInRounds, rounds
 from webapp.auth.views import auth
+from webapp.microsoft.errors import AuthRequiredError
 from webapp.microsoft.graph import GraphClient
+from webapp.microsoft.http import CallOptions
 from webapp.microsoft.sharepoint import SharePointClient
+
+
+def _token_provider(
+    signed_in: Auth, guard: SignInRounds, service: str, scopes: Callable[..., list[str]]
+) -> Callable[..., str]:
+    """A token provider for the clients: `(*origin, force_refresh=, claims_challenge=)`.
+
+    Bound now: calls may run on worker threads without `g`.
+    """
+
+    def provide(
+        *origin: str, force_refresh: bool = False, claims_challenge: str | None = None
+    ) -> str:
+        try:
+            return signed_in.access_token(
+                scopes(*origin), force_refresh=force_refresh, claims_challenge=claims_challenge
+            )
+        except InteractionRequiredError as exc:
+            code = "consent_required" if exc.consent else exc.detail
+            needed = AuthRequiredError(
+                service, code=code, claims_challenge=exc.claims, consent=exc.consent
+            )
+            raise guard.checked(needed) from None
+
+    return provide
+
+
+def _options(guard: SignInRounds) -> CallOptions:
+    options: CallOptions = current_app.extensions["call_options"]
+    return dataclasses.replace(options, on_auth_failure=guard.checked)
 
 
 def graph() -> GraphClient:
     if "graph_client" not in g:
         settings = current_app.extensions["settings"]
-        signed_in = auth()  # bound now: calls may run on worker threads without `g`
+        guard = rounds()
         g.graph_client = GraphClient(
             settings.graph_endpoint,
-            # force_refresh: the client asks once more after a 401 (token revoked early).
-            lambda force_refresh=False: signed_in.access_token(
-                settings.graph_scopes, force_refresh=force_refresh
-            ),
+            _token_provider(auth(), guard, "graph", lambda: settings.graph_scopes),
             current_app.extensions["http"],
-            current_app.extensions["call_options"],
+            _options(guard),
         )
     return g.graph_client
 
@@ -32,13 +69,11 @@ def graph() -> GraphClient:
 def sharepoint() -> SharePointClient:
     if "sharepoint_client" not in g:
         settings = current_app.extensions["settings"]
-        signed_in = auth()
+        guard = rounds()
         g.sharepoint_client = SharePointClient(
             settings.sharepoint_url,
-            lambda origin, force_refresh=False: signed_in.access_token(
-                settings.sharepoint_scopes_for(origin), force_refresh=force_refresh
-            ),
+            _token_provider(auth(), guard, "sharepoint", settings.sharepoint_scopes_for),
             current_app.extensions["http"],
-            current_app.extensions["call_options"],
+            _options(guard),
         )
     return g.sharepoint_client
