@@ -29,7 +29,7 @@ from playwright.sync_api import Page, sync_playwright
 from werkzeug.serving import make_server
 
 from webapp import create_app
-from webapp.microsoft.http import CallOptions, UpstreamCall
+from webapp.microsoft.requester import CallOptions, UpstreamCall
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

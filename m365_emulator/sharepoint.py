@@ -372,7 +372,9 @@ def _upa_properties(tenant: Tenant, user: User) -> list[tuple[str, str]]:
         "Manager": props.get("Manager", ""),
         "AboutMe": props.get("AboutMe", ""),
         "PersonalSpace": f"/personal/{_personal_segment(user)}/",
-        "PictureURL": picture_url(tenant, user) if showing else "",
+        # A PictureURL stored on the profile wins (admin tools can set any value; tests set
+        # hostile ones), else the library's _MThumb while a picture is shown.
+        "PictureURL": props.get("PictureURL") or (picture_url(tenant, user) if showing else ""),
         "UserName": upn,
         "SPS-SipAddress": props.get("SPS-SipAddress", ""),
         "SPS-UserPrincipalName": props.get("SPS-UserPrincipalName", ""),

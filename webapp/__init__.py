@@ -22,7 +22,8 @@ from webapp import about, wording
 from webapp.auth.flow import EntraMemory
 from webapp.extensions import babel, csrf, limiter, select_locale, server_session
 from webapp.microsoft import throttle
-from webapp.microsoft.http import CallOptions, build_session, decorated_user_agent
+from webapp.microsoft.requester import CallOptions
+from webapp.microsoft.session import bound_concurrency, build_session, decorated_user_agent
 from webapp.settings import Settings
 from webapp.store import FileStore, RedisStore, Store, connect_redis
 from webapp.web import observability
@@ -87,13 +88,14 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     app.extensions["entra"] = EntraMemory()
     store = _store(app, settings)
     app.extensions["store"] = store
-    # Transport policy for Graph/SharePoint calls (timeouts, retry budget, a throttle gate
-    # shared by all instances through Redis, a cap on calls in flight per service).
+    # Transport policy for Graph/SharePoint calls (timeouts, retry budget, throttle holds per
+    # user or app-wide shared by all instances through Redis, a cap on calls in flight per
+    # service).
     app.extensions["call_options"] = CallOptions(
         gate=throttle.gate_for(store, on_wait=observability.record_throttle_wait),
         on_call=observability.record_call,
     )
-    throttle.bound_concurrency(http, settings)
+    bound_concurrency(http, settings)
     cookie_prefix = "__Host-" if settings.secure_cookies else ""
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -20,7 +20,7 @@ from m365_emulator import Origins, demo_tenant
 from m365_emulator import create_app as create_emulator
 from m365_emulator.tenant import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT_ID
 from m365_emulator.transport import mount
-from webapp.microsoft.http import build_session, decorated_user_agent
+from webapp.microsoft.session import build_session, decorated_user_agent
 from webapp.settings import Settings
 
 BROWSER_PREFIX = "/_m365"

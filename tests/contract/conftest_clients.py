@@ -18,15 +18,10 @@ from PIL import Image
 from m365_emulator.tenant import Tenant, User
 from m365_emulator.tokens import GRAPH_RESOURCE, issue_access_token
 from webapp.microsoft.graph import GraphClient
-from webapp.microsoft.http import (
-    CallOptions,
-    NoThrottleGate,
-    RetryPolicy,
-    ThrottleGate,
-    build_session,
-    decorated_user_agent,
-)
+from webapp.microsoft.requester import CallOptions, RetryPolicy
+from webapp.microsoft.session import build_session, decorated_user_agent
 from webapp.microsoft.sharepoint import SharePointClient
+from webapp.microsoft.throttle import NoThrottleGate, ThrottleGate
 
 CLIENT_ID = "contract-tests"
 GRAPH_SCOPES = ["User.Read", "User.ReadWrite"]
@@ -51,6 +46,21 @@ def mean_colour(data: bytes) -> tuple[int, ...]:
     with Image.open(io.BytesIO(data)) as image:
         small = image.convert("RGB").resize((1, 1))
         return small.getpixel((0, 0))  # type: ignore[return-value]
+
+
+class Clock:
+    """A fake monotonic clock for the clients' waits: `sleep` records them and moves it on."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
 
 
 @dataclass
@@ -110,8 +120,15 @@ def http_session(emulator) -> Iterator[requests.Session]:
 
 
 @pytest.fixture
-def make_clients(tenant: Tenant, http_session: requests.Session):
-    """`make_clients(user=None, timeout=..., retry=..., gate=...)` → Clients for a (new) user."""
+def clock() -> Clock:
+    """The clients' clock: Retry-After and back-off waits are recorded, not slept."""
+    return Clock()
+
+
+@pytest.fixture
+def make_clients(tenant: Tenant, http_session: requests.Session, clock: Clock):
+    """`make_clients(user=None, timeout=..., retry=..., gate=...)` → Clients for a (new) user,
+    waiting on the `clock` fixture and holding throttles for that user's account (oid.tid)."""
 
     def make(
         user: User | None = None,
@@ -122,10 +139,19 @@ def make_clients(tenant: Tenant, http_session: requests.Session):
     ) -> Clients:
         user = user or add_user(tenant)
         tokens = Tokens(tenant, user)
-        options = CallOptions(timeout=timeout, retry=retry, gate=gate or NoThrottleGate())
-        graph = GraphClient(tenant.origins.graph + "/v1.0", tokens.graph, http_session, options)
+        options = CallOptions(
+            timeout=timeout,
+            retry=retry,
+            gate=gate or NoThrottleGate(),
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        account = f"{user.oid}.{tenant.tenant_id}"
+        graph = GraphClient(
+            tenant.origins.graph + "/v1.0", tokens.graph, http_session, options, account=account
+        )
         sharepoint = SharePointClient(
-            tenant.origins.sharepoint, tokens.sharepoint, http_session, options
+            tenant.origins.sharepoint, tokens.sharepoint, http_session, options, account=account
         )
         return Clients(user, tokens, graph, sharepoint)
 

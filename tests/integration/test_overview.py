@@ -14,7 +14,7 @@ from m365_emulator import entra
 from m365_emulator.seed import DRIFTED_ATTRIBUTES
 from m365_emulator.tenant import Tenant
 from tests.integration.conftest import SignIn
-from webapp.microsoft.http import CallOptions
+from webapp.microsoft.requester import CallOptions
 
 
 def page_for(client: FlaskClient, sign_in: SignIn, key: str, path: str = "/") -> str:

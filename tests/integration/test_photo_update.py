@@ -26,7 +26,7 @@ from m365_emulator.tenant import Tenant
 from tests import imagegen
 from tests.integration.conftest import SignIn
 from webapp.imaging.fingerprint import same_picture
-from webapp.microsoft.http import LocalThrottleGate
+from webapp.microsoft.throttle import LocalThrottleGate
 from webapp.photo.operations import OperationStore, SideState
 
 SET_PICTURE = "SetMyProfilePicture"

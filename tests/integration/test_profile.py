@@ -20,7 +20,8 @@ from m365_emulator import sync
 from m365_emulator.tenant import Tenant
 from tests.conftest import Emulator
 from tests.integration.conftest import SignIn
-from webapp.microsoft.http import NoThrottleGate, RetryPolicy
+from webapp.microsoft.requester import RetryPolicy
+from webapp.microsoft.throttle import NoThrottleGate
 
 
 class _ProfileForm(HTMLParser):

@@ -1,7 +1,9 @@
-"""Transport policy of the Microsoft clients: Retry-After, the in-request budget, error mapping.
+"""Transport policy of the Microsoft clients: Retry-After, the in-request budget, throttle
+holds, error mapping, and where a token may go.
 
 A tiny scripted HTTP server on 127.0.0.1 plays the wire anomalies the emulator does not
-produce (STYLE §3.8); our own modules are used as they are.
+produce (STYLE §3.8); our own modules are used as they are. Waits run on a fake clock
+(`CallOptions.clock`/`.sleep`), so no test sleeps for a Retry-After.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import re
 import threading
 import time
 import uuid
@@ -17,12 +20,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
+import webapp
+from webapp.microsoft.bearer import sends_to
 from webapp.microsoft.errors import (
     AccessRefusedError,
     AuthRequiredError,
@@ -36,22 +42,19 @@ from webapp.microsoft.errors import (
     UpstreamTimeoutError,
 )
 from webapp.microsoft.graph import GraphClient
-from webapp.microsoft.http import (
-    DEFAULT_TIMEOUT,
+from webapp.microsoft.models import GraphUser, PhotoMeta, SharePointProfile, normalise_origin
+from webapp.microsoft.requester import (
     MAX_RETRY_AFTER,
-    MAX_SHARED_HOLD,
     CallOptions,
-    LocalThrottleGate,
     Requester,
     RetryPolicy,
     UpstreamCall,
-    build_session,
-    decorated_user_agent,
     parse_retry_after,
     retry_after_from,
 )
-from webapp.microsoft.models import GraphUser, PhotoMeta, SharePointProfile
-from webapp.microsoft.sharepoint import SharePointClient
+from webapp.microsoft.session import DEFAULT_TIMEOUT, build_session, decorated_user_agent
+from webapp.microsoft.sharepoint import SharePointClient, my_site_origin
+from webapp.microsoft.throttle import MAX_HOLD, LocalThrottleGate, holds_everyone
 
 # -- the scripted server --------------------------------------------------------------------------
 
@@ -67,7 +70,6 @@ class Reply:
 
 @dataclass
 class Seen:
-    at: float
     method: str
     path: str
     headers: dict[str, str]
@@ -88,9 +90,7 @@ class Stub:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 with stub.lock:
-                    stub.seen.append(
-                        Seen(time.monotonic(), self.command, self.path, dict(self.headers), body)
-                    )
+                    stub.seen.append(Seen(self.command, self.path, dict(self.headers), body))
                     reply = stub.script.popleft() if stub.script else Reply()
                 if reply.delay:
                     time.sleep(reply.delay)
@@ -175,13 +175,50 @@ def session() -> Iterator[requests.Session]:
 FAST = RetryPolicy(budget=10.0, max_retries=3, backoff_base=0.05, backoff_max=1.0)
 
 
-def requester(session: requests.Session, service: str = "graph", **options) -> Requester:
+class Clock:
+    """A fake monotonic clock: `sleep` records the wait and moves the time on by it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def requester(
+    session: requests.Session,
+    service: str = "graph",
+    *,
+    clock: Clock | None = None,
+    account: str | None = None,
+    **options,
+) -> Requester:
+    clock = clock or Clock()
     options.setdefault("retry", FAST)
-    return Requester(session, service, CallOptions(**options))
+    return Requester(
+        session, service, CallOptions(clock=clock, sleep=clock.sleep, **options), account
+    )
+
+
+def call(req: Requester, method: str, url: str, token_provider, **kwargs) -> requests.Response:
+    """One call whose token is for the URL's own origin."""
+    return req.request(
+        method,
+        url,
+        token_provider=token_provider,
+        audience=normalise_origin(url),
+        operation="test",
+        **kwargs,
+    )
 
 
 def get(req: Requester, url: str, token: str = "tok", **kwargs) -> requests.Response:
-    return req.request("GET", url, token_provider=lambda: token, operation="test", **kwargs)
+    return call(req, "GET", url, lambda: token, **kwargs)
 
 
 # -- Retry-After parsing ---------------------------------------------------------------------------
@@ -340,19 +377,19 @@ def test_retry_after_is_honoured_then_the_call_succeeds(stub, session):
     stub.reply(429, Retry_After="1")
     stub.reply(429, Retry_After="1")
     stub.reply(200, {"ok": True})
-    resp = get(requester(session), stub.url + "/me")
+    clock = Clock()
+    resp = get(requester(session, clock=clock), stub.url + "/me")
     assert resp.json() == {"ok": True}
-    gaps = [b.at - a.at for a, b in zip(stub.seen, stub.seen[1:], strict=False)]
     assert len(stub.seen) == 3
-    assert all(1.0 <= g < 1.6 for g in gaps)
+    assert clock.slept == [1.0, 1.0]
 
 
 def test_long_retry_after_raises_throttled_at_once(stub, session):
     stub.reply(429, {"error": {"code": "TooManyRequests", "message": "later"}}, Retry_After="120")
-    started = time.monotonic()
+    clock = Clock()
     with pytest.raises(ThrottledError) as caught:
-        get(requester(session), stub.url + "/me")
-    assert time.monotonic() - started < 1.0
+        get(requester(session, clock=clock), stub.url + "/me")
+    assert clock.slept == []
     assert caught.value.retry_after == 120.0
     assert caught.value.code == "TooManyRequests"
     assert len(stub.seen) == 1
@@ -368,34 +405,35 @@ def test_http_date_retry_after_beyond_the_budget_raises(stub, session):
 def test_waiting_stops_at_the_budget(stub, session):
     for _ in range(4):
         stub.reply(429, Retry_After="1")
-    started = time.monotonic()
+    clock = Clock()
     with pytest.raises(ThrottledError) as caught:
-        get(requester(session, retry=RetryPolicy(budget=2.5)), stub.url + "/me")
+        get(requester(session, clock=clock, retry=RetryPolicy(budget=2.5)), stub.url + "/me")
     # Waited 1 s twice; a third wait would end past 2.5 s.
     assert len(stub.seen) == 3
-    assert time.monotonic() - started < 2.5
+    assert clock.slept == [1.0, 1.0]
     assert caught.value.retry_after == 1.0
 
 
 def test_a_retry_reads_only_for_what_is_left_of_the_budget(stub, session):
     stub.reply(429, Retry_After="1")
-    stub.reply(200, delay=3.5)  # would succeed after 3.5 s: past budget + MIN_RETRY_READ
-    started = time.monotonic()
+    # Would succeed after 3.5 s, well inside the 20 s read timeout but past the 1 s left of
+    # the budget (read for MIN_RETRY_READ = 2 s): only the budget can cut it short.
+    stub.reply(200, delay=3.5)
+    clock = Clock()
     with pytest.raises(UpstreamTimeoutError):
-        get(requester(session, retry=RetryPolicy(budget=2.0)), stub.url + "/me")
-    assert 2.9 < time.monotonic() - started < 3.4  # 1 s wait + 2 s read
+        get(requester(session, clock=clock, retry=RetryPolicy(budget=2.0)), stub.url + "/me")
+    assert clock.slept == [1.0]
 
 
 def test_503_without_retry_after_backs_off_three_times_then_fails(stub, session):
     for _ in range(5):
         stub.reply(503, b"<html>busy</html>", Content_Type="text/html")
     policy = RetryPolicy(backoff_base=0.1, backoff_max=1.0, jitter=0.0)
+    clock = Clock()
     with pytest.raises(ServiceUnavailableError) as caught:
-        get(requester(session, "sharepoint", retry=policy), stub.url + "/_api/x")
+        get(requester(session, "sharepoint", clock=clock, retry=policy), stub.url + "/_api/x")
     assert len(stub.seen) == 4
-    gaps = [b.at - a.at for a, b in zip(stub.seen, stub.seen[1:], strict=False)]
-    assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4
-    assert gaps[0] < gaps[1] < gaps[2]
+    assert clock.slept == [0.1, 0.2, 0.4]
     assert caught.value.service == "sharepoint"
     assert caught.value.status == 503
 
@@ -403,60 +441,132 @@ def test_503_without_retry_after_backs_off_three_times_then_fails(stub, session)
 def test_post_is_retried_with_the_same_body(stub, session):
     stub.reply(503, Retry_After="1")
     stub.reply(200, {"odata.null": True})
-    req = requester(session, "sharepoint")
-    req.request(
-        "POST", stub.url + "/pic", token_provider=lambda: "t", operation="t", data=b"\xff\xd8jpeg"
-    )
+    call(requester(session, "sharepoint"), "POST", stub.url + "/pic", lambda: "t", data=b"\xffjpeg")
     assert [s.method for s in stub.seen] == ["POST", "POST"]
-    assert stub.seen[0].body == stub.seen[1].body == b"\xff\xd8jpeg"
+    assert stub.seen[0].body == stub.seen[1].body == b"\xffjpeg"
 
 
 def test_ratelimit_reset_larger_than_retry_after_is_waited(stub, session):
     stub.reply(429, Retry_After="0", RateLimit_Reset="1")
     stub.reply(200)
-    get(requester(session, "sharepoint"), stub.url + "/x")
-    assert stub.seen[1].at - stub.seen[0].at >= 1.0
+    clock = Clock()
+    get(requester(session, "sharepoint", clock=clock), stub.url + "/x")
+    assert clock.slept == [1.0]
 
 
-# -- shared throttle state (issue 8) and call records --------------------------------------------
+# -- throttle holds: per user, or for everyone when the app is throttled (issue 16 item 5) ------
+
+ALICE, BOB = "alice-oid.tid", "bob-oid.tid"
 
 
-def test_a_throttle_seen_by_one_caller_holds_back_the_others(stub, session):
-    gate = LocalThrottleGate()
+def test_a_users_retry_after_holds_back_that_user_and_nobody_else(stub, session):
+    clock = Clock()
+    gate = LocalThrottleGate(clock)
     stub.reply(429, Retry_After="60")
+    alice = requester(session, clock=clock, gate=gate, account=ALICE)
     with pytest.raises(ThrottledError):
-        get(requester(session, gate=gate), stub.url + "/me")
+        get(alice, stub.url + "/me")
     with pytest.raises(ThrottledError) as caught:
-        get(requester(session, gate=gate), stub.url + "/me")
-    assert len(stub.seen) == 1  # the second caller did not even ask
-    assert 55 < caught.value.retry_after <= 60
-    assert gate.wait_time("sharepoint") == 0.0
+        get(alice, stub.url + "/me")
+    assert len(stub.seen) == 1  # Alice's second call did not even ask
+    assert caught.value.code == "ThrottledElsewhere"
+    assert caught.value.retry_after == 60.0
+    # Bob's calls go out at once, on this instance and (through the gate) every other.
+    assert get(requester(session, clock=clock, gate=gate, account=BOB), stub.url + "/me").ok
+    assert clock.slept == []
+    assert gate.wait_time("graph", BOB) == 0.0
+    assert gate.wait_time("graph", ALICE) == 60.0
+
+
+def test_one_users_503_from_sharepoint_does_not_delay_another(stub, session):
+    # The demo's `sharepoint-down`: 503 with Retry-After for one user, every time.
+    clock = Clock()
+    gate = LocalThrottleGate(clock)
+    for _ in range(3):
+        stub.reply(503, Retry_After="5")
+    alice = requester(session, "sharepoint", clock=clock, gate=gate, account=ALICE)
+    with pytest.raises(ThrottledError):
+        get(alice, stub.url + "/_api/x")
+    bob = requester(session, "sharepoint", clock=clock, gate=gate, account=BOB)
+    waited = len(clock.slept)
+    assert get(bob, stub.url + "/_api/x").ok
+    assert clock.slept[waited:] == []
+
+
+APP_WIDE = [
+    pytest.param("graph", {"x-ms-throttle-scope": "Tenant_Application/ReadWrite/app/tenant"}),
+    pytest.param("graph", {"x-ms-throttle-scope": "Application/Read/app/tenant"}),
+    pytest.param("graph", {"x-ms-throttle-scope": "Tenant/Write/app/tenant"}),
+    pytest.param(
+        "sharepoint",
+        {"RateLimit-Limit": "1200", "RateLimit-Remaining": "0", "RateLimit-Reset": "60"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("service", "signal"), APP_WIDE)
+def test_a_throttle_on_the_whole_app_holds_back_every_user(stub, session, service, signal):
+    clock = Clock()
+    gate = LocalThrottleGate(clock)
+    stub.reply(429, Retry_After="60", **{k.replace("-", "_"): v for k, v in signal.items()})
+    with pytest.raises(ThrottledError):
+        get(requester(session, service, clock=clock, gate=gate, account=ALICE), stub.url + "/x")
+    with pytest.raises(ThrottledError) as caught:
+        get(requester(session, service, clock=clock, gate=gate, account=BOB), stub.url + "/x")
+    assert len(stub.seen) == 1  # Bob never reached the service
+    assert caught.value.retry_after == 60.0
+    other = "sharepoint" if service == "graph" else "graph"
+    assert gate.wait_time(other, BOB) == 0.0  # the other service has its own budget
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Retry-After": "60"},
+        {"x-ms-throttle-scope": "User/ReadWrite/app/user"},
+        {"x-ms-throttle-information": "ResourceUnitLimitExceeded"},
+    ],
+)
+def test_other_throttles_are_the_users_own(headers):
+    assert not holds_everyone(headers)
 
 
 def test_a_short_shared_hold_is_waited_out(stub, session):
-    gate = LocalThrottleGate()
+    clock = Clock()
+    gate = LocalThrottleGate(clock)
     gate.hold("graph", 0.5)
-    started = time.monotonic()
-    get(requester(session, gate=gate), stub.url + "/me")
-    assert time.monotonic() - started >= 0.45
+    get(requester(session, clock=clock, gate=gate, account=ALICE), stub.url + "/me")
+    assert clock.slept == [0.5]
+    assert len(stub.seen) == 1
 
 
-def test_shared_holds_are_capped():
-    clock = [0.0]
-    gate = LocalThrottleGate(clock=lambda: clock[0])
-    gate.hold("graph", 10.0)
-    gate.hold("graph", 2.0)  # a shorter hold never shortens a longer one
-    assert gate.wait_time("graph") == 10.0
-    clock[0] = 12.0
-    assert gate.wait_time("graph") == 0.0
+def test_a_hold_never_shortens_and_ends_on_time():
+    clock = Clock()
+    gate = LocalThrottleGate(clock)
+    gate.hold("graph", 10.0, ALICE)
+    gate.hold("graph", 2.0, ALICE)  # a shorter hold never shortens a longer one
+    assert gate.wait_time("graph", ALICE) == 10.0
+    clock.now += 12.0
+    assert gate.wait_time("graph", ALICE) == 0.0
 
 
-def test_an_enormous_retry_after_is_shared_only_up_to_the_cap(stub, session):
-    gate = LocalThrottleGate()
+def test_holds_are_capped():
+    gate = LocalThrottleGate(Clock())
+    gate.hold("sharepoint", 86_400.0)
+    gate.hold("graph", 600.0, ALICE)
+    assert gate.wait_time("sharepoint") == MAX_HOLD
+    assert gate.wait_time("graph", ALICE) == MAX_HOLD
+
+
+def test_an_enormous_retry_after_is_held_only_up_to_the_cap(stub, session):
+    clock = Clock()
+    gate = LocalThrottleGate(clock)
     stub.reply(503, Retry_After="86400")
-    with pytest.raises(ThrottledError):
-        get(requester(session, gate=gate), stub.url + "/me")
-    assert MAX_SHARED_HOLD - 5 < gate.wait_time("graph") <= MAX_SHARED_HOLD
+    with pytest.raises(ThrottledError) as caught:
+        get(requester(session, clock=clock, gate=gate, account=ALICE), stub.url + "/me")
+    assert caught.value.retry_after == 86_400.0  # the page may still say what Microsoft said
+    assert gate.wait_time("graph", ALICE) == MAX_HOLD
 
 
 def test_each_exchange_is_reported_to_the_call_hook(stub, session):
@@ -489,7 +599,7 @@ def test_401_gets_one_fresh_token_and_a_retry(stub, session):
     stub.reply(401, {"error": {"code": "InvalidAuthenticationToken", "message": "expired"}})
     stub.reply(200)
     tokens = Tokens("old", "new")
-    requester(session).request("GET", stub.url + "/me", token_provider=tokens, operation="t")
+    call(requester(session), "GET", stub.url + "/me", tokens)
     assert tokens.forced == 1
     assert [s.headers["Authorization"] for s in stub.seen] == ["Bearer old", "Bearer new"]
 
@@ -498,9 +608,7 @@ def test_401_twice_requires_sign_in(stub, session):
     for _ in range(2):
         stub.reply(401, {"error": {"code": "InvalidAuthenticationToken", "message": "bad"}})
     with pytest.raises(AuthRequiredError) as caught:
-        requester(session).request(
-            "GET", stub.url + "/me", token_provider=Tokens("a", "b"), operation="t"
-        )
+        call(requester(session), "GET", stub.url + "/me", Tokens("a", "b"))
     assert caught.value.code == "InvalidAuthenticationToken"
     assert len(stub.seen) == 2
 
@@ -522,7 +630,7 @@ def test_a_claims_challenge_goes_to_sign_in_with_its_claims(stub, session):
     )
     tokens = Tokens("a", "b")
     with pytest.raises(AuthRequiredError) as caught:
-        requester(session).request("GET", stub.url + "/me", token_provider=tokens, operation="t")
+        call(requester(session), "GET", stub.url + "/me", tokens)
     assert caught.value.claims_challenge == claims
     assert tokens.forced == 0
     assert len(stub.seen) == 1
@@ -549,7 +657,7 @@ def test_a_claims_challenge_is_answered_by_a_refresh_with_its_claims_and_one_ret
     )
     stub.reply(200)
     tokens = ClaimsTokens()
-    requester(session).request("GET", stub.url + "/me", token_provider=tokens, operation="t")
+    call(requester(session), "GET", stub.url + "/me", tokens)
     assert tokens.claims == [None, claims]
     assert [s.headers["Authorization"] for s in stub.seen] == ["Bearer plain", "Bearer stepped-up"]
 
@@ -559,9 +667,7 @@ def test_sharepoints_diagnostics_travel_with_a_refused_token(stub, session):
     for _ in range(2):
         stub.reply(401, {"error": "invalid_client"}, x_ms_diagnostics=diagnostics)
     with pytest.raises(AuthRequiredError) as caught:
-        requester(session, "sharepoint").request(
-            "GET", stub.url + "/_api/x", token_provider=Tokens("a", "b"), operation="t"
-        )
+        call(requester(session, "sharepoint"), "GET", stub.url + "/_api/x", Tokens("a", "b"))
     assert caught.value.diagnostics == diagnostics
 
 
@@ -569,8 +675,11 @@ def test_a_loop_guard_turns_a_persistent_401_into_a_lasting_refusal(stub, sessio
     for _ in range(2):
         stub.reply(401, {"error": {"code": "InvalidAuthenticationToken", "message": "no"}})
     with pytest.raises(AccessRefusedError) as caught:
-        requester(session, on_auth_failure=AccessRefusedError.after).request(
-            "GET", stub.url + "/me", token_provider=Tokens("a", "b"), operation="t"
+        call(
+            requester(session, on_auth_failure=AccessRefusedError.after),
+            "GET",
+            stub.url + "/me",
+            Tokens("a", "b"),
         )
     assert (caught.value.status, caught.value.code, caught.value.lasting) == (
         401,
@@ -817,7 +926,7 @@ def test_verbose_sharepoint_profile_is_parsed_like_nometadata(stub, session):
     assert profile.picture_timestamp.date().isoformat() == "2022-03-17"
     assert not profile.placeholder
     assert profile.exchange_sync_state == "1"
-    assert profile.personal_site_host == "https://contoso-my.sharepoint.com"
+    assert profile.personal_site_host_url == "https://contoso-my.sharepoint.com:443/"
 
 
 def test_picture_urls_on_foreign_hosts_are_never_fetched(stub, session):
@@ -849,7 +958,9 @@ def test_pictures_on_the_my_site_host_get_a_token_for_that_host(stub, session):
     )
     stub.reply(200, b"\xff\xd8small", Content_Type="image/jpeg", ETag='"1"')
     origins: list[str] = []
-    client = SharePointClient(stub.url, lambda origin: origins.append(origin) or "t", session)
+    client = SharePointClient(
+        stub.url, lambda origin: origins.append(origin) or "t", session, my_site_url=my_site
+    )
     photo = client.picture("S", profile)
     assert photo is not None and photo.data == b"\xff\xd8small" and photo.etag == '"1"'
     assert stub.seen[0].path == "/User%20Photos/Profile%20Pictures/x_SThumb.jpg?t=1"
@@ -887,6 +998,141 @@ def test_a_netrc_entry_never_replaces_the_bearer(stub, session, tmp_path, monkey
     monkeypatch.setenv("NETRC", str(netrc))
     get(requester(session), stub.url + "/me", token="t0ken")
     assert stub.seen[0].headers["Authorization"] == "Bearer t0ken"
+
+
+# -- where a token may go (issue 16 item 1) -------------------------------------------------------
+
+TENANT = "https://contoso.sharepoint.com"
+MY_SITE = "https://contoso-my.sharepoint.com"
+LIBRARY = "/User%20Photos/Profile%20Pictures"
+
+
+def picture_profile(picture_url: str, personal_site: str | None = MY_SITE + ":443/"):
+    return SharePointProfile(
+        account_name="i:0#.f|membership|adelev@contoso.com",
+        display_name=None,
+        email=None,
+        picture_url=picture_url,
+        title=None,
+        personal_site_host_url=personal_site,
+        properties={"SPS-PicturePlaceholderState": "0"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("site", "expected"),
+    [
+        ("https://contoso.sharepoint.com", "https://contoso-my.sharepoint.com"),
+        ("https://contoso.sharepoint.us", "https://contoso-my.sharepoint.us"),
+        ("https://contoso.sharepoint.m365.test", "https://contoso-my.sharepoint.m365.test"),
+        ("https://contoso-my.sharepoint.com", "https://contoso-my.sharepoint.com"),
+        ("https://127.0.0.1:8443", "https://127.0.0.1:8443"),
+        ("https://localhost:8443", "https://localhost:8443"),
+    ],
+)
+def test_the_my_site_host_is_derived_from_the_sharepoint_origin(site, expected):
+    assert my_site_origin(site) == expected
+
+
+def test_picture_urls_are_rebuilt_on_the_configured_my_site_host(session):
+    client = SharePointClient(TENANT, lambda origin: "t", session)
+    profile = picture_profile(f"{MY_SITE}:443{LIBRARY}/adelev_contoso_com_MThumb.jpg?t=6378311")
+    assert client.picture_url("L", profile) == (
+        f"{MY_SITE}{LIBRARY}/adelev_contoso_com_LThumb.jpg?t=6378311"
+    )
+    oid = f"{MY_SITE}{LIBRARY}/306225cd-5f3b-4f45-9b1a-0c6bd8f8ed4b_MThumb.jpg"
+    assert client.picture_url("S", picture_profile(oid)) == oid.replace("_MThumb", "_SThumb")
+
+
+MY = "contoso-my.sharepoint.com"
+HOSTILE_PICTURE_URLS = [
+    pytest.param(f"https://other.example\\@{MY}{LIBRARY}/x_MThumb.jpg", id="backslash-at"),
+    pytest.param(f"https://other.example\\.{MY}{LIBRARY}/x_MThumb.jpg", id="backslash"),
+    pytest.param(f"https://user:pw@{MY}{LIBRARY}/x_MThumb.jpg", id="userinfo"),
+    pytest.param(f"https://{MY}:8443{LIBRARY}/x_MThumb.jpg", id="other-port"),
+    pytest.param(f"https://{MY}:99999{LIBRARY}/x_MThumb.jpg", id="bad-port"),
+    pytest.param(f"http://{MY}{LIBRARY}/x_MThumb.jpg", id="plain-http"),
+    pytest.param(f"https://fabrikam-my.sharepoint.com{LIBRARY}/x_MThumb.jpg", id="other-tenant"),
+    pytest.param(f"https://other.example{LIBRARY}/x_MThumb.jpg", id="other-host"),
+    pytest.param(f"https://{MY}/User%20Photos/../../_api/x_MThumb.jpg", id="dot-segments"),
+    pytest.param(f"https://{MY}/User%20Photos%2F..%2F_api/x_MThumb.jpg", id="encoded-slash"),
+    pytest.param(f"https://{MY}{LIBRARY}/x_MThumb.aspx", id="not-a-picture"),
+    pytest.param(f"https://{MY}{LIBRARY}/x%40evil_MThumb.jpg", id="encoded-at"),
+    pytest.param(f"https://{MY}{LIBRARY}/x_MThumb.jpg\r\nX-Injected: 1", id="header-injection"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", HOSTILE_PICTURE_URLS)
+def test_picture_urls_that_could_leave_the_tenant_are_refused(stub, session, url):
+    client = SharePointClient(TENANT, lambda origin: "t", session)
+    for size in ("S", "M", "L"):
+        with pytest.raises(BadResponseError):
+            client.picture(size, picture_profile(url))
+    assert stub.seen == []
+
+
+def test_a_personal_site_host_a_response_names_is_not_trusted(session):
+    client = SharePointClient(TENANT, lambda origin: "t", session)
+    profile = picture_profile(
+        f"https://other.example{LIBRARY}/x_MThumb.jpg", personal_site="https://other.example/"
+    )
+    with pytest.raises(BadResponseError):
+        client.picture_url("M", profile)
+
+
+@pytest.mark.parametrize(
+    ("url", "origin", "expected"),
+    [
+        ("https://contoso-my.sharepoint.com/User%20Photos/x.jpg", MY_SITE, True),
+        ("https://contoso-my.sharepoint.com:443/x.jpg", MY_SITE, True),
+        ("https://contoso-my.sharepoint.com/userphoto.aspx?accountname=a%40b.c", MY_SITE, True),
+        ("https://other.example\\@contoso-my.sharepoint.com/x.jpg", MY_SITE, False),
+        ("https://other.example/%5C@contoso-my.sharepoint.com/x.jpg", MY_SITE, False),
+        ("https://a@contoso-my.sharepoint.com/x.jpg", MY_SITE, False),
+        ("https://contoso-my.sharepoint.com:8443/x.jpg", MY_SITE, False),
+        ("http://contoso-my.sharepoint.com/x.jpg", MY_SITE, False),
+        ("https://contoso-my.sharepoint.com\t/x.jpg", MY_SITE, False),
+        ("https://contoso.sharepoint.com/_api/x", MY_SITE, False),
+    ],
+)
+def test_a_token_goes_only_to_the_origin_it_was_issued_for(url, origin, expected):
+    assert sends_to(url, origin) is expected
+
+
+def test_the_transport_refuses_to_carry_a_token_to_another_host(stub, session):
+    # urllib.parse reads 127.0.0.1:9 here; urllib3 (which requests connects with) reads the stub.
+    port = stub.url.rsplit(":", 1)[1]
+    url = f"http://127.0.0.1:{port}\\@127.0.0.1:9/me"
+    assert normalise_origin(url) == "http://127.0.0.1:9"
+    req = requester(session)
+    with pytest.raises(BadResponseError) as caught:
+        req.request(
+            "GET",
+            url,
+            token_provider=lambda: "secret",
+            audience="http://127.0.0.1:9",
+            operation="t",
+        )
+    assert caught.value.code == "ForeignHost"
+    with pytest.raises(BadResponseError):
+        req.request(
+            "GET", stub.url + "/me", token_provider=lambda: "secret", audience=TENANT, operation="t"
+        )
+    assert stub.seen == []  # no request, let alone a token, reached the other host
+
+
+def test_tokens_join_requests_in_one_place_only():
+    # bearer.py is the one module that writes an Authorization header; every other outbound
+    # call that wants a token must go through it (and so through its host check).
+    root = Path(webapp.__file__).parent
+    writers = [
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*.py")
+        if re.search(
+            r"""["']Authorization["']\s*\]\s*=|["']Authorization["']\s*:""", path.read_text()
+        )
+    ]
+    assert writers == ["microsoft/bearer.py"]
 
 
 # -- whatever JSON arrives, parsing ends in a model or BadResponseError ---------------------------

@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterable, Mapping
 import requests
 
 from webapp.microsoft.errors import BadResponseError, NotFoundError
-from webapp.microsoft.http import CallOptions, Requester, json_body
-from webapp.microsoft.models import DEFAULT_SELECT, GraphUser, Photo, PhotoMeta
+from webapp.microsoft.models import DEFAULT_SELECT, GraphUser, Photo, PhotoMeta, normalise_origin
+from webapp.microsoft.requester import CallOptions, Requester
+from webapp.microsoft.responses import json_body
 
 _PROPERTY = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _SIZE = re.compile(r"[0-9]{1,4}[xX][0-9]{1,4}")
@@ -25,8 +26,10 @@ class GraphClient:
     :param token_provider: returns a Graph access token; called per request so that it can
         refresh silently. If it accepts ``force_refresh=True`` it is asked for a new token once
         after a 401.
-    :param session: a ``requests.Session``, normally from ``http.build_session``.
+    :param session: a ``requests.Session``, normally from ``session.build_session``.
     :param options: timeouts, retry budget, shared throttle gate and call hook.
+    :param account: who is signed in (e.g. "oid.tid"), so that a Retry-After Graph sends for
+        this user holds back this user's calls only (``throttle.py``).
 
     Methods raise the ``errors.py`` types; "no photo" is ``None``, not an exception.
     """
@@ -39,10 +42,16 @@ class GraphClient:
         token_provider: Callable[[], str],
         session: requests.Session,
         options: CallOptions | None = None,
+        *,
+        account: str | None = None,
     ) -> None:
+        audience = normalise_origin(base_url)
+        if audience is None:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.base_url = base_url.rstrip("/")
+        self._audience = audience  # the Graph token is for this origin only
         self._token_provider = token_provider
-        self._requester = Requester(session, self.service, options)
+        self._requester = Requester(session, self.service, options, account)
 
     def _send(
         self,
@@ -58,6 +67,7 @@ class GraphClient:
             method,
             self.base_url + path,
             token_provider=self._token_provider,
+            audience=self._audience,
             operation=operation,
             headers={"Accept": "application/json", **(headers or {})},
             data=data,

@@ -314,10 +314,3 @@ class SharePointProfile:
     def exchange_sync_state(self) -> str | None:
         """`SPS-PictureExchangeSyncState`: "1" sourced from Exchange, "0" uploaded (§4.3)."""
         return self.properties.get("SPS-PictureExchangeSyncState") or None
-
-    @property
-    def personal_site_host(self) -> str | None:
-        """Origin of the My Site host that holds the User Photos library (reference §4.7)."""
-        if not self.personal_site_host_url:
-            return None
-        return normalise_origin(self.personal_site_host_url)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
+import re
 from collections.abc import Callable, Container, Mapping
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import requests
 
 from webapp.microsoft.errors import BadResponseError, NotFoundError
-from webapp.microsoft.http import SUCCESS, CallOptions, Requester, json_body
 from webapp.microsoft.models import Photo, SharePointProfile, normalise_origin
+from webapp.microsoft.requester import SUCCESS, CallOptions, Requester
+from webapp.microsoft.responses import json_body
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +28,34 @@ MAX_PICTURE_BYTES = 5_000_000
 
 PICTURE_SIZES = ("S", "M", "L")
 
+# A thumbnail's file name: an opaque prefix (account name with "_" for "@" and ".", or the
+# Entra object id) and, for the generated ones, `_SThumb`/`_MThumb`/`_LThumb` (reference §4.7).
+_PICTURE_FILE = re.compile(r"[A-Za-z0-9_.'~+-]+\.(?:jpe?g|png)", re.IGNORECASE)
+_THUMB = re.compile(r"_MThumb(?=\.[A-Za-z]+$)")
+# `?t=<picture timestamp>` on the top-level PictureUrl (reference §4.3): the only query kept.
+_STAMP = re.compile(r"t=[0-9]{1,20}")
+
+
+def my_site_origin(site_origin: str) -> str:
+    """The tenant's My Site host, derived from its SharePoint origin (reference §4.1, §4.7):
+    `https://contoso.sharepoint.com` → `https://contoso-my.sharepoint.com`.
+
+    An IP address or single-label host (one origin for every service, as on a local emulator)
+    is its own My Site host.
+    """
+    parts = urlsplit(site_origin)
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        return site_origin
+    except ValueError:
+        pass
+    first, dot, rest = host.partition(".")
+    if not dot or first.endswith("-my"):
+        return site_origin
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{first}-my.{rest}{port}"
+
 
 class SharePointClient:
     """SharePoint Online PeopleManager for the signed-in user, and their profile pictures.
@@ -35,11 +66,16 @@ class SharePointClient:
         (``scheme://host[:port]``): pictures live on the My Site host, which needs a token of
         its own (reference §4.1). If it accepts ``force_refresh=True`` it is asked for a new
         token once after a 401.
-    :param session: a ``requests.Session``, normally from ``http.build_session``.
+    :param session: a ``requests.Session``, normally from ``session.build_session``.
     :param options: timeouts, retry budget, shared throttle gate and call hook.
+    :param my_site_url: the My Site host; by default derived from `site_url`
+        (``my_site_origin``).
+    :param account: who is signed in (e.g. "oid.tid"), so that a Retry-After SharePoint sends
+        for this user holds back this user's calls only (``throttle.py``).
 
-    Pictures are fetched only from the configured origin or the profile's
-    ``PersonalSiteHostUrl`` origin, never from another host a response names.
+    No URL a response names is ever called as it stands: a picture URL is rebuilt from the
+    configured origin or My Site host and a checked path (``picture_url``), and the transport
+    sends a token only to the origin it was issued for (``bearer.py``).
     """
 
     service = "sharepoint"
@@ -50,14 +86,19 @@ class SharePointClient:
         token_provider_for_origin: Callable[[str], str],
         session: requests.Session,
         options: CallOptions | None = None,
+        *,
+        my_site_url: str | None = None,
+        account: str | None = None,
     ) -> None:
         origin = normalise_origin(site_url)
-        if origin is None:
-            raise ValueError(f"not an http(s) URL: {site_url!r}")
+        my_site = normalise_origin(my_site_url or my_site_origin(origin or ""))
+        if origin is None or my_site is None:
+            raise ValueError(f"not an http(s) URL: {my_site_url or site_url!r}")
         self.site_url = site_url.rstrip("/")
         self.origin = origin
+        self.my_site = my_site
         self._token_for_origin = token_provider_for_origin
-        self._requester = Requester(session, self.service, options)
+        self._requester = Requester(session, self.service, options, account)
 
     def _send(
         self,
@@ -70,12 +111,13 @@ class SharePointClient:
         success: Container[int] = SUCCESS,
     ) -> requests.Response:
         origin = normalise_origin(url)
-        if origin is None:
-            raise ValueError(f"not an http(s) URL: {url!r}")
+        if origin not in (self.origin, self.my_site):
+            raise ValueError(f"not a URL on this tenant's SharePoint: {url!r}")
         return self._requester.request(
             method,
             url,
             token_provider=functools.partial(self._token_for_origin, origin),
+            audience=origin,
             operation=operation,
             headers=headers,
             data=data,
@@ -96,32 +138,52 @@ class SharePointClient:
         """The URL of the S, M or L thumbnail, derived from `PictureURL` (reference §4.7).
 
         None when the profile has no PictureURL. Raises ValueError for another size, and
-        BadResponseError when the URL is on a host we may not call or has no `_MThumb`.
+        BadResponseError when the URL is not a picture on this tenant's My Site host (or
+        SharePoint origin) or has no `_MThumb`.
         """
         if size not in PICTURE_SIZES:
             raise ValueError(f"picture size must be one of {PICTURE_SIZES}, not {size!r}")
         if not profile.picture_url:
             return None
-        allowed = {self.origin}
-        mysite = profile.personal_site_host
-        if mysite is not None and urlsplit(mysite).scheme == urlsplit(self.origin).scheme:
-            allowed.add(mysite)
-        origin = normalise_origin(profile.picture_url)
-        if origin not in allowed:
-            # SSRF guard (security.md 1.3.6): hosts come from settings, not from responses.
-            logger.warning("PictureURL on %s is not a SharePoint origin we call", origin)
-            raise BadResponseError(
-                self.service, message="PictureURL points to a host that is not ours"
+        origin, folders, name, stamp = self._picture_location(profile.picture_url)
+        if _THUMB.search(name) is None:
+            if size != "M":
+                raise BadResponseError(self.service, message="PictureURL is not an _MThumb file")
+        else:
+            # File names are {prefix}_SThumb/_MThumb/_LThumb.jpg (reference §4.7).
+            name = _THUMB.sub(f"_{size}Thumb", name)
+        path = "/".join(quote(part, safe="") for part in (*folders, name))
+        return f"{origin}/{path}" + (f"?{stamp}" if stamp else "")
+
+    def _picture_location(self, url: str) -> tuple[str, list[str], str, str | None]:
+        """(origin, folders, file name, `t=` stamp) of a PictureURL, every part checked.
+
+        The origin is one we configured, never the URL's own text (issue 16: a URL parsers
+        read differently must not pick the host). Refused: a backslash, `@` or userinfo, a
+        port or host that is not the SharePoint origin's or the My Site host's, dot segments,
+        and file names that are not pictures (SSRF guard, security.md 1.3.6).
+        """
+        named = normalise_origin(url)
+        origins = [origin for origin in (self.my_site, self.origin) if origin == named]
+        parts = urlsplit(url)
+        segments = [unquote(part) for part in parts.path.split("/")[1:]]
+        folders, name = segments[:-1], (segments[-1] if segments else "")
+        sound = (
+            url.isascii()
+            and not any(c in "\\@" or c <= " " or c == "\x7f" for c in url)
+            and all(_plain_segment(folder) for folder in folders)
+            and _PICTURE_FILE.fullmatch(name) is not None
+        )
+        if not sound or not origins:
+            # The host only (a response's text): a multi-geo My Site host shows up here.
+            logger.warning(
+                "PictureURL on %s refused: not a picture we may fetch", named or "no origin"
             )
-        parts = urlsplit(profile.picture_url)
-        folder, _, name = parts.path.rpartition("/")
-        if "_MThumb" not in name:
-            if size == "M":
-                return profile.picture_url
-            raise BadResponseError(self.service, message="PictureURL is not an _MThumb file")
-        # File names are {prefix}_SThumb/_MThumb/_LThumb.jpg (reference §4.7).
-        name = name.replace("_MThumb", f"_{size}Thumb")
-        return urlunsplit(parts._replace(path=f"{folder}/{name}"))
+            raise BadResponseError(
+                self.service, message="PictureURL is not a picture on this tenant's SharePoint"
+            )
+        stamp = parts.query if _STAMP.fullmatch(parts.query) else None
+        return origins[0], folders, name, stamp
 
     def picture(self, size: str, profile: SharePointProfile) -> Photo | None:
         """The S, M or L thumbnail from the My Site host library; None when there is none.
@@ -179,3 +241,12 @@ class SharePointClient:
             headers={"Accept": JSON_ACCEPT, "Content-Type": "application/octet-stream"},
             data=jpeg,
         ).close()
+
+
+def _plain_segment(segment: str) -> bool:
+    """A folder name that stays one folder: no dot segment, separator or control character."""
+    return (
+        segment not in ("", ".", "..")
+        and segment.isprintable()
+        and not any(c in "/\\%" for c in segment)
+    )

@@ -19,7 +19,7 @@ from webapp.auth.guard import SignInRounds, rounds
 from webapp.auth.views import auth
 from webapp.microsoft.errors import AuthRequiredError
 from webapp.microsoft.graph import GraphClient
-from webapp.microsoft.http import CallOptions
+from webapp.microsoft.requester import CallOptions
 from webapp.microsoft.sharepoint import SharePointClient
 
 
@@ -62,6 +62,7 @@ def graph() -> GraphClient:
             _token_provider(auth(), guard, "graph", lambda: settings.graph_scopes),
             current_app.extensions["http"],
             _options(guard),
+            account=_account(),
         )
     return g.graph_client
 
@@ -75,5 +76,12 @@ def sharepoint() -> SharePointClient:
             _token_provider(auth(), guard, "sharepoint", settings.sharepoint_scopes_for),
             current_app.extensions["http"],
             _options(guard),
+            account=_account(),
         )
     return g.sharepoint_client
+
+
+def _account() -> str | None:
+    """Whose calls a Retry-After holds back (oid.tid, security.md A6); None before sign-in."""
+    user = g.get("user")
+    return f"{user.oid}.{user.tid}" if user is not None else None

@@ -25,7 +25,7 @@ from prometheus_client import (
 )
 
 from webapp.extensions import limiter
-from webapp.microsoft.http import UpstreamCall
+from webapp.microsoft.requester import UpstreamCall
 from webapp.settings import SettingsError
 from webapp.web.errors import request_id
 

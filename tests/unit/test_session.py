@@ -1,4 +1,4 @@
-"""The per-service cap on calls in flight (microsoft/throttle.py), with a stand-in transport."""
+"""The per-service cap on calls in flight (microsoft/session.py), with a stand-in transport."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from webapp.microsoft.throttle import OutboundBusyError, bound_concurrency, service_classifier
+from webapp.microsoft.session import OutboundBusyError, bound_concurrency, service_classifier
 from webapp.settings import Settings
 
 SETTINGS = Settings(
