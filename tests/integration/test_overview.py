@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from html import unescape
@@ -11,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from m365_emulator import entra
+from m365_emulator.faults import Fault
 from m365_emulator.seed import DRIFTED_ATTRIBUTES
 from m365_emulator.tenant import Tenant
 from tests.integration.conftest import SignIn
@@ -466,3 +468,24 @@ def test_a_stale_picture_hint_is_not_trusted(
     assert verdict(page) == "sharepoint_older"
     with client.session_transaction() as session:
         assert session["pictures.hint"]["picture_url"] == real
+
+
+def test_size_links_of_an_entra_stored_photo_come_from_width_and_height(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    default = {"id": "Default", "@odata.mediaContentType": "image/jpeg"}
+    listing = {"value": [{**default, "width": w, "height": w} for w in (96, 240, 96)]}
+    tenant.faults.add(
+        "graph",
+        Fault(
+            200, method="GET", path_contains="/v1.0/me/photos", body=json.dumps(listing).encode()
+        ),
+    )
+    page = unescape(client.get("/").get_data(as_text=True))
+    links = re.findall(r'href="(/pictures/graph/[^"?]+)\?', page)
+    assert links == ["/pictures/graph/96x96", "/pictures/graph/240x240"]
+    tenant.faults.heal("graph")
+    picture = client.get(links[1], headers={"Sec-Fetch-Site": "same-origin"})
+    assert picture.status_code == 200
+    assert picture.mimetype == "image/jpeg"

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -404,7 +405,7 @@ def test_sharepoint_refusing_local_uploads_is_not_a_failure(
     assert "could not be updated" not in page
     assert "Nothing was changed" not in page
     if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
-        assert "That is not an error" in page
+        assert "SharePoint did not take the copy" in page
 
 
 def test_two_uploads_at_once_end_with_one_photo_on_both_sides(
@@ -614,3 +615,100 @@ def test_status_json_reports_each_service(
     assert [s["service"] for s in data["sides"]] == ["graph", "sharepoint"]
     assert {s["state"] for s in data["sides"]} == {"verified"}
     assert base64.b64encode(b"\xff\xd8\xff").decode() not in str(data)
+
+
+# -- refusals that last (issue 14) ---------------------------------------------------------------
+
+POLICY_REFUSAL = "Your organisation does not let you change your photo here. Nothing was changed."
+
+
+@pytest.mark.parametrize("change", ["upload", "remove"])
+def test_the_photo_policy_refusal_is_lasting_and_changes_nothing(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    phone_photo: bytes,
+    change: str,
+) -> None:
+    sign_in.as_user("photo-blocked")
+    before = graph_photo(tenant, "photo-blocked")
+    if change == "upload":
+        response = upload(client, phone_photo)
+    else:
+        response = post_form(client, "/photo/remove", "/photo/remove")
+    op = ops(app).get(user_key(tenant, "photo-blocked"), op_id(response))
+    assert op is not None and op.graph.state is SideState.REFUSED_BY_POLICY
+    assert op.sharepoint.state is SideState.PENDING  # SharePoint is not touched
+
+    page = unescape(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert POLICY_REFUSAL in page
+    assert "ask your helpdesk" in page
+    assert 'id="retry"' not in page and 'id="undo"' not in page
+    summary = re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S)
+    assert summary and "status 403, code ErrorAccessDenied, request id " in summary.group(1)
+    assert op.graph.request_id and op.graph.request_id in summary.group(1)
+    assert graph_photo(tenant, "photo-blocked") == before
+    assert [w for w in writes(tenant) if w[0] == "sharepoint"] == []
+    method = "PUT" if change == "upload" else "DELETE"
+    assert calls(tenant, "graph", method, PHOTO_PATH) == 1
+
+    status = client.get(f"/photo/status/{op.id}.json").get_json()
+    assert (status["outcome"], status["can_retry"], status["can_undo"]) == (
+        "not_allowed",
+        False,
+        False,
+    )
+    token = form_fields(client, response.headers["Location"], "/language")["csrf_token"]
+    undo = client.post(
+        "/photo/undo", data={"csrf_token": token, "op_id": op.id, "form_token": "f" * 32}
+    )
+    assert undo.status_code == 303
+    assert "can no longer be undone" in client.get(undo.headers["Location"]).get_data(as_text=True)
+    assert len(writes(tenant)) == 1  # the refused write, nothing since
+
+
+PERMISSIONS = (
+    "This application does not have the required permissions to access profile information."
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [
+        (403, "-2147024891, System.UnauthorizedAccessException", PERMISSIONS),
+        (500, "-2146232832, Microsoft.SharePoint.SPException", "Unexpected error."),
+        (502, None, None),
+    ],
+    ids=["permissions", "500", "502"],
+)
+def test_a_refused_sharepoint_push_is_one_attempt_recorded_with_its_code(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    phone_photo: bytes,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    code: str | None,
+    message: str | None,
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.faults.add(
+        "sharepoint",
+        Fault(status, method="POST", path_contains=SET_PICTURE, code=code, message=message),
+    )
+    response = upload(client, phone_photo)
+    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
+    assert op is not None and op.graph.state is SideState.VERIFIED
+    assert op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT
+    assert op.sharepoint.status == status
+    assert op.sharepoint.error is not None and op.sharepoint.error.startswith(
+        f"sharepoint:{status}:"
+    )
+    assert calls(tenant, "sharepoint", "POST", SET_PICTURE) == 1
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "SharePoint did not take the copy; it shows your Microsoft 365 photo by itself." in page
+    assert 'id="retry"' not in page
+    admin = [r.getMessage() for r in caplog.records if "User.ReadWrite.All" in r.getMessage()]
+    assert bool(admin) == (message == PERMISSIONS)

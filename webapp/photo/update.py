@@ -14,7 +14,12 @@ import logging
 from dataclasses import dataclass
 
 from webapp.imaging.pipeline import PhotoRejectedError, PipelineLimits, ProcessedPhoto, normalise
-from webapp.microsoft.errors import AuthRequiredError, ThrottledError, UpstreamError
+from webapp.microsoft.errors import (
+    AuthRequiredError,
+    ForbiddenError,
+    ThrottledError,
+    UpstreamError,
+)
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.sharepoint import MAX_PICTURE_BYTES, SharePointClient
 from webapp.photo.operations import (
@@ -55,6 +60,7 @@ class Outcome(enum.StrEnum):
     """What the result page says overall; `wording.py` has one sentence per value."""
 
     WORKING = "working"  # a write is running (a request holds the lock)
+    NOT_ALLOWED = "not_allowed"  # the organisation's photo policy refused it: lasting
     INTERRUPTED = "interrupted"  # a write was sent but its request died (E4): retry reconciles
     NOTHING_CHANGED = "nothing_changed"  # Graph failed: neither service changed (E2)
     WAIT_THEN_RETRY = "wait_then_retry"  # throttled beyond the in-request budget (C2)
@@ -71,6 +77,8 @@ def outcome(op: Operation, now: float, running: bool = False) -> Outcome:
     sides = (op.graph, op.sharepoint) if op.writes_graph else (op.sharepoint,)
     if running:
         return Outcome.WORKING
+    if any(side.state.lasting for side in sides):
+        return Outcome.NOT_ALLOWED
     if any(side.state is SideState.IN_PROGRESS for side in sides):
         return Outcome.INTERRUPTED
     if any(side.state is SideState.THROTTLED for side in sides):
@@ -95,7 +103,7 @@ def retry_allowed(op: Operation, now: float) -> bool:
     """A retry would write something now (not before a throttled side's `not_before`)."""
     sides = [op.sharepoint] + ([op.graph] if op.writes_graph else [])
     pending = [s for s in sides if not s.state.settled]
-    if not pending or op.undone_by is not None:
+    if not pending or op.undone_by is not None or any(s.state.lasting for s in pending):
         return False
     return all(s.not_before is None or s.not_before <= now for s in pending)
 
@@ -279,6 +287,20 @@ def _write_graph(ops: OperationStore, graph: GraphClient, op: Operation) -> None
     except AuthRequiredError as exc:
         ops.set_side(op, "graph", state=SideState.FAILED, error=error_code(exc))
         raise
+    except ForbiddenError as exc:
+        # The tenant's photo policy (photoUpdateSettings: source, allowedRoles; reference
+        # §9.1): a user cannot read it beforehand, and no retry or undo changes it.
+        ops.set_side(
+            op,
+            "graph",
+            state=SideState.REFUSED_BY_POLICY,
+            error=error_code(exc),
+            status=exc.status,
+            request_id=exc.request_id,
+            not_before=None,
+        )
+        logger.info("photo op %s: the photo policy refused it (%s)", op.id, error_code(exc))
+        return
     except UpstreamError as exc:
         _failed(ops, op, "graph", exc)
         return
@@ -314,7 +336,7 @@ def _write_sharepoint(ops: OperationStore, up: Upstreams, op: Operation) -> None
                 request_id=exc.request_id,
                 not_before=None,
             )
-            logger.info("photo op %s: sharepoint refused the upload (%s)", op.id, exc.code)
+            _log_refusal(op, exc)
         else:
             ops.set_side(
                 op,
@@ -331,12 +353,33 @@ def _write_sharepoint(ops: OperationStore, up: Upstreams, op: Operation) -> None
 
 
 def _refused(exc: UpstreamError) -> bool:
-    """SharePoint answered that it will not take the picture (4xx other than auth/throttle).
+    """SharePoint answered that it will not take the picture: any status but sign-in (401)
+    and throttling (429, 503), 5xx included.
 
-    Since MC653734 local uploads may be disabled (reference §4.5; the error shape is
-    UNCONFIRMED); SharePoint then shows the Exchange/Entra photo by itself.
+    Since MC653734 local uploads may be disabled (reference §4.5, §9.1: 403 and 5xx both seen,
+    the shape UNCONFIRMED); SharePoint then shows the Microsoft 365 photo by itself. One
+    attempt, never a reason for "try again".
     """
-    return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 429)
+    return exc.status is not None and exc.status not in (401, 429, 503)
+
+
+# SharePoint's refusal when the app registration lacks a SharePoint permission (reported for
+# SetMyProfilePicture with AllSites.Write alone; issue 14): the admin's to fix, not the user's.
+_PERMISSIONS_PROBLEM = "does not have the required permissions to access profile information"
+
+
+def _log_refusal(op: Operation, exc: UpstreamError) -> None:
+    if _PERMISSIONS_PROBLEM in exc.message.lower():
+        logger.warning(
+            "photo op %s: SharePoint refused the push for lack of app permissions (%s, "
+            "request id %s): grant the app registration the SharePoint permission "
+            "User.ReadWrite.All and add it to SHAREPOINT_SCOPES (README, app registration)",
+            op.id,
+            error_code(exc),
+            exc.request_id,
+        )
+        return
+    logger.info("photo op %s: sharepoint refused the upload (%s)", op.id, error_code(exc))
 
 
 def _trigger(up: Upstreams) -> None:

@@ -25,6 +25,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from webapp import about
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
@@ -171,6 +172,7 @@ class StatusView:
     limit: int
     can_retry: bool
     can_undo: bool
+    summary: str | None = None
 
     def as_json(self) -> dict[str, object]:
         """The polled JSON: states and sentences only, never bytes (security.md E8)."""
@@ -215,6 +217,9 @@ def status_view(op: Operation) -> StatusView:
         limit=update.FOLLOW_THROUGH_SECONDS,
         can_retry=not running and update.retry_allowed(op, now),
         can_undo=op.undoable and _is_latest(op),
+        summary=wording.helpdesk_summary(
+            op, result, name=g.user.name, username=g.user.username, version=about.VERSION
+        ),
     )
 
 

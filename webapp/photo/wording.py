@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import UTC, datetime
 
 from flask_babel import LazyString
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from webapp.imaging.pipeline import PipelineLimits, Rejection
 from webapp.photo.operations import Kind, Operation, SideState
 from webapp.photo.update import NO_GRAPH_PHOTO, SHAREPOINT_SYNC_HOURS, Outcome
+from webapp.wording import service_name
 
 
 def accepted(limits: PipelineLimits) -> LazyString:
@@ -53,6 +56,7 @@ _SIDE_STATES: dict[SideState, LazyString] = {
     SideState.VERIFIED: _l("Shows the photo (checked)"),
     SideState.REFUSED_BY_SHAREPOINT: _l("Takes the photo from Microsoft 365 by itself"),
     SideState.NOT_NEEDED: _l("Nothing to change"),
+    SideState.REFUSED_BY_POLICY: _l("Not allowed by your organisation; nothing changed"),
 }
 
 # CSS class per state (app.css status-ok / status-failed / status-pending).
@@ -60,6 +64,7 @@ STATE_CLASSES: dict[SideState, str] = {
     SideState.VERIFIED: "status-ok",
     SideState.NOT_NEEDED: "status-ok",
     SideState.FAILED: "status-failed",
+    SideState.REFUSED_BY_POLICY: "status-failed",
 }
 
 
@@ -73,6 +78,9 @@ def state_class(state: SideState) -> str:
 
 _HEADLINES: dict[Outcome, LazyString] = {
     Outcome.WORKING: _l("Your change is being saved…"),
+    Outcome.NOT_ALLOWED: _l(
+        "Your organisation does not let you change your photo here. Nothing was changed."
+    ),
     Outcome.INTERRUPTED: _l("Saving your change was interrupted."),
     Outcome.NOTHING_CHANGED: _l("Microsoft 365 did not take the change. Nothing was changed."),
     Outcome.WAIT_THEN_RETRY: _l("Microsoft asked ProfileFix to wait before saving."),
@@ -107,15 +115,11 @@ def headline(op: Operation, result: Outcome) -> LazyString:
     return _HEADLINES[result]
 
 
-def _refused(low: int, high: int) -> LazyString:
-    """MC653734 (reference §4.5, §5.4): SharePoint takes the photo from Exchange by itself."""
-    return _l(
-        "Your organisation lets SharePoint take photos only from Microsoft 365. That is not an "
-        "error: SharePoint shows the new photo by itself, usually within %(low)s hours and at "
-        "most %(high)s.",
-        low=low,
-        high=high,
-    )
+# SharePoint refused the push (reference §9.1: local uploads disabled, or the app lacks a
+# SharePoint permission, which is logged for the admin): one attempt, and not a failure.
+SHAREPOINT_REFUSED = _l(
+    "SharePoint did not take the copy; it shows your Microsoft 365 photo by itself."
+)
 
 
 def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
@@ -123,6 +127,16 @@ def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
     low, high = SHAREPOINT_SYNC_HOURS
     if op.kind is Kind.RESYNC and op.sharepoint.error == NO_GRAPH_PHOTO:
         return [_l("Upload a photo instead; ProfileFix then updates every service.")]
+    if result is Outcome.NOT_ALLOWED:
+        # Who may change photos is the tenant's photoUpdateSettings, which a user cannot read
+        # (reference §9.1): name who can find out and act, not a role we cannot see.
+        return [
+            _l(
+                "Your photo stays as it is everywhere. Photos in your organisation are changed "
+                "by an administrator or come from another system: ask your helpdesk, and give "
+                "them the summary below."
+            )
+        ]
     if result is Outcome.INTERRUPTED:
         return [
             _l(
@@ -160,14 +174,14 @@ def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
     if result in (Outcome.CHECKING, Outcome.WORKING):
         steps = [_l("This page checks again by itself. You can leave it; nothing will be lost.")]
         if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
-            steps.insert(0, _refused(low, high))
+            steps.insert(0, SHAREPOINT_REFUSED)
         return steps
     if result is Outcome.VERIFIED:
         return [
             _l("Colleagues may see the old photo for a few more hours, until their apps refresh.")
         ]
     if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
-        return [_refused(low, high)]
+        return [SHAREPOINT_REFUSED]
     if op.image is None:
         return [
             _l(
@@ -210,3 +224,40 @@ KIND_TITLES: dict[Kind, LazyString] = {
     Kind.REMOVE: _l("Remove your photo"),
     Kind.UNDO: _l("Undo your last change"),
 }
+
+
+def helpdesk_summary(
+    op: Operation, result: Outcome, *, name: str, username: str, version: str
+) -> str | None:
+    """Plain text for a helpdesk ticket when a service refused or failed the change: what
+    was asked, what happened, and each refusal's status, code and Microsoft's request id.
+    None when no side has anything to report. Holds no photo and no token."""
+    sides = [("graph", op.graph), ("sharepoint", op.sharepoint)]
+    failed = [(service, side) for service, side in sides if side.error and side.status]
+    if not failed:
+        return None
+    lines = [
+        _("ProfileFix summary"),
+        _("Who: %(name)s <%(username)s>", name=name, username=username),
+        _("When: %(time)s UTC", time=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")),
+        _(
+            "Photo change: %(kind)s: %(headline)s [%(code)s]",
+            kind=KIND_TITLES[op.kind],
+            headline=headline(op, result),
+            code=result.value,
+        ),
+    ]
+    for service, side in failed:
+        lines.append(
+            "  "
+            + _(
+                "%(service)s: status %(status)s, code %(code)s, request id %(request_id)s",
+                service=service_name(service),
+                status=side.status,
+                # error codes are "<service>:<status>:<code>" (photo/verify.py)
+                code=(side.error or "").split(":", 2)[-1],
+                request_id=side.request_id or "-",
+            )
+        )
+    lines.append(_("App: ProfileFix %(version)s", version=version))
+    return "\n".join(lines)
