@@ -8,7 +8,9 @@ turns them into sentences.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import hashlib
+import html
 import json
 import logging
 import re
@@ -76,21 +78,28 @@ class Refusal(StrEnum):
     SHAREPOINT_NOT_WRITABLE = "sharepoint_not_writable"
     # 400 for this one field on its own: Microsoft refused the value itself.
     REJECTED = "rejected"
+    # Graph's 400 "Tenant does not have a SPO license." to the SharePoint-backed fields
+    # (reference §9.2, graph-docs #4233): known from reading, never remembered.
+    NO_SHAREPOINT = "no_sharepoint"
 
 
 _REFUSAL_VALUES = frozenset(r.value for r in Refusal)
 READ_ONLY_REFUSALS = frozenset(
-    {Refusal.ORGANISATION, Refusal.ON_PREMISES, Refusal.SHAREPOINT_NOT_WRITABLE}
+    {
+        Refusal.ORGANISATION,
+        Refusal.ON_PREMISES,
+        Refusal.SHAREPOINT_NOT_WRITABLE,
+        Refusal.NO_SHAREPOINT,
+    }
 )
 
 
 @dataclass(frozen=True)
 class Birthday:
-    """Day and month, and the year only when the user gave it."""
+    """Day and month: SharePoint keeps birthdays as "date no year" (reference §9.3)."""
 
     day: int
     month: int
-    year: int | None = None
 
 
 Value = str | tuple[str, ...] | Birthday | None
@@ -172,12 +181,12 @@ MANAGED: tuple[ManagedField, ...] = (
     ),
 )
 
-# One GET: the SharePoint-backed fields come back only when selected (§8.2 [S59]).
-PROFILE_SELECT: tuple[str, ...] = (
-    *DEFAULT_SELECT,
-    "onPremisesSyncEnabled",
-    *SHAREPOINT_BACKED,
-)
+# Two GETs: the directory fields, and the SharePoint-backed ones, which come back only when
+# selected (§8.2 [S59]) and which Graph refuses for a user without SharePoint (400 "Tenant does
+# not have a SPO license.", reference §9.2): apart, the first still works without the second.
+DIRECTORY_SELECT: tuple[str, ...] = (*DEFAULT_SELECT, "onPremisesSyncEnabled")
+BACKED_SELECT: tuple[str, ...] = ("id", *SHAREPOINT_BACKED)
+NO_SPO_LICENSE = "does not have a spo license"
 
 # -- limits (reference §8.4: admins set a Length per property; AboutMe's is UNCONFIRMED,
 # "3,600 chars?"). We stay well below what SharePoint is reported to take. ------------------
@@ -186,11 +195,11 @@ LIST_MAX_ITEMS = 50
 LIST_ITEM_MAX = 100
 # "The maximum length is 64 characters." (user resource, mobilePhone; reference §8.9 [S59]).
 PHONE_MAX = 64
-EARLIEST_BIRTH_YEAR = 1900
-# Graph's birthday is a DateTimeOffset and needs a year (§8.1). A birthday without one is stored
-# in 1604: a leap year (29 February fits), and no colleague's real birth year, so it reads back
-# unambiguously as "no year" (the vCard convention for year-less birthdays).
-NO_YEAR = 1604
+# Graph's birthday is a DateTimeOffset that needs a year (`Nullable="false"`, reference §9.3);
+# SharePoint's SPS-Birthday is "date no year", stored with the fixed year 2000 (a leap year,
+# so 29 February fits; ShortPoint support, "Ensuring year of birthdates is 2000"). Only day
+# and month mean anything, so the app edits those and writes them in that year.
+BIRTHDAY_YEAR = 2000
 
 # SharePoint lists a multi-valued property as one "|"-joined string in GetMyProperties (as the
 # emulator does; reference §4.2 is silent, UNCONFIRMED), so an item may not contain "|".
@@ -211,7 +220,9 @@ class Problem(StrEnum):
     CONTROL_CHARACTER = "control_character"
     NOT_A_DATE = "not_a_date"
     INCOMPLETE_DATE = "incomplete_date"
-    YEAR_OUT_OF_RANGE = "year_out_of_range"
+    # Graph's birthday is not nullable (reference §9.3): once stored it can be changed, not
+    # removed, through Microsoft 365.
+    CANNOT_REMOVE = "cannot_remove"
     NOT_A_PHONE = "not_a_phone"
 
 
@@ -227,7 +238,7 @@ class FieldProblem:
         return dict(self.params)
 
 
-RawBirthday = tuple[str, str, str]  # day, month, year as typed
+RawBirthday = tuple[str, str]  # day and month as typed
 RawValue = str | RawBirthday
 
 
@@ -238,16 +249,64 @@ def _birthday_from_graph(moment: datetime | None) -> Birthday | None:
     if moment is None:
         return None
     moment = moment.astimezone(UTC)
-    year = None if moment.year == NO_YEAR else moment.year
-    return Birthday(moment.day, moment.month, year)
+    return Birthday(moment.day, moment.month)
 
 
-def birthday_to_graph(value: Birthday | None) -> str | None:
-    """Graph's DateTimeOffset for a birthday (reference §8.1 `2014-01-01T00:00:00Z`)."""
-    if value is None:
+def birthday_to_graph(value: Birthday) -> str:
+    """Graph's DateTimeOffset for a birthday (reference §8.1 `2014-01-01T00:00:00Z`), in the
+    year SharePoint keeps birthdays in; never null (reference §9.3)."""
+    return f"{BIRTHDAY_YEAR:04d}-{value.month:02d}-{value.day:02d}T00:00:00Z"
+
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_NO_YEAR_DATE = re.compile(r"--(\d{2})-?(\d{2})")  # vCard/ISO 8601 "--MM-DD"
+_NAMED_DATE = re.compile(r"(?:([a-z]+)\.? (\d{1,2})|(\d{1,2})\.? ([a-z]+)\.?)(?:,? \d{4})?")
+
+
+def _birthday_from_sharepoint(raw: str) -> Birthday | None:
+    """SPS-Birthday as SharePoint may write it: an ISO date-time (year 2000 or any), a no-year
+    "--MM-DD", or "April 12" / "12 April" as its profile pages show it. None if none of these."""
+    text = raw.strip()
+    try:
+        return _birthday_from_graph(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        pass
+    found = _NO_YEAR_DATE.fullmatch(text)
+    if found:
+        month, day = int(found[1]), int(found[2])
+    else:
+        named = _NAMED_DATE.fullmatch(" ".join(text.lower().split()))
+        if named is None:
+            return None
+        month_name, day_text = (named[1], named[2]) if named[1] else (named[4], named[3])
+        if month_name not in _MONTHS:
+            return None
+        month, day = _MONTHS[month_name], int(day_text)
+    try:
+        date(BIRTHDAY_YEAR, month, day)
+    except ValueError:
         return None
-    year = NO_YEAR if value.year is None else value.year
-    return f"{year:04d}-{value.month:02d}-{value.day:02d}T00:00:00Z"
+    return Birthday(day, month)
 
 
 def _graph_value(spec: EditableField, user: GraphUser) -> Value:
@@ -266,16 +325,13 @@ def _sharepoint_value(spec: EditableField, profile: SharePointProfile) -> Value:
     if spec.kind is Kind.BIRTHDAY:
         if not raw:
             return None
-        try:
-            return _birthday_from_graph(datetime.fromisoformat(raw.replace("Z", "+00:00")))
-        except ValueError:
-            return raw  # shown as SharePoint wrote it
+        return _birthday_from_sharepoint(raw) or raw  # else shown as SharePoint wrote it
     return raw
 
 
 def _canonical(value: Value) -> object:
     if isinstance(value, Birthday):
-        return [value.day, value.month, value.year]
+        return [value.day, value.month]
     if isinstance(value, tuple):
         return list(value)
     return value or None
@@ -288,15 +344,44 @@ def token(value: Value) -> str:
 
 
 def same(a: Value, b: Value) -> bool:
+    """Exactly the same value (a reordered list is a change the user made)."""
     return _canonical(a) == _canonical(b)
 
 
+_TAG = re.compile(r"<[^>]*>")
+_BLOCK_END = re.compile(r"<\s*(?:br|/p|/div|/li)\b[^>]*>", re.IGNORECASE)
+
+
+def _as_text(value: str) -> str:
+    """About me as text: SharePoint keeps it as HTML (reference §9.3), Graph as typed."""
+    text = _TAG.sub("", _BLOCK_END.sub("\n", value))
+    return " ".join(html.unescape(text).split())
+
+
+def _stored_form(value: Value) -> object:
+    if isinstance(value, tuple):
+        return frozenset(" ".join(item.split()).casefold() for item in value)
+    if isinstance(value, str):
+        return _as_text(value) or None
+    return _canonical(value)
+
+
+def equivalent(a: Value, b: Value) -> bool:
+    """The same value stored two ways: text regardless of HTML markup and spacing, lists as
+    sets of items, birthdays by day and month (reference §9.3). Graph and SharePoint store
+    one value differently, so this, not `same`, says whether they agree."""
+    return _stored_form(a) == _stored_form(b)
+
+
 def _wire(spec: EditableField, value: Value) -> object:
-    """The JSON value PATCH /me takes; lists are sent whole (§8.2 [S65])."""
+    """The JSON value PATCH /me takes; lists are sent whole (§8.2 [S65]). A birthday is never
+    sent as null (validation refuses removing one)."""
     if spec.kind is Kind.LIST:
         return list(value) if isinstance(value, tuple) else []
     if spec.kind is Kind.BIRTHDAY:
-        return birthday_to_graph(value if isinstance(value, Birthday) else None)
+        if not isinstance(value, Birthday):
+            raise ValueError("a birthday cannot be removed through Microsoft Graph")
+        return birthday_to_graph(value)
     return value or None
 
 
@@ -331,7 +416,7 @@ class EditableRow:
     def state(self) -> RowState:
         if not (self.graph_read and self.sharepoint_read):
             return RowState.UNAVAILABLE
-        if same(self.graph_value, self.sharepoint_value):
+        if equivalent(self.graph_value, self.sharepoint_value):
             return RowState.SAME
         return RowState.DIFFERS if self.field.synced else RowState.NOT_SYNCED
 
@@ -357,6 +442,9 @@ class ProfileView:
     managed: tuple[ManagedRow, ...]
     graph_error: UpstreamError | None = None
     sharepoint_error: UpstreamError | None = None
+    # What hid the SharePoint-backed fields on Graph's side while the directory fields were
+    # read (a missing SharePoint licence is not an error: those fields are NO_SHAREPOINT).
+    backed_error: UpstreamError | None = None
 
     def row(self, name: str) -> EditableRow:
         return next(r for r in self.editable if r.field.name == name)
@@ -401,6 +489,10 @@ def _on_premises(read_only: Mapping[str, Refusal]) -> bool:
     return Refusal.ON_PREMISES in read_only.values()
 
 
+def _backed(spec: EditableField) -> bool:
+    return spec.graph_property in SHAREPOINT_BACKED
+
+
 def build_view(
     user: GraphUser | None,
     profile: SharePointProfile | None,
@@ -408,17 +500,30 @@ def build_view(
     read_only: Mapping[str, Refusal],
     graph_error: UpstreamError | None = None,
     sharepoint_error: UpstreamError | None = None,
+    backed_error: UpstreamError | None = None,
 ) -> ProfileView:
-    """Pure: the rows of the page from what each side returned."""
+    """Pure: the rows of the page from what each side returned.
+
+    `user` lacks the SharePoint-backed fields when `backed_error` hid them, or when Graph said
+    the user has no SharePoint licence (`read_only` then marks them NO_SHAREPOINT).
+    """
     if user is not None and user.on_premises_sync_enabled:
         # Known before any save: a synced account's phone is mastered on premises (§8.2).
         read_only = {"mobile_phone": Refusal.ON_PREMISES, **read_only}
+
+    def graph_read(spec: EditableField) -> bool:
+        if user is None:
+            return False
+        return not _backed(spec) or (
+            backed_error is None and read_only.get(spec.name) is not Refusal.NO_SHAREPOINT
+        )
+
     editable = tuple(
         EditableRow(
             field=spec,
-            graph_value=_graph_value(spec, user) if user is not None else None,
+            graph_value=_graph_value(spec, user) if user is not None and graph_read(spec) else None,
             sharepoint_value=_sharepoint_value(spec, profile) if profile is not None else None,
-            graph_read=user is not None,
+            graph_read=graph_read(spec),
             sharepoint_read=profile is not None,
             read_only=read_only.get(spec.name),
         )
@@ -440,7 +545,7 @@ def build_view(
             value = user.company_name if user is not None else None
             state = RowState.NOT_SYNCED if user is not None else RowState.UNAVAILABLE
             managed.append(ManagedRow(spec, value, None, state, owner, **read))
-    return ProfileView(editable, tuple(managed), graph_error, sharepoint_error)
+    return ProfileView(editable, tuple(managed), graph_error, sharepoint_error, backed_error)
 
 
 def _outcome(future: Future[T]) -> tuple[T | None, UpstreamError | None]:
@@ -454,31 +559,60 @@ def _outcome(future: Future[T]) -> tuple[T | None, UpstreamError | None]:
         return None, exc
 
 
+def _no_sharepoint_licence(error: UpstreamError | None) -> bool:
+    """Graph's answer for SharePoint-backed fields of a user without SharePoint (§9.2)."""
+    return isinstance(error, BadRequestError) and NO_SPO_LICENSE in error.message.lower()
+
+
+def _with_backed(user: GraphUser | None, backed: GraphUser | None) -> GraphUser | None:
+    """The directory read with the SharePoint-backed fields of the second read added."""
+    if user is None or backed is None:
+        return user
+    values = {
+        f.name: getattr(backed, f.name)
+        for f in dataclasses.fields(GraphUser)
+        if f.name not in ("id", "fields")
+    }
+    extra = {k: v for k, v in values.items() if getattr(user, k) is None and v is not None}
+    return dataclasses.replace(user, **extra, fields=user.fields | backed.fields)
+
+
 def read_profile(
     graph: GraphClient, sharepoint: SharePointClient, memory: Mapping[str, object]
 ) -> ProfileView:
-    """Graph `/me?$select=` and SharePoint `GetMyProperties` at the same time (§8.2, §4.2).
+    """Graph's directory fields, Graph's SharePoint-backed fields and SharePoint's
+    `GetMyProperties`, all at the same time (§8.2, §4.2, §9.2).
 
     `memory` holds the refusals seen earlier in this session, which keep fields read-only.
 
     :raise AuthRequiredError: a service refused the token even after a refresh.
     """
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="profile") as pool:
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="profile") as pool:
 
         def start(call: Callable[[], T]) -> Future[T]:
             # Token providers may rely on context variables; run each call in a copy.
             return pool.submit(contextvars.copy_context().run, call)
 
-        me = start(lambda: graph.me(select=PROFILE_SELECT))
+        me = start(lambda: graph.me(select=DIRECTORY_SELECT))
+        backed_me = start(lambda: graph.me(select=BACKED_SELECT))
         properties = start(sharepoint.my_properties)
         user, graph_error = _outcome(me)
+        backed, backed_error = _outcome(backed_me)
         profile, sharepoint_error = _outcome(properties)
+    read_only = remembered_refusals(memory)
+    if _no_sharepoint_licence(backed_error):
+        read_only = {
+            **{s.name: Refusal.NO_SHAREPOINT for s in EDITABLE if _backed(s)},
+            **read_only,
+        }
+        backed_error = None
     return build_view(
-        user,
+        _with_backed(user, backed),
         profile,
-        read_only=remembered_refusals(memory),
+        read_only=read_only,
         graph_error=graph_error,
         sharepoint_error=sharepoint_error,
+        backed_error=backed_error if user is not None else None,
     )
 
 
@@ -521,32 +655,27 @@ def _validate_list(raw: str) -> tuple[Value, list[FieldProblem]]:
 
 
 def _number(raw: str) -> int | None:
+    """A day or month typed in ASCII digits: `isdigit()` also accepts superscripts and other
+    scripts' digits, which `int()` then refuses or reads unexpectedly."""
     raw = raw.strip()
-    return int(raw) if raw.isdigit() and len(raw) <= 4 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 2 else None
 
 
-def _validate_birthday(raw: RawBirthday, today: date) -> tuple[Value, list[FieldProblem]]:
+def _validate_birthday(raw: RawBirthday) -> tuple[Value, list[FieldProblem]]:
     typed = tuple(part.strip() for part in raw)  # returned as is when it is not a date
-    day_raw, month_raw, year_raw = typed
-    if not (day_raw or month_raw or year_raw):
+    day_raw, month_raw = typed
+    if not (day_raw or month_raw):
         return None, []
     if not (day_raw and month_raw):
         return typed, [_problem(Problem.INCOMPLETE_DATE)]
     day, month = _number(day_raw), _number(month_raw)
-    year = _number(year_raw) if year_raw else None
-    if day is None or month is None or (year_raw and year is None):
+    if day is None or month is None:
         return typed, [_problem(Problem.NOT_A_DATE)]
-    if year is not None and not EARLIEST_BIRTH_YEAR <= year <= today.year:
-        return typed, [
-            _problem(Problem.YEAR_OUT_OF_RANGE, earliest=EARLIEST_BIRTH_YEAR, latest=today.year)
-        ]
     try:
-        date(NO_YEAR if year is None else year, month, day)
+        date(BIRTHDAY_YEAR, month, day)  # a leap year: 29 February is a birthday
     except ValueError:
         return typed, [_problem(Problem.NOT_A_DATE)]
-    if year is not None and date(year, month, day) > today:
-        return typed, [_problem(Problem.NOT_A_DATE)]
-    return Birthday(day, month, year), []
+    return Birthday(day, month), []
 
 
 def _validate_phone(raw: str) -> tuple[Value, list[FieldProblem]]:
@@ -561,17 +690,17 @@ def _validate_phone(raw: str) -> tuple[Value, list[FieldProblem]]:
     return text, []
 
 
-def validate(name: str, raw: RawValue, today: date) -> tuple[Value, list[FieldProblem]]:
+def validate(name: str, raw: RawValue) -> tuple[Value, list[FieldProblem]]:
     """The trimmed value of one field as typed, and what is wrong with it (empty: valid).
 
-    Lists come one item per line; a birthday as (day, month, year) with the year optional,
-    and comes back as those three texts when it is not a date.
+    Lists come one item per line; a birthday as (day, month), and comes back as those two
+    texts when it is not a date.
     """
     spec = EDITABLE_BY_NAME[name]
     if spec.kind is Kind.BIRTHDAY:
         if not isinstance(raw, tuple):
-            raise TypeError("a birthday is typed as (day, month, year)")
-        return _validate_birthday(raw, today)
+            raise TypeError("a birthday is typed as (day, month)")
+        return _validate_birthday(raw)
     if not isinstance(raw, str):
         raise TypeError(f"{name} is typed as text")
     if spec.kind is Kind.LIST:
@@ -732,7 +861,6 @@ def save(
     sharepoint: SharePointClient,
     submission: Submission,
     memory: MutableMapping[str, object],
-    today: date,
 ) -> SaveResult:
     """Validate, check for changes made elsewhere, PATCH what changed, read both sides back.
 
@@ -740,6 +868,8 @@ def save(
     elsewhere and not touched here is never overwritten; one changed on both sides becomes a
     `Conflict`. The SharePoint-backed fields go in one PATCH and `mobilePhone` in another
     (reference §8.2, §8.7). Refusals are remembered in `memory` and make the field read-only.
+    A field that turned read-only or unreadable since the page was loaded (no SharePoint
+    licence, a failed read) is reported, not sent.
 
     :raise AuthRequiredError: a service refused the token even after a refresh.
     """
@@ -749,10 +879,13 @@ def save(
     for name, raw in submission.values.items():
         if name not in EDITABLE_BY_NAME or name in remembered:
             continue
-        value, found = validate(name, raw, today)
+        value, found = validate(name, raw)
         submitted[name] = value
+        changed = token(value) != submission.tokens.get(name)
+        if value is None and changed and EDITABLE_BY_NAME[name].kind is Kind.BIRTHDAY:
+            found = [*found, _problem(Problem.CANNOT_REMOVE)]
         # Only what the user changed counts; an old value already there is not re-checked.
-        if found and token(value) != submission.tokens.get(name):
+        if found and changed:
             problems[name] = tuple(found)
 
     current = read_profile(graph, sharepoint, memory)
@@ -764,7 +897,14 @@ def save(
             read_error=current.graph_error,
         )
 
-    changes, conflicts = plan(submitted, submission.tokens, current)
+    blocked = {n: current.row(n).read_only for n in submitted if current.row(n).read_only}
+    unread = {
+        n: current.backed_error
+        for n in submitted
+        if not current.row(n).graph_read and current.backed_error is not None
+    }
+    writable = {n: v for n, v in submitted.items() if n not in blocked and n not in unread}
+    changes, conflicts = plan(writable, submission.tokens, current)
     writer = _Writer(graph)
     backed = {n: w for n, w in changes.items() if n != "mobile_phone"}
     if backed:
@@ -778,14 +918,15 @@ def save(
     not_confirmed = tuple(
         name
         for name in writer.saved
-        if after.graph_error is None and not same(after.row(name).graph_value, submitted[name])
+        if after.row(name).graph_read
+        and not equivalent(after.row(name).graph_value, submitted[name])
     )
     return SaveResult(
         profile=after,
         submitted=submitted,
         saved=tuple(n for n in writer.saved if n not in not_confirmed),
         conflicts=tuple(conflicts),
-        refused=writer.refused,
-        failed=writer.failed,
+        refused={**{n: r for n, r in blocked.items() if r is not None}, **writer.refused},
+        failed={**{n: e for n, e in unread.items() if e is not None}, **writer.failed},
         not_confirmed=not_confirmed,
     )

@@ -28,7 +28,6 @@ class ProfileForm(FlaskForm):
     schools = TextAreaField()
     birthday_day = StringField()
     birthday_month = StringField()
-    birthday_year = StringField()
     mobile_phone = StringField()
     token_about_me = HiddenField()
     token_skills = HiddenField()
@@ -44,13 +43,9 @@ class ProfileForm(FlaskForm):
         return item.data or ""
 
     def raw(self, name: str) -> RawValue:
-        """What was typed for one field (the birthday as day, month, year)."""
+        """What was typed for one field (the birthday as day and month)."""
         if name == "birthday":
-            return (
-                self._text("birthday_day"),
-                self._text("birthday_month"),
-                self._text("birthday_year"),
-            )
+            return (self._text("birthday_day"), self._text("birthday_month"))
         return self._text(name)
 
     def tokens(self) -> dict[str, str]:

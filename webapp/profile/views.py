@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, flash, g, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
@@ -28,12 +26,8 @@ def form_text(name: str, value: Value) -> dict[str, str]:
     kind = editing.EDITABLE_BY_NAME[name].kind
     if kind is Kind.BIRTHDAY:
         if not isinstance(value, Birthday):
-            return {"birthday_day": "", "birthday_month": "", "birthday_year": ""}
-        return {
-            "birthday_day": str(value.day),
-            "birthday_month": str(value.month),
-            "birthday_year": str(value.year) if value.year is not None else "",
-        }
+            return {"birthday_day": "", "birthday_month": ""}
+        return {"birthday_day": str(value.day), "birthday_month": str(value.month)}
     if kind is Kind.LIST:
         return {name: "\n".join(value) if isinstance(value, tuple) else ""}
     return {name: value if isinstance(value, str) else ""}
@@ -54,9 +48,7 @@ def _typed(form: ProfileForm) -> dict[str, str]:
     """The raw text of every field the form sent."""
     typed: dict[str, str] = {}
     for name in form.submission().values:
-        parts = (
-            ("birthday_day", "birthday_month", "birthday_year") if name == "birthday" else (name,)
-        )
+        parts = ("birthday_day", "birthday_month") if name == "birthday" else (name,)
         typed.update({part: form[part].data or "" for part in parts})
     return typed
 
@@ -104,13 +96,7 @@ def index() -> tuple[str, int]:
 
 
 def _saved(form: ProfileForm) -> Response | tuple[str, int]:
-    result = editing.save(
-        upstream.graph(),
-        upstream.sharepoint(),
-        form.submission(),
-        session,
-        today=datetime.now(UTC).date(),
-    )
+    result = editing.save(upstream.graph(), upstream.sharepoint(), form.submission(), session)
     if result.complete:
         # Post/redirect/get: a reload shows what both sides hold now and sends nothing twice.
         for category, line in wording.outcome_lines(result):
