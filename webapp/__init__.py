@@ -19,7 +19,6 @@ from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import about, wording
-from webapp.auth.flow import EntraMemory
 from webapp.extensions import babel, csrf, limiter, select_locale, server_session
 from webapp.microsoft import throttle
 from webapp.microsoft.requester import CallOptions
@@ -85,7 +84,6 @@ def create_app(
 def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     app.extensions["settings"] = settings
     app.extensions["http"] = http
-    app.extensions["entra"] = EntraMemory()
     store = _store(app, settings)
     app.extensions["store"] = store
     # Transport policy for Graph/SharePoint calls (timeouts, retry budget, throttle holds per

@@ -8,15 +8,16 @@ from flask_limiter import Limiter
 from flask_session import Session
 from flask_wtf import CSRFProtect
 
+from webapp.web import context
+
 LANGUAGES = ("en", "da")
 LANGUAGE_KEY = "ui.language"
 
 
 def _rate_limit_key() -> str:
     """Signed-in users are limited per account (oid.tid), others per client address."""
-    user = g.get("user")
-    if user is not None:
-        return f"user:{user.oid}.{user.tid}"
+    if g.get("user") is not None:
+        return f"user:{context.user_key()}"
     return f"ip:{request.remote_addr or 'unknown'}"
 
 

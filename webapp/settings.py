@@ -212,7 +212,7 @@ class Settings:
         return [f"{origin}/{name}" for name in self.sharepoint_scopes]
 
     def with_overrides(self, **changes: object) -> Settings:
-        """A copy with some fields changed (tests, demo wiring)."""
+        """A copy with some fields changed (tests build their variants with it)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
 

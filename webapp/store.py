@@ -119,11 +119,6 @@ class FileStore:
         return None
 
 
-def get_json(store: Store, key: str) -> Any | None:
-    raw = store.get(key)
-    return None if raw is None else json.loads(raw)
-
-
 def set_json(store: Store, key: str, value: Any, ttl: int) -> None:
     store.set(key, json.dumps(value).encode(), ttl)
 

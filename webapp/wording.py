@@ -1,11 +1,13 @@
 """The shared vocabulary: what every page calls each service, an empty value, a moment in
-time, and Microsoft failing to answer. Feature wording modules build on these."""
+time, Microsoft failing to answer, and the helpdesk summary. Feature wording modules build on
+these."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 
-from flask_babel import format_datetime
+from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -116,34 +118,58 @@ def entra_unavailable(seconds: int) -> str:
     )
 
 
-def refusal_summary(
-    error: AccessRefusedError, *, name: str, username: str, reference: str, version: str
-) -> str:
-    """Plain text for a helpdesk ticket about a refused sign-in: what failed and Microsoft's
-    references (request id, SharePoint's x-ms-diagnostics). No token, no personal data beyond
-    who asked."""
-    lines = [_("ProfileFix summary")]
-    if name or username:
-        lines.append(_("Who: %(name)s <%(username)s>", name=name, username=username))
-    lines.append(_("When: %(time)s UTC", time=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")))
-    lines.append(
+def refusal_findings(error: AccessRefusedError, reference: str) -> list[str]:
+    """The helpdesk summary's lines for a refused sign-in: what failed, and our reference."""
+    return [
         _(
             "What failed: %(service)s refused the sign-in after a new sign-in",
             service=service_name(error.service),
+        ),
+        _("Reference: %(id)s", id=reference),
+    ]
+
+
+def helpdesk_summary(
+    findings: Iterable[str],
+    *,
+    name: str,
+    username: str,
+    ticket: str | None,
+    taken_at: datetime,
+    failures: Iterable[UpstreamError | None],
+    version: str,
+) -> str:
+    """Plain text for a helpdesk ticket: who, when, what the page found (`findings`, one line
+    each), the calls Microsoft did not answer and the app version.
+
+    Holds no token and no photo bytes: only what the page shows, plus Microsoft's request ids.
+    """
+    lines = [_("ProfileFix summary")]
+    if ticket:
+        lines.append(_("Ticket: %(ticket)s", ticket=ticket))
+    lines.append(_("Who: %(name)s <%(username)s>", name=name, username=username))
+    lines.append(_("When: %(time)s UTC", time=taken_at.strftime("%Y-%m-%d %H:%M:%S")))
+    lines.extend(findings)
+    unique: list[UpstreamError] = []
+    for error in failures:
+        if error is not None and error not in unique:
+            unique.append(error)
+    if unique:
+        lines.append(
+            ngettext("Problem reaching Microsoft:", "Problems reaching Microsoft:", len(unique))
         )
-    )
-    lines.append(
-        "  "
-        + _(
-            "%(service)s: status %(status)s, code %(code)s, request id %(request_id)s",
-            service=service_name(error.service),
-            status=error.status if error.status is not None else "-",
-            code=error.code or "-",
-            request_id=error.request_id or "-",
-        )
-    )
-    if error.diagnostics:
-        lines.append("  " + _("x-ms-diagnostics: %(value)s", value=error.diagnostics))
-    lines.append(_("Reference: %(id)s", id=reference))
+        for error in unique:
+            lines.append(
+                "  "
+                + _(
+                    "%(service)s: status %(status)s, code %(code)s, request id %(request_id)s",
+                    service=service_name(error.service),
+                    status=error.status if error.status is not None else "-",
+                    code=error.code or "-",
+                    request_id=error.request_id or "-",
+                )
+            )
+            if error.diagnostics:
+                lines.append("    " + _("x-ms-diagnostics: %(value)s", value=error.diagnostics))
     lines.append(_("App: ProfileFix %(version)s", version=version))
     return "\n".join(lines)

@@ -153,7 +153,7 @@ def test_a_graph_edit_reads_back_from_sharepoint_at_once(m365) -> None:  # type:
 
 
 def test_a_birthday_round_trips_in_sharepoints_year(m365) -> None:  # type: ignore[no-untyped-def]
-    # The app writes day and month in year 2000 (webapp/profile/editing.py BIRTHDAY_YEAR).
+    # The app writes day and month in year 2000 (webapp/profile/values.py BIRTHDAY_YEAR).
     change = {"birthday": "2000-02-29T00:00:00Z"}
     assert m365.graph("PATCH", "/me", "half-profile", json=change).status_code == 204
     assert selected(m365, "half-profile", "birthday")["birthday"] == "2000-02-29T00:00:00Z"

@@ -7,6 +7,7 @@ drives the real MSAL auth-code flow through the emulator's pages (flaskr's AuthA
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from m365_emulator.faults import Fault
 from m365_emulator.tenant import Tenant
 from tests.conftest import (
     TEST_CLIENT_ID,
@@ -22,6 +24,7 @@ from tests.conftest import (
     Emulator,
 )
 from webapp import create_app
+from webapp.microsoft.requester import RetryPolicy
 from webapp.settings import Settings
 
 APP_URL = "http://localhost:5000"
@@ -50,6 +53,24 @@ def hour_long_tokens(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """Access tokens that expire after an hour: the app declares CP1, so its tokens live the
     CAE lifetime (about a day) otherwise, and moving the clock an hour forces no refresh."""
     monkeypatch.setattr(tenant, "cae_token_lifetime", 3600)
+
+
+@pytest.fixture
+def unreachable_push(tenant: Tenant) -> None:
+    """SharePoint's SetMyProfilePicture never answers (the connection drops): a failure a
+    retry may cure, unlike a refusal (issue 14: a push refused with a status is final)."""
+    tenant.faults.add(
+        "sharepoint", Fault(network="drop", method="POST", path_contains="SetMyProfilePicture")
+    )
+
+
+@pytest.fixture
+def quick_retries(app: Flask) -> None:
+    """Connection failures retried within a fraction of a second: the retry policy's shape,
+    not its pace, is what these tests look at."""
+    options = app.extensions["call_options"]
+    fast = RetryPolicy(budget=1.0, max_retries=1, backoff_base=0.05, backoff_max=0.1)
+    app.extensions["call_options"] = dataclasses.replace(options, retry=fast)
 
 
 @pytest.fixture

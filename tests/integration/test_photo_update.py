@@ -28,7 +28,7 @@ from tests import imagegen
 from tests.integration.conftest import SignIn
 from webapp.imaging.fingerprint import same_picture
 from webapp.microsoft.throttle import LocalThrottleGate
-from webapp.photo.operations import OperationStore, SideState
+from webapp.photo.operations import Kind, OperationStore, SideState
 
 SET_PICTURE = "SetMyProfilePicture"
 PHOTO_PATH = "/me/photo/$value"
@@ -255,10 +255,15 @@ def test_graph_failure_leaves_sharepoint_untouched_and_says_nothing_changed(
 
 
 def test_sharepoint_failure_is_a_visible_partial_state_and_retry_sends_one_sharepoint_write(
-    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    phone_photo: bytes,
+    unreachable_push: None,
+    quick_retries: None,
 ) -> None:
     sign_in.as_user("stale-photo")
-    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
     started = time.monotonic()
     response = upload(client, phone_photo)
     assert time.monotonic() - started < 12  # E3: the partial state is shown quickly
@@ -284,10 +289,15 @@ def test_sharepoint_failure_is_a_visible_partial_state_and_retry_sends_one_share
 
 
 def test_write_interrupted_after_graph_is_reconciled_without_a_second_graph_write(
-    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    phone_photo: bytes,
+    unreachable_push: None,
+    quick_retries: None,
 ) -> None:
     sign_in.as_user("stale-photo")
-    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
     response = upload(client, phone_photo)
     # As if the worker had died right after Graph's PUT, before anything was recorded (E4).
     store = ops(app)
@@ -435,6 +445,22 @@ def test_two_uploads_at_once_end_with_one_photo_on_both_sides(
     shown_sp = sharepoint_large(tenant, "stale-photo")
     assert same_picture(shown_graph, shown_sp)
     assert any(same_picture(shown_graph, photo) for photo in photos)
+
+
+def test_a_change_asked_for_while_another_runs_shows_the_running_one(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    records, user = ops(app), user_key(tenant, "in-sync")
+    running = records.new(user, Kind.UPLOAD)
+    records.save(running)
+    fields = form_fields(client, "/photo/remove", "/photo/remove")
+    with records.lock(user, running.id):
+        response = client.post("/photo/remove", data=fields)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/photo/status/{running.id}"
+    assert "still being saved" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert writes(tenant) == []
 
 
 # -- undo and remove ------------------------------------------------------------------------------

@@ -175,7 +175,7 @@ def test_page_groups_fields_by_owner_with_both_sides(hannah: FlaskClient, tenant
     assert form["about_me"].startswith("HR partner for Sales and Marketing.")
     assert "may take up to 48 hours" in text
     # Both sides of the organisation's fields, who maintains them, where colleagues see them.
-    assert "Job title Stored in Entra ID (Microsoft Graph) HR Business Partner" in text
+    assert "Job title Stored in Entra ID HR Business Partner" in text
     assert "Shown in SharePoint HR Business Partner Maintained by Your HR system" in text
     assert "profile card (Outlook, Teams), people search, SharePoint profile" in text
     assert "Please change my job title in Microsoft 365 from “HR Business Partner”" in text
@@ -191,7 +191,7 @@ def test_helpdesk_summary_lists_the_fields_that_differ(
     sign_in.as_user("drifted-attributes")
     html, _ = open_profile(client)
     text = text_of(html)
-    assert "Fields that differ between Entra ID (Graph) and SharePoint:" in text
+    assert "Fields that differ between Entra ID and SharePoint:" in text
     assert "Job title: Entra ID “Senior Program Manager”, SharePoint" in text
     assert "Department: Entra ID “Operations”, SharePoint" in text
 
@@ -221,9 +221,7 @@ def test_skill_and_about_me_are_saved_in_a_request_of_their_own_and_read_back(
     ]
     # Both sides now hold it: SharePoint's own profile store too.
     assert upa(tenant, "half-profile")["SPS-Skills"] == ["Onboarding", "Employment law", "Payroll"]
-    assert "Stored in Entra ID (Microsoft Graph) Onboarding, Employment law, Payroll" in text_of(
-        page
-    )
+    assert "Stored in Entra ID Onboarding, Employment law, Payroll" in text_of(page)
     assert "Shown in SharePoint Onboarding, Employment law, Payroll" in text_of(page)
 
 
@@ -251,9 +249,7 @@ def test_a_birthday_is_day_and_month_stored_in_sharepoints_year(
     assert patch_log == [{"birthday": "2000-02-29T00:00:00Z"}]
     html, form = open_profile(hannah)
     assert (form["birthday_day"], form["birthday_month"]) == ("29", "2")
-    assert "Stored in Entra ID (Microsoft Graph) February 29 Shown in SharePoint February 29" in (
-        text_of(html)
-    )
+    assert "Stored in Entra ID February 29 Shown in SharePoint February 29" in text_of(html)
 
 
 def test_a_stored_birthday_is_not_removed_and_the_page_says_why(
@@ -406,7 +402,7 @@ def test_on_premises_synced_phone_is_read_only_with_an_explanation_from_the_star
     assert "Mobile phone Your account is maintained in your organisation's on-premises" in text
     assert "Maintained by Your IT department, in your on-premises Active Directory" in text
     phone = tenant.user("synced-onprem").directory["mobilePhone"]
-    assert f"Stored in Entra ID (Microsoft Graph) {phone}" in text
+    assert f"Stored in Entra ID {phone}" in text
     form["skills"] = "Audit"
     response = client.post("/profile", data=form)
     assert response.status_code == 302

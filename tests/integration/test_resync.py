@@ -68,10 +68,14 @@ def test_resync_without_a_graph_photo_writes_nothing_and_says_so(
 
 
 def test_resync_failure_is_shown_and_retry_sends_the_stored_photo_once(
-    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    unreachable_push: None,
+    quick_retries: None,
 ) -> None:
     sign_in.as_user("stale-photo")
-    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
     response = resync(client)
     status_page = response.headers["Location"]
     page = client.get(status_page).get_data(as_text=True)

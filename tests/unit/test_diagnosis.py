@@ -293,7 +293,6 @@ def test_department_changed_in_entra_is_a_finding_the_user_cannot_fix_here() -> 
     assert differs.cannot == (Limit.ATTRIBUTE_FROM_DIRECTORY,)
     assert differs.helpdesk is Helpdesk.AFTER_HOURS
     assert differs.params["helpdesk_after_hours"] == 72
-    assert diagnosis.catch_up.attribute_import_guaranteed is False
 
 
 def test_every_differing_attribute_gets_its_own_finding() -> None:

@@ -23,6 +23,7 @@ from webapp.microsoft.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from webapp.microsoft.models import GraphUser
 from webapp.microsoft.properties import Attribute, RowState
 from webapp.overview import wording
 from webapp.overview.diagnosis import (
@@ -35,6 +36,8 @@ from webapp.overview.diagnosis import (
     PhotoVerdict,
     diagnose,
 )
+from webapp.profile import wording as profile_wording
+from webapp.profile.reading import build_view
 
 PARAMS: dict[str, object] = {
     "cache_hours": 24,
@@ -147,3 +150,34 @@ def test_helpdesk_summary_names_who_when_verdicts_and_version(language: str) -> 
     assert "2026-11-26 09:30:00" in text
     assert "[in_sync]" in text
     assert "9.9.9" in text
+
+
+def test_the_profile_summary_has_the_same_frame_and_names_a_failed_service(language: str) -> None:
+    taken = snapshot()
+    down = ServiceUnavailableError("sharepoint", 503, code="serverBusy", request_id="req-42")
+    view = build_view(
+        GraphUser.from_graph({"id": "u1", "displayName": "Adele Vance"}),
+        None,
+        read_only={},
+        sharepoint_error=down,
+    )
+    text = profile_wording.helpdesk_summary(
+        view,
+        name="Adele Vance",
+        username="AdeleV@contoso.com",
+        ticket="INC0012345",
+        taken_at=taken.taken_at,
+        version="9.9.9",
+    )
+    overview = wording.helpdesk_summary(
+        diagnose(taken),
+        taken,
+        name="Adele Vance",
+        username="AdeleV@contoso.com",
+        ticket="INC0012345",
+        version="9.9.9",
+    )
+    # Title, ticket, who and when read the same on both pages.
+    assert text.splitlines()[:4] == overview.splitlines()[:4]
+    assert "req-42" in text and "503" in text and "serverBusy" in text
+    assert text.endswith("9.9.9")

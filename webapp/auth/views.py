@@ -22,15 +22,14 @@ from flask import (
     render_template,
     request,
     session,
-    url_for,
 )
 from werkzeug.exceptions import HTTPException
 
-from webapp.auth.flow import Auth, SignInError
-from webapp.auth.guard import PENDING_KEY, rounds
+from webapp.auth.flow import SignInError
 from webapp.auth.next_link import safe_next
 from webapp.extensions import csrf, limiter
 from webapp.store import pop_json, set_json
+from webapp.web import context
 
 bp = Blueprint("auth", __name__)
 logger = logging.getLogger(__name__)
@@ -42,26 +41,9 @@ DEEP_LINK_ENDPOINTS = frozenset(
 )
 
 
-def auth() -> Auth:
-    """This request's sign-in helper over the server-side session."""
-    if "auth" not in g:
-        # The session object itself, not the proxy: upstream calls for one page run on
-        # worker threads, where Flask's context-local proxies are not bound.
-        g.auth = Auth(
-            current_app.extensions["settings"],
-            current_app.extensions["http"],
-            session._get_current_object(),  # type: ignore[attr-defined]
-            current_app.extensions["entra"],
-        )
-    return g.auth
-
-
 def redirect_uri() -> str:
     """The registered redirect URI: from PUBLIC_URL when set, never from a spoofable Host."""
-    public_url = current_app.extensions["settings"].public_url
-    if public_url:
-        return f"{public_url}{url_for('auth.redirect_uri_view')}"
-    return url_for("auth.redirect_uri_view", _external=True)
+    return context.absolute_url("auth.redirect_uri_view")
 
 
 def is_deep_link_page(path: str) -> bool:
@@ -86,9 +68,10 @@ def login() -> Response:
     challenge or asks for consent, for the user already signed in: no account picker.
     """
     target = safe_next(request.args.get("next"), is_deep_link_page)
-    pending = session.pop(PENDING_KEY, None)
-    if isinstance(pending, dict) and g.user is not None:
-        flow = auth().start(
+    rounds = context.sign_in_rounds()
+    pending = rounds.take_pending()
+    if pending is not None and g.user is not None:
+        flow = context.auth().start(
             redirect_uri(),
             login_hint=g.user.username or None,
             # Consent is asked for once, explicitly (reference §1.6, AADSTS65001); otherwise
@@ -98,19 +81,19 @@ def login() -> Response:
             claims_challenge=pending.get("claims") or None,
         )
     else:
-        flow = auth().start(redirect_uri())
+        flow = context.auth().start(redirect_uri())
     cookie_name = current_app.config["AUTH_FLOW_COOKIE"]
     browser_token = request.cookies.get(cookie_name) or secrets.token_urlsafe(32)
     record = {
         "flow": flow,
         "next": target,
         "binding": _binding(browser_token),
-        # The loop guard's memory, for the session the callback starts (auth/guard.py).
-        "rounds": rounds().started(),
+        # The loop guard's memory, for the session the callback starts (auth/rounds.py).
+        "rounds": rounds.started(),
     }
-    set_json(current_app.extensions["store"], f"flow:{flow['state']}", record, FLOW_TTL)
+    set_json(context.store(), f"flow:{flow['state']}", record, FLOW_TTL)
     response = redirect(flow["auth_uri"])
-    secure = current_app.extensions["settings"].secure_cookies
+    secure = context.settings().secure_cookies
     response.set_cookie(
         cookie_name,
         browser_token,
@@ -131,20 +114,19 @@ def callback() -> Response | tuple[str, int]:
     """The redirect URI: redeem the code, check the ID token, start a fresh session."""
     params: dict[str, Any] = request.form.to_dict() if request.method == "POST" else {}
     params = params or request.args.to_dict()
-    store = current_app.extensions["store"]
     state = params.get("state", "")
-    record = pop_json(store, f"flow:{state}") if state else None
+    record = pop_json(context.store(), f"flow:{state}") if state else None
     cookie = request.cookies.get(current_app.config["AUTH_FLOW_COOKIE"], "")
     try:
         if record is None or not cookie or record["binding"] != _binding(cookie):
             raise SignInError("state", "no sign-in started in this browser for this state")
-        user = auth().complete(record["flow"], params)
+        user = context.auth().complete(record["flow"], params)
     except SignInError as exc:
         logger.warning("sign-in failed: %s", exc.reason)
         return render_template("auth/failed.html", reason=exc.reason), 400
     # A new session id at every sign-in (security.md A1): keep only what was just set.
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
-    rounds().restore(record.get("rounds"))
+    context.sign_in_rounds().restore(record.get("rounds"))
     logger.info("sign-in succeeded for oid=%s", user.oid)
     target = safe_next(record.get("next"), is_deep_link_page)
     response = redirect(target)
@@ -155,11 +137,7 @@ def callback() -> Response | tuple[str, int]:
 @bp.post("/logout")
 def logout() -> Response:
     """Sign out here and at the authority (a POST: CSRF-protected, security.md A8)."""
-    if current_app.extensions["settings"].public_url:
-        back = current_app.extensions["settings"].public_url + url_for("auth.signed_out")
-    else:
-        back = url_for("auth.signed_out", _external=True)
-    target = auth().sign_out(back)
+    target = context.auth().sign_out(context.absolute_url("auth.signed_out"))
     session.clear()
     response = redirect(target)
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from webapp.auth.views import is_deep_link_page
-from webapp.web import ticket
+from webapp.web import context, ticket
 
 bp = Blueprint("helpdesk", __name__)
 
@@ -152,14 +152,6 @@ DEEP_LINKS = (
 )
 
 
-def link_base(endpoint: str) -> str:
-    """The absolute link to a page: on PUBLIC_URL when it is set, else on this request's host."""
-    public_url = current_app.extensions["settings"].public_url
-    if public_url:
-        return public_url.rstrip("/") + url_for(endpoint)
-    return url_for(endpoint, _external=True)
-
-
 def with_ticket(link: str, reference: str | None) -> str:
     return f"{link}?{ticket.PARAMETER}={reference}" if reference else link
 
@@ -180,7 +172,7 @@ def index() -> str:
     reference = raw if raw and ticket.is_valid(raw) else None
     links = []
     for link in DEEP_LINKS:
-        base = link_base(link.endpoint)
+        base = context.absolute_url(link.endpoint)
         links.append(
             {
                 "link": link,

@@ -1,7 +1,9 @@
-"""Tells whether two photo files show the same picture, although each service re-encodes them."""
+"""The one "same picture" rule: whether two photo files show the same picture, although each
+service re-encodes and resizes them, so bytes never match (security.md E6, E7)."""
 
 from __future__ import annotations
 
+import enum
 import io
 import math
 import statistics
@@ -46,6 +48,15 @@ class UnreadablePictureError(ValueError):
     """The bytes are not a picture this module can read (the diagnosis says "cannot tell")."""
 
 
+class Match(enum.StrEnum):
+    """What a service shows compared with the picture expected there."""
+
+    SAME = "same"  # the expected picture (or, expecting none, no picture)
+    DIFFERENT = "different"  # another picture
+    NONE = "none"  # no picture while one was expected
+    UNREADABLE = "unreadable"  # bytes the fingerprint cannot read
+
+
 @dataclass(frozen=True)
 class Fingerprint:
     """The normalised 24×24 greyscale version and the 3×3 grid of mean colours, as bytes."""
@@ -87,6 +98,18 @@ def distance(a: Fingerprint, b: Fingerprint) -> Distance:
 def same_picture(a: bytes, b: bytes) -> bool:
     """Whether two image files show the same picture; raises UnreadablePictureError."""
     return distance(fingerprint(a), fingerprint(b)).same_picture
+
+
+def compare(expected: bytes | None, shown: bytes | None) -> Match:
+    """Whether `shown` is the picture `expected` is; None on either side means no picture."""
+    if shown is None:
+        return Match.SAME if expected is None else Match.NONE
+    if expected is None:
+        return Match.DIFFERENT
+    try:
+        return Match.SAME if same_picture(expected, shown) else Match.DIFFERENT
+    except UnreadablePictureError:
+        return Match.UNREADABLE
 
 
 def _normalised(grey: bytes) -> bytes:

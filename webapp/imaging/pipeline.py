@@ -97,7 +97,7 @@ _SRGB = ImageCms.createProfile("sRGB")
 
 
 class Rejection(enum.Enum):
-    """Why a photo was refused; `wording.py` turns each into a sentence."""
+    """Why a photo was refused; `photo/wording.py` turns each into a sentence."""
 
     EMPTY = "empty"
     UNSUPPORTED_FORMAT = "unsupported_format"

@@ -1,6 +1,8 @@
 """Pure diagnosis of a Snapshot: the photo verdict, attribute findings and what the user can do.
 
-Codes and parameters only; `webapp/wording.py` turns them into sentences.
+Codes and parameters only; `overview/wording.py` turns them into sentences. Whether both
+services show the same picture is `imaging.fingerprint.compare`, the rule the photo change's
+read-back uses too.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from webapp.imaging.fingerprint import UnreadablePictureError, same_picture
+from webapp.imaging.fingerprint import Match, compare
 from webapp.microsoft.properties import AttributeRow, RowState, diff_rows
 from webapp.overview.snapshot import Snapshot
 
@@ -109,18 +111,6 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class CatchUp:
-    """Microsoft's stated expectations for SharePoint catching up (reference §5)."""
-
-    photo_pull_hours: int = PHOTO_PULL_HOURS
-    photo_worst_case_hours: int = PHOTO_WORST_CASE_HOURS
-    picture_cache_hours: int = PICTURE_CACHE_HOURS
-    # §5.5: "timing not guaranteed"
-    attribute_import_guaranteed: bool = False
-    attribute_helpdesk_after_hours: int = ATTRIBUTE_HELPDESK_AFTER_HOURS
-
-
-@dataclass(frozen=True)
 class Diagnosis:
     """The verdicts, every finding (photo ones first) and the attribute rows they rest on."""
 
@@ -128,7 +118,6 @@ class Diagnosis:
     attributes: AttributeVerdict
     findings: tuple[Finding, ...]
     rows: tuple[AttributeRow, ...]
-    catch_up: CatchUp
     taken_at: datetime
 
     @property
@@ -201,39 +190,31 @@ def _photo(snapshot: Snapshot) -> tuple[PhotoVerdict, list[Finding]]:
         return PhotoVerdict.CANNOT_TELL, [
             _unavailable(FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE, "sharepoint", error.retry_after)
         ]
-    lagging = (Action.RESYNC_PHOTO, Action.WAIT)
-    if profile.placeholder or sharepoint.picture is None:
+    shown = None if profile.placeholder or sharepoint.picture is None else sharepoint.picture.data
+    match = compare(photo.data, shown)
+    if match is Match.UNREADABLE:
+        return PhotoVerdict.CANNOT_TELL, [
+            Finding(
+                FindingCode.PHOTO_UNREADABLE, can=(Action.RETRY,), helpdesk=Helpdesk.IF_IT_PERSISTS
+            )
+        ]
+    if match is Match.SAME:
+        return PhotoVerdict.IN_SYNC, [
+            Finding(FindingCode.PHOTO_IN_SYNC, {"cache_hours": PICTURE_CACHE_HOURS})
+        ]
+    if match is Match.NONE:
         verdict = PhotoVerdict.SHAREPOINT_PLACEHOLDER
-        finding = Finding(
-            FindingCode.PHOTO_SHAREPOINT_PLACEHOLDER,
-            _wait_params(snapshot),
-            can=lagging,
-            cannot=(Limit.SHAREPOINT_SCHEDULE,),
-            helpdesk=Helpdesk.AFTER_HOURS,
-        )
+        code = FindingCode.PHOTO_SHAREPOINT_PLACEHOLDER
     else:
-        try:
-            same = same_picture(photo.data, sharepoint.picture.data)
-        except UnreadablePictureError:
-            return PhotoVerdict.CANNOT_TELL, [
-                Finding(
-                    FindingCode.PHOTO_UNREADABLE,
-                    can=(Action.RETRY,),
-                    helpdesk=Helpdesk.IF_IT_PERSISTS,
-                )
-            ]
-        if same:
-            return PhotoVerdict.IN_SYNC, [
-                Finding(FindingCode.PHOTO_IN_SYNC, {"cache_hours": PICTURE_CACHE_HOURS})
-            ]
         verdict = PhotoVerdict.SHAREPOINT_OLDER
-        finding = Finding(
-            FindingCode.PHOTO_SHAREPOINT_OLDER,
-            _wait_params(snapshot),
-            can=lagging,
-            cannot=(Limit.SHAREPOINT_SCHEDULE,),
-            helpdesk=Helpdesk.AFTER_HOURS,
-        )
+        code = FindingCode.PHOTO_SHAREPOINT_OLDER
+    finding = Finding(
+        code,
+        _wait_params(snapshot),
+        can=(Action.RESYNC_PHOTO, Action.WAIT),
+        cannot=(Limit.SHAREPOINT_SCHEDULE,),
+        helpdesk=Helpdesk.AFTER_HOURS,
+    )
     findings = [finding]
     if profile.exchange_sync_state == "0":
         # Waiting cannot help: SharePoint never pulls this user's picture (§5.3).
@@ -307,6 +288,5 @@ def diagnose(snapshot: Snapshot) -> Diagnosis:
         attributes=attributes,
         findings=(*photo_findings, *attribute_findings),
         rows=tuple(rows),
-        catch_up=CatchUp(),
         taken_at=snapshot.taken_at,
     )

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import contextvars
-import functools
-import logging
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
 
-from webapp.microsoft.errors import AuthRequiredError, UpstreamError
+from webapp.microsoft.errors import UpstreamError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.models import GraphUser, Photo, PhotoMeta, SharePointProfile
+from webapp.microsoft.parallel import ParallelReads, outcome
 from webapp.microsoft.sharepoint import PICTURE_SIZES, SharePointClient
-
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 # The SharePoint picture compared with Graph's photo: PictureURL names the medium one (§4.7).
 COMPARED_PICTURE_SIZE = "M"
@@ -102,21 +95,6 @@ class Snapshot:
         return PictureHint(profile.picture_url, profile.personal_site_host_url)
 
 
-def _outcome(future: Future[T]) -> tuple[T | None, UpstreamError | None]:
-    """The call's value or the UpstreamError that stopped it.
-
-    Re-authentication needs propagate: AuthRequiredError here, and the token provider's
-    InteractionRequiredError (not an UpstreamError) is never caught at all.
-    """
-    try:
-        return future.result(), None
-    except AuthRequiredError:
-        raise
-    except UpstreamError as exc:
-        logger.info("%s call failed: %s %s", exc.service, exc.status, exc.code)
-        return None, exc
-
-
 def read_snapshot(
     graph: GraphClient,
     sharepoint: SharePointClient,
@@ -128,31 +106,23 @@ def read_snapshot(
 
     All independent calls start together; only SharePoint's S, M and L pictures depend on the
     profile (their URLs derive from PictureURL), and with a `hint` that names the same URL they
-    start together with the rest too. Each call runs in a copy of the caller's context, so
-    token providers that rely on context variables (the request's session) work on the
-    worker threads.
+    start together with the rest too (`microsoft.parallel`, the reader the profile page uses).
 
     :raise AuthRequiredError: a service refused the token even after a refresh.
     """
-    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="snapshot") as pool:
-
-        def start(call: Callable[[], T]) -> Future[T]:
-            return pool.submit(contextvars.copy_context().run, call)
+    with ParallelReads("snapshot", workers=8) as reads:
 
         def thumbnails(profile: SharePointProfile) -> dict[str, Future[Photo | None]]:
-            return {
-                size: start(functools.partial(sharepoint.picture, size, profile))
-                for size in PICTURE_SIZES
-            }
+            return {size: reads.start(sharepoint.picture, size, profile) for size in PICTURE_SIZES}
 
-        me = start(graph.me)
-        meta = start(graph.photo_meta)
-        photo = start(graph.photo)
-        sizes = start(graph.photo_sizes)
-        properties = start(sharepoint.my_properties)
+        me = reads.start(graph.me)
+        meta = reads.start(graph.photo_meta)
+        photo = reads.start(graph.photo)
+        sizes = reads.start(graph.photo_sizes)
+        properties = reads.start(sharepoint.my_properties)
         guessed = thumbnails(hint.as_profile()) if hint is not None else None
 
-        profile, profile_error = _outcome(properties)
+        profile, profile_error = outcome(properties)
         picture: Photo | None = None
         picture_error: UpstreamError | None = None
         others: dict[str, Photo] = {}
@@ -161,19 +131,19 @@ def read_snapshot(
                 pictures = guessed
             else:
                 pictures = thumbnails(profile)
-            picture, picture_error = _outcome(pictures[COMPARED_PICTURE_SIZE])
+            picture, picture_error = outcome(pictures[COMPARED_PICTURE_SIZE])
             for size in PICTURE_SIZES:
                 if size == COMPARED_PICTURE_SIZE:
                     continue
                 # S and L are only shown: one that failed is asked for again by the browser.
-                value, _error = _outcome(pictures[size])
+                value, _error = outcome(pictures[size])
                 if value is not None:
                     others[size] = value
 
-        user, user_error = _outcome(me)
-        photo_meta, meta_error = _outcome(meta)
-        photo_value, photo_error = _outcome(photo)
-        size_list, sizes_error = _outcome(sizes)
+        user, user_error = outcome(me)
+        photo_meta, meta_error = outcome(meta)
+        photo_value, photo_error = outcome(photo)
+        size_list, sizes_error = outcome(sizes)
 
     return Snapshot(
         graph=GraphSide(

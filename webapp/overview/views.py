@@ -19,7 +19,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     g,
     render_template,
     request,
@@ -39,7 +38,7 @@ from webapp.microsoft.models import Photo
 from webapp.overview import pictures, wording
 from webapp.overview.diagnosis import Action, Diagnosis, diagnose
 from webapp.overview.snapshot import Snapshot, read_snapshot
-from webapp.web import context as upstream
+from webapp.web import context, ticket
 from webapp.web.ticket import current_ticket, ticket_rejected
 
 bp = Blueprint("overview", __name__)
@@ -50,11 +49,7 @@ MAX_AGE = 300
 
 
 def _recent() -> pictures.RecentPictures:
-    return current_app.extensions.setdefault("recent_pictures", pictures.RecentPictures())
-
-
-def _user_key() -> str:
-    return f"{g.user.oid}.{g.user.tid}"
+    return context.per_app(pictures.RecentPictures)
 
 
 def _remember(snapshot: Snapshot) -> dict[str, str]:
@@ -67,7 +62,7 @@ def _remember(snapshot: Snapshot) -> dict[str, str]:
     if hint is not None and hint != pictures.picture_hint(session):
         session[pictures.HINT_KEY] = pictures.hint_record(hint)
     shown = pictures.shown(snapshot)
-    _recent().remember(_user_key(), shown)
+    _recent().remember(context.user_key(), shown)
     urls: dict[str, str] = {}
     if "graph" in shown:
         urls["graph"] = url_for("overview.graph_picture", v=pictures.version(shown["graph"]))
@@ -87,8 +82,8 @@ def _read() -> tuple[Snapshot, Diagnosis, dict[str, str]]:
     part that could not be read; Outlook and Teams refusing them leaves nothing to show, so
     the explained page (web/errors.py) takes over."""
     snapshot = read_snapshot(
-        upstream.graph(),
-        upstream.sharepoint(),
+        context.graph(),
+        context.sharepoint(),
         now=datetime.now(UTC),
         hint=pictures.picture_hint(session),
     )
@@ -102,7 +97,7 @@ def _page(template: str) -> str:
     # The visit's ticket reference from a helpdesk link (issue 7), validated by web.ticket.
     reference, bad_reference = current_ticket(), ticket_rejected()
     snapshot, diagnosis, picture_urls = _read()
-    keep = {"ticket": reference} if reference else {}
+    keep = ticket.keep()
     action_urls = {
         Action.RESYNC_PHOTO: url_for("photo.resync", **keep),
         Action.UPLOAD_PHOTO: url_for("photo.upload", **keep),
@@ -111,8 +106,8 @@ def _page(template: str) -> str:
     summary = wording.helpdesk_summary(
         diagnosis,
         snapshot,
-        name=g.user.name,
-        username=g.user.username,
+        name=context.user().name,
+        username=context.user().username,
         ticket=reference,
         version=about.VERSION,
     )
@@ -182,7 +177,7 @@ def _failed(exc: UpstreamError) -> Response:
 
 def _just_read(name: str) -> Photo | None:
     wanted = request.args.get("v")
-    return _recent().get(_user_key(), name, wanted) if wanted else None
+    return _recent().get(context.user_key(), name, wanted) if wanted else None
 
 
 @bp.get("/pictures/graph", defaults={"size": None})
@@ -197,7 +192,7 @@ def graph_picture(size: str | None) -> Response:
     if recent is not None:
         return _serve(recent)
     try:
-        return _serve(upstream.graph().photo(size))
+        return _serve(context.graph().photo(size))
     except AuthRequiredError:
         raise
     except UpstreamError as exc:
@@ -212,7 +207,7 @@ def sharepoint_picture(size: str) -> Response:
     recent = _just_read(f"sharepoint/{size}")
     if recent is not None:
         return _serve(recent)
-    client = upstream.sharepoint()
+    client = context.sharepoint()
     try:
         hint = pictures.picture_hint(session)
         # Without the overview's hint the profile says where the picture is (one call more).

@@ -11,9 +11,8 @@ from typing import assert_never
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 
-from webapp.microsoft.errors import UpstreamError
+from webapp import wording as vocabulary
 from webapp.microsoft.models import SharePointProfile
 from webapp.microsoft.properties import Attribute, AttributeRow, RowState
 from webapp.overview.diagnosis import (
@@ -282,21 +281,6 @@ def _differing_lines(rows: Iterable[AttributeRow]) -> list[str]:
     ]
 
 
-def _failures(snapshot: Snapshot) -> list[UpstreamError]:
-    graph, sharepoint = snapshot.graph, snapshot.sharepoint
-    errors = (
-        graph.profile_error,
-        graph.photo_error,
-        sharepoint.profile_error,
-        sharepoint.picture_error,
-    )
-    unique: list[UpstreamError] = []
-    for error in errors:
-        if error is not None and error not in unique:
-            unique.append(error)
-    return unique
-
-
 def helpdesk_summary(
     diagnosis: Diagnosis,
     snapshot: Snapshot,
@@ -306,22 +290,15 @@ def helpdesk_summary(
     ticket: str | None,
     version: str,
 ) -> str:
-    """Plain text for a helpdesk ticket: who, when, verdicts, differing values, app version.
-
-    Holds no token and no photo bytes: only what the page shows, plus Microsoft's request ids.
-    """
-    lines = [_("ProfileFix summary")]
-    if ticket:
-        lines.append(_("Ticket: %(ticket)s", ticket=ticket))
-    lines.append(_("Who: %(name)s <%(username)s>", name=name, username=username))
-    lines.append(_("When: %(time)s UTC", time=snapshot.taken_at.strftime("%Y-%m-%d %H:%M:%S")))
-    lines.append(
+    """The shared helpdesk summary (`webapp.wording`) with the verdicts, the pictures' details
+    and the differing values."""
+    lines = [
         _(
             "Photo: %(verdict)s [%(code)s]",
             verdict=verdict(diagnosis.verdict),
             code=diagnosis.verdict,
         )
-    )
+    ]
     meta = snapshot.graph.photo_meta
     if meta is not None:
         lines.append(
@@ -356,23 +333,18 @@ def helpdesk_summary(
         )
     )
     lines.extend(f"  {line}" for line in _differing_lines(diagnosis.differing_rows))
-    failures = _failures(snapshot)
-    if failures:
-        lines.append(
-            ngettext("Problem reaching Microsoft:", "Problems reaching Microsoft:", len(failures))
-        )
-        for error in failures:
-            lines.append(
-                "  "
-                + _(
-                    "%(service)s: status %(status)s, code %(code)s, request id %(request_id)s",
-                    service=service_name(error.service),
-                    status=error.status if error.status is not None else "-",
-                    code=error.code or "-",
-                    request_id=error.request_id or "-",
-                )
-            )
-            if error.diagnostics:
-                lines.append("    " + _("x-ms-diagnostics: %(value)s", value=error.diagnostics))
-    lines.append(_("App: ProfileFix %(version)s", version=version))
-    return "\n".join(lines)
+    graph, sharepoint = snapshot.graph, snapshot.sharepoint
+    return vocabulary.helpdesk_summary(
+        lines,
+        name=name,
+        username=username,
+        ticket=ticket,
+        taken_at=snapshot.taken_at,
+        failures=(
+            graph.profile_error,
+            graph.photo_error,
+            sharepoint.profile_error,
+            sharepoint.picture_error,
+        ),
+        version=version,
+    )

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import base64
 import enum
-import hashlib
 import json
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from webapp.store import Store
@@ -67,10 +66,6 @@ class SideState(enum.StrEnum):
         return self in _SETTLED
 
     @property
-    def retryable(self) -> bool:
-        return self in (SideState.FAILED, SideState.THROTTLED, SideState.IN_PROGRESS)
-
-    @property
     def lasting(self) -> bool:
         """Not settled, and no retry can change that."""
         return self is SideState.REFUSED_BY_POLICY
@@ -108,7 +103,6 @@ class Operation:
     kind: Kind
     created_at: float
     image: bytes | None = None
-    image_sha256: str | None = None
     previous: bytes | None = None
     previous_captured: bool = False
     # Re-sync: whether the Graph photo to copy was read (then `image` holds it, or None).
@@ -121,9 +115,6 @@ class Operation:
     written_at: float | None = None
     checks: int = 0
     checked_at: float | None = None
-    # What the last read-back found on each side (verify.Match values), for the page.
-    graph_match: str | None = None
-    sharepoint_match: str | None = None
 
     @property
     def writes_graph(self) -> bool:
@@ -165,7 +156,9 @@ class Operation:
 
     @classmethod
     def from_json(cls, raw: bytes) -> Operation:
-        data: dict[str, Any] = json.loads(raw)
+        """Read a record back; keys this version no longer keeps (an older record) are skipped."""
+        known = {f.name for f in fields(cls)}
+        data: dict[str, Any] = {k: v for k, v in json.loads(raw).items() if k in known}
         data["kind"] = Kind(data["kind"])
         data["image"] = _unb64(data["image"])
         data["previous"] = _unb64(data["previous"])
@@ -176,7 +169,7 @@ class Operation:
         return cls(**data)
 
     def __repr__(self) -> str:
-        # Never the bytes (security.md E8): only sizes and the hash.
+        # Never the bytes (security.md E8): only their sizes.
         return (
             f"Operation({self.id}, {self.kind.value}, graph={self.graph.state.value}, "
             f"sharepoint={self.sharepoint.state.value}, image={_size(self.image)}, "
@@ -194,10 +187,6 @@ def _unb64(text: str | None) -> bytes | None:
 
 def _size(data: bytes | None) -> str:
     return "none" if data is None else f"{len(data)} bytes"
-
-
-def sha256(data: bytes | None) -> str | None:
-    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 class OperationBusyError(Exception):
@@ -220,13 +209,11 @@ class OperationStore:
         self.store = store
         self.clock = clock
 
-    def new(self, user: str, kind: Kind, **fields: Any) -> Operation:
+    def new(self, user: str, kind: Kind, **values: Any) -> Operation:
         now = self.clock()
-        op = Operation(
-            id=secrets.token_urlsafe(_OP_ID_BYTES), user=user, kind=kind, created_at=now, **fields
+        return Operation(
+            id=secrets.token_urlsafe(_OP_ID_BYTES), user=user, kind=kind, created_at=now, **values
         )
-        op.image_sha256 = sha256(op.image)
-        return op
 
     def save(self, op: Operation) -> None:
         """Write the record; the user's latest-op pointer follows it."""

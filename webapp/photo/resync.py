@@ -15,7 +15,7 @@ from webapp.photo.update import Upstreams, start
 def resync(ops: OperationStore, up: Upstreams, user: str, form_token: str) -> Operation:
     """Copy the current Graph photo to SharePoint and verify.
 
-    Raises OperationBusyError and AuthRequiredError as `photo_update.upload` does.
+    Raises OperationBusyError and AuthRequiredError as `update.upload` does.
     """
     op = ops.new(user, Kind.RESYNC, graph=Side(state=SideState.NOT_NEEDED))
     return start(ops, up, op, form_token)

@@ -13,6 +13,7 @@ import enum
 import logging
 from dataclasses import dataclass
 
+from webapp.imaging.fingerprint import Match
 from webapp.imaging.pipeline import PhotoRejectedError, PipelineLimits, ProcessedPhoto, normalise
 from webapp.microsoft.errors import (
     AuthRequiredError,
@@ -21,6 +22,7 @@ from webapp.microsoft.errors import (
     UpstreamError,
 )
 from webapp.microsoft.graph import GraphClient
+from webapp.microsoft.models import Photo
 from webapp.microsoft.sharepoint import MAX_PICTURE_BYTES, SharePointClient
 from webapp.photo.operations import (
     Kind,
@@ -28,9 +30,8 @@ from webapp.photo.operations import (
     OperationBusyError,
     OperationStore,
     SideState,
-    sha256,
 )
-from webapp.photo.verify import Match, error_code, graph_shows, verify
+from webapp.photo.verify import error_code, graph_shows, verify
 
 logger = logging.getLogger(__name__)
 
@@ -206,15 +207,24 @@ def start(ops: OperationStore, up: Upstreams, op: Operation, form_token: str) ->
 # -- the steps ------------------------------------------------------------------------------
 
 
-def _capture_previous(ops: OperationStore, graph: GraphClient, op: Operation) -> bool:
-    """Keep the current Graph photo as the undo copy, saved before any write (E1)."""
+def _read_graph_photo(
+    ops: OperationStore, graph: GraphClient, op: Operation, side: str
+) -> tuple[bool, Photo | None]:
+    """(read, the Graph photo or None for none); a failure is recorded on `side`."""
     try:
-        photo = graph.photo()
+        return True, graph.photo()
     except AuthRequiredError as exc:
-        ops.set_side(op, "graph", state=SideState.FAILED, error=error_code(exc))
+        ops.set_side(op, side, state=SideState.FAILED, error=error_code(exc))
         raise
     except UpstreamError as exc:
-        _failed(ops, op, "graph", exc)
+        _failed(ops, op, side, exc)
+        return False, None
+
+
+def _capture_previous(ops: OperationStore, graph: GraphClient, op: Operation) -> bool:
+    """Keep the current Graph photo as the undo copy, saved before any write (E1)."""
+    read, photo = _read_graph_photo(ops, graph, op, "graph")
+    if not read:
         return False
     op.previous = None if photo is None else photo.data
     op.previous_captured = True
@@ -224,20 +234,14 @@ def _capture_previous(ops: OperationStore, graph: GraphClient, op: Operation) ->
 
 def _capture_source(ops: OperationStore, graph: GraphClient, op: Operation) -> bool:
     """Re-sync: read the Graph photo to copy, under the lock so no upload slips in between."""
-    try:
-        photo = graph.photo()
-    except AuthRequiredError as exc:
-        ops.set_side(op, "sharepoint", state=SideState.FAILED, error=error_code(exc))
-        raise
-    except UpstreamError as exc:
-        _failed(ops, op, "sharepoint", exc)
+    read, photo = _read_graph_photo(ops, graph, op, "sharepoint")
+    if not read:
         return False
     op.source_read = True
     if photo is None:
         op.sharepoint.state, op.sharepoint.error = SideState.NOT_NEEDED, NO_GRAPH_PHOTO
     else:
         op.image = _fit_for_sharepoint(photo.data)
-        op.image_sha256 = sha256(op.image)
     ops.save(op)
     return photo is not None
 
@@ -272,12 +276,10 @@ def _advance(ops: OperationStore, up: Upstreams, op: Operation) -> None:
 
 
 def _write_graph(ops: OperationStore, graph: GraphClient, op: Operation) -> None:
-    if op.graph.state is SideState.IN_PROGRESS:
-        # A worker died after sending the write (E4): look before writing again.
-        match, _ = graph_shows(graph, op.image)
-        if match is Match.SAME:
-            ops.set_side(op, "graph", state=SideState.DONE, error=None, not_before=None)
-            return
+    # A worker died after sending the write (E4): look before writing again.
+    if op.graph.state is SideState.IN_PROGRESS and graph_shows(graph, op.image) is Match.SAME:
+        ops.set_side(op, "graph", state=SideState.DONE, error=None, not_before=None)
+        return
     ops.set_side(op, "graph", state=SideState.IN_PROGRESS)
     try:
         if op.image is None:
@@ -415,8 +417,6 @@ def _check(ops: OperationStore, up: Upstreams, op: Operation) -> None:
     result = verify(up.graph if op.writes_graph else None, up.sharepoint, op.image)
     op.checks += 1
     op.checked_at = ops.clock()
-    op.graph_match = result.graph.value if op.writes_graph else None
-    op.sharepoint_match = result.sharepoint.value
     if op.writes_graph and result.graph is Match.SAME and op.graph.state.settled:
         op.graph.state = SideState.VERIFIED
     if result.sharepoint is Match.SAME and op.sharepoint.state.settled:

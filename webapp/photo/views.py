@@ -11,18 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
-    g,
     jsonify,
     redirect,
     render_template,
     url_for,
 )
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from webapp import about
@@ -33,8 +34,9 @@ from webapp.photo import update, wording
 from webapp.photo.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
 from webapp.photo.operations import Operation, OperationBusyError, OperationStore, SideState
 from webapp.photo.resync import resync as start_resync
-from webapp.web import context as upstream
+from webapp.web import context
 from webapp.web.errors import request_id
+from webapp.web.ticket import current_ticket
 from webapp.wording import service_name
 
 bp = Blueprint("photo", __name__)
@@ -45,29 +47,48 @@ WRITE_LIMIT = "10 per hour"
 _writes = limiter.shared_limit(WRITE_LIMIT, scope="photo-write")
 RESYNC_LIMIT = "6 per hour"
 
+F = TypeVar("F", bound=FlaskForm)
+
 
 def operations() -> OperationStore:
-    return OperationStore(current_app.extensions["store"])
-
-
-def user_key() -> str:
-    """Records and locks are per account: oid.tid (security.md A6)."""
-    return f"{g.user.oid}.{g.user.tid}"
+    return OperationStore(context.store())
 
 
 def upstreams() -> update.Upstreams:
-    return update.Upstreams(upstream.graph(), upstream.sharepoint(), g.user.username)
+    return update.Upstreams(context.graph(), context.sharepoint(), context.user().username)
+
+
+def mine() -> tuple[OperationStore, update.Upstreams, str]:
+    """What every photo change runs on: the records, the user's clients and account key."""
+    return operations(), upstreams(), context.user_key()
+
+
+def _posted(form: F) -> F:
+    """A submitted form; a bad or stale one is a 400 (CSRF, missing token)."""
+    if not form.validate():
+        abort(400)
+    return form
+
+
+def _progress(op: Operation) -> Response:
+    return redirect(url_for("photo.status", op_id=op.id), 303)
+
+
+def _confirm(template: str) -> str:
+    """A page that asks before a change, with a fresh form token (one change per submit, E5)."""
+    form = ConfirmForm(formdata=None)
+    form.form_token.data = new_form_token()
+    return render_template(template, form=form)
 
 
 def pipeline_limits() -> PipelineLimits:
-    settings = current_app.extensions["settings"]
-    return PipelineLimits(max_bytes=settings.max_upload_mb * 1024 * 1024)
+    return PipelineLimits(max_bytes=context.settings().max_upload_mb * 1024 * 1024)
 
 
 def _unfinished() -> Operation | None:
     """The user's latest change if it still needs them (e.g. back from sign-in, C11)."""
     store = operations()
-    op = store.latest(user_key())
+    op = store.latest(context.user_key())
     if op is None or op.verified or op.undone_by is not None:
         return None
     result = update.outcome(op, time.time(), store.running(op.user) == op.id)
@@ -128,22 +149,20 @@ def save() -> Response | tuple[str, int]:
         return _upload_page(form, wording.rejection(exc.reason, limits), 422)
     finally:
         del data
-    try:
-        op = update.upload(operations(), upstreams(), user_key(), photo, form.form_token.data)
-    except OperationBusyError as busy:
-        return redirect_busy(busy)
-    return redirect(url_for("photo.status", op_id=op.id), 303)
+    return _progress(update.upload(*mine(), photo, form.form_token.data))
 
 
-def redirect_busy(busy: OperationBusyError) -> Response:
+@bp.errorhandler(OperationBusyError)
+def busy_elsewhere(busy: OperationBusyError) -> Response:
+    """Another change of this user is running: show its progress instead (security.md E5)."""
     flash(str(wording.BUSY), "info")
-    if busy.op_id and operations().get(user_key(), busy.op_id) is not None:
+    if busy.op_id and operations().get(context.user_key(), busy.op_id) is not None:
         return redirect(url_for("photo.status", op_id=busy.op_id), 303)
     return redirect(url_for("photo.upload"), 303)
 
 
 def _own_op(op_id: str) -> Operation:
-    op = operations().get(user_key(), op_id)
+    op = operations().get(context.user_key(), op_id)
     if op is None:
         abort(404)
     return op
@@ -218,7 +237,12 @@ def status_view(op: Operation) -> StatusView:
         can_retry=not running and update.retry_allowed(op, now),
         can_undo=op.undoable and _is_latest(op),
         summary=wording.helpdesk_summary(
-            op, result, name=g.user.name, username=g.user.username, version=about.VERSION
+            op,
+            result,
+            name=context.user().name,
+            username=context.user().username,
+            ticket=current_ticket(),
+            version=about.VERSION,
         ),
     )
 
@@ -231,7 +255,7 @@ def _is_latest(op: Operation) -> bool:
 @bp.get("/photo/status/<op_id>")
 @login_required
 def status(op_id: str) -> str:
-    op = update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
+    op = update.follow_up(*mine(), op_id) or _own_op(op_id)
     return render_template(
         "photo/status.html",
         form_token=new_form_token(),
@@ -243,7 +267,7 @@ def status(op_id: str) -> str:
 @bp.get("/photo/status/<op_id>.json")
 @login_required
 def status_json(op_id: str) -> Response:
-    op = update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
+    op = update.follow_up(*mine(), op_id) or _own_op(op_id)
     return jsonify(status_view(op).as_json())
 
 
@@ -251,80 +275,49 @@ def status_json(op_id: str) -> Response:
 @login_required
 @_writes
 def retry() -> Response:
-    form = OperationForm()
-    if not form.validate():
-        abort(400)
-    try:
-        op = update.retry(operations(), upstreams(), user_key(), form.op_id.data)
-    except OperationBusyError as busy:
-        return redirect_busy(busy)
+    op = update.retry(*mine(), _posted(OperationForm()).op_id.data)
     if op is None:
         abort(404)
-    return redirect(url_for("photo.status", op_id=op.id), 303)
+    return _progress(op)
 
 
 @bp.post("/photo/undo")
 @login_required
 @_writes
 def undo() -> Response:
-    form = OperationForm()
-    if not form.validate():
-        abort(400)
-    try:
-        op = update.undo(
-            operations(), upstreams(), user_key(), form.op_id.data, form.form_token.data
-        )
-    except OperationBusyError as busy:
-        return redirect_busy(busy)
+    form = _posted(OperationForm())
+    op = update.undo(*mine(), form.op_id.data, form.form_token.data)
     if op is None:
         flash(str(wording.UNDO_NOT_POSSIBLE), "error")
         return redirect(url_for("photo.status", op_id=form.op_id.data), 303)
-    return redirect(url_for("photo.status", op_id=op.id), 303)
+    return _progress(op)
 
 
 @bp.get("/photo/remove")
 @login_required
 def remove() -> str:
-    form = ConfirmForm(formdata=None)
-    form.form_token.data = new_form_token()
-    return render_template("photo/remove.html", form=form)
+    return _confirm("photo/remove.html")
 
 
 @bp.post("/photo/remove")
 @login_required
 @_writes
 def remove_confirmed() -> Response:
-    form = ConfirmForm()
-    if not form.validate():
-        abort(400)
-    try:
-        op = update.remove(operations(), upstreams(), user_key(), form.form_token.data)
-    except OperationBusyError as busy:
-        return redirect_busy(busy)
-    return redirect(url_for("photo.status", op_id=op.id), 303)
+    return _progress(update.remove(*mine(), _posted(ConfirmForm()).form_token.data))
 
 
 @bp.get("/photo/resync")
 @login_required
 def resync() -> str:
     """Make SharePoint show the photo Exchange/Entra already has (issue 6 item 5)."""
-    form = ConfirmForm(formdata=None)
-    form.form_token.data = new_form_token()
-    return render_template("photo/resync.html", form=form)
+    return _confirm("photo/resync.html")
 
 
 @bp.post("/photo/resync")
 @login_required
 @limiter.limit(RESYNC_LIMIT)
 def resync_start() -> Response:
-    form = ConfirmForm()
-    if not form.validate():
-        abort(400)
-    try:
-        op = start_resync(operations(), upstreams(), user_key(), form.form_token.data)
-    except OperationBusyError as busy:
-        return redirect_busy(busy)
-    return redirect(url_for("photo.status", op_id=op.id), 303)
+    return _progress(start_resync(*mine(), _posted(ConfirmForm()).form_token.data))
 
 
 @bp.errorhandler(429)

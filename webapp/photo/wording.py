@@ -10,10 +10,11 @@ from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from webapp import wording as vocabulary
 from webapp.imaging.pipeline import PipelineLimits, Rejection
+from webapp.microsoft.errors import UpstreamError
 from webapp.photo.operations import Kind, Operation, SideState
 from webapp.photo.update import NO_GRAPH_PHOTO, SHAREPOINT_SYNC_HOURS, Outcome
-from webapp.wording import service_name
 
 
 def accepted(limits: PipelineLimits) -> LazyString:
@@ -44,8 +45,6 @@ def rejection(reason: Rejection, limits: PipelineLimits) -> list[LazyString]:
     """Why the photo was refused, what is accepted, and that nothing changed (security.md B9)."""
     return [_REJECTIONS[reason], accepted(limits), _l("Nothing was changed.")]
 
-
-UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
 
 _SIDE_STATES: dict[SideState, LazyString] = {
     SideState.PENDING: _l("Not changed yet"),
@@ -205,8 +204,6 @@ def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
 
 BUSY = _l("Another change of your photo is still being saved. Here is its progress.")
 UNDO_NOT_POSSIBLE = _l("This change can no longer be undone. Nothing was changed.")
-NOT_FOUND = _l("This change is not known (any more). Nothing was changed.")
-RETRY_TOO_EARLY = _l("Microsoft asked us to wait a little longer. Nothing was changed yet.")
 
 
 def rate_limited(minutes: int) -> LazyString:
@@ -227,37 +224,38 @@ KIND_TITLES: dict[Kind, LazyString] = {
 
 
 def helpdesk_summary(
-    op: Operation, result: Outcome, *, name: str, username: str, version: str
+    op: Operation,
+    result: Outcome,
+    *,
+    name: str,
+    username: str,
+    ticket: str | None,
+    version: str,
 ) -> str | None:
     """Plain text for a helpdesk ticket when a service refused or failed the change: what
     was asked, what happened, and each refusal's status, code and Microsoft's request id.
     None when no side has anything to report. Holds no photo and no token."""
     sides = [("graph", op.graph), ("sharepoint", op.sharepoint)]
-    failed = [(service, side) for service, side in sides if side.error and side.status]
-    if not failed:
-        return None
-    lines = [
-        _("ProfileFix summary"),
-        _("Who: %(name)s <%(username)s>", name=name, username=username),
-        _("When: %(time)s UTC", time=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")),
-        _(
-            "Photo change: %(kind)s: %(headline)s [%(code)s]",
-            kind=KIND_TITLES[op.kind],
-            headline=headline(op, result),
-            code=result.value,
-        ),
+    failures = [
+        # The side's error code is "<service>:<status>:<code>" (photo/verify.py).
+        UpstreamError(service, side.status, side.error.split(":", 2)[-1], "", side.request_id)
+        for service, side in sides
+        if side.error and side.status
     ]
-    for service, side in failed:
-        lines.append(
-            "  "
-            + _(
-                "%(service)s: status %(status)s, code %(code)s, request id %(request_id)s",
-                service=service_name(service),
-                status=side.status,
-                # error codes are "<service>:<status>:<code>" (photo/verify.py)
-                code=(side.error or "").split(":", 2)[-1],
-                request_id=side.request_id or "-",
-            )
-        )
-    lines.append(_("App: ProfileFix %(version)s", version=version))
-    return "\n".join(lines)
+    if not failures:
+        return None
+    change = _(
+        "Photo change: %(kind)s: %(headline)s [%(code)s]",
+        kind=KIND_TITLES[op.kind],
+        headline=headline(op, result),
+        code=result.value,
+    )
+    return vocabulary.helpdesk_summary(
+        [change],
+        name=name,
+        username=username,
+        ticket=ticket,
+        taken_at=datetime.now(UTC),
+        failures=failures,
+        version=version,
+    )

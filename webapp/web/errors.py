@@ -11,6 +11,7 @@ import logging
 import math
 import re
 import uuid
+from datetime import UTC, datetime
 
 import redis
 from flask import Flask, current_app, g, render_template, request
@@ -28,7 +29,14 @@ from webapp.microsoft.errors import (
     ThrottledError,
     UpstreamError,
 )
-from webapp.wording import access_refused, entra_unavailable, refusal_summary, upstream_failure
+from webapp.web.ticket import current_ticket
+from webapp.wording import (
+    access_refused,
+    entra_unavailable,
+    helpdesk_summary,
+    refusal_findings,
+    upstream_failure,
+)
 
 logger = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -81,11 +89,13 @@ def _refused_page(exc: AccessRefusedError) -> Response:
         exc.diagnostics or "",
     )
     user = g.get("user")
-    summary = refusal_summary(
-        exc,
+    summary = helpdesk_summary(
+        refusal_findings(exc, request_id()),
         name=user.name if user else "",
         username=user.username if user else "",
-        reference=request_id(),
+        ticket=current_ticket(),
+        taken_at=datetime.now(UTC),
+        failures=[exc],
         version=about.VERSION,
     )
     body, status = _page(

@@ -9,13 +9,14 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import SecurityError
 from werkzeug.wrappers import Response
 
 from webapp.extensions import limiter
 from webapp.settings import SettingsError
+from webapp.web import context
 
 bp = Blueprint("health", __name__)
 limiter.exempt(bp)  # probes every few seconds must never be refused or count against users
@@ -72,13 +73,13 @@ def readyz() -> Response:
     """Ready when the settings hold and, with REDIS_URL, Redis answers a PING (< 1 s)."""
     checks: dict[str, str] = {}
     try:
-        current_app.extensions["settings"].validate()
+        context.settings().validate()
         checks["settings"] = "ok"
     except SettingsError as exc:
         logger.error("not ready: %s", exc)
         checks["settings"] = "invalid"
     try:
-        current_app.extensions["store"].ping()
+        context.store().ping()
         checks["store"] = "ok"
     except Exception as exc:  # any failure to reach the store means "not ready"
         logger.warning("not ready: record store unavailable (%s)", type(exc).__name__)

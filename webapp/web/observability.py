@@ -27,6 +27,7 @@ from prometheus_client import (
 from webapp.extensions import limiter
 from webapp.microsoft.requester import UpstreamCall
 from webapp.settings import SettingsError
+from webapp.web import context
 from webapp.web.errors import request_id
 
 # The request log has its own logger so that deployments can route it apart from app warnings.
@@ -78,9 +79,10 @@ def record_throttle_wait(service: str, seconds: float) -> None:
     THROTTLE_WAIT_SECONDS.labels(service).observe(seconds)
 
 
-def user_hash(oid: str, tid: str) -> str:
-    """A short stable pseudonym for one account: joins log lines, names nobody."""
-    return hashlib.sha256(f"{oid}.{tid}".encode()).hexdigest()[:16]
+def user_hash(account: str) -> str:
+    """A short stable pseudonym for one account (`context.user_key()`): joins log lines,
+    names nobody."""
+    return hashlib.sha256(account.encode()).hexdigest()[:16]
 
 
 def _log_line(status: int, duration: float) -> str:
@@ -94,7 +96,7 @@ def _log_line(status: int, duration: float) -> str:
         "endpoint": request.endpoint,
         "status": status,
         "duration_ms": round(duration * 1000, 1),
-        "user": user_hash(user.oid, user.tid) if user is not None else None,
+        "user": user_hash(context.user_key()) if user is not None else None,
         "upstream": [
             {
                 "service": c.service,

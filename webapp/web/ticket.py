@@ -43,6 +43,12 @@ def current_ticket() -> str | None:
     return g.helpdesk_ticket[0]
 
 
+def keep() -> dict[str, str]:
+    """Link arguments that carry the visit's ticket on: `url_for(endpoint, **keep())`."""
+    reference = current_ticket()
+    return {PARAMETER: reference} if reference else {}
+
+
 def ticket_rejected() -> bool:
     """Whether this request carried a `?ticket=` that is not a valid reference."""
     current_ticket()
