@@ -4,6 +4,7 @@ Entra allows them, and never more than one extra round through sign-in per servi
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from html import unescape
@@ -17,6 +18,7 @@ from m365_emulator import sharepoint
 from m365_emulator.conditional_access import MFA_POLICY_ID
 from m365_emulator.faults import Fault
 from m365_emulator.tenant import Tenant
+from tests import imagegen
 from tests.integration.conftest import SignIn
 
 CHALLENGE = (
@@ -163,6 +165,32 @@ def test_a_sharepoint_that_refuses_every_token_leaves_the_rest_of_the_app_workin
     assert "/pictures/graph" in page  # the Graph side is shown
     assert client.get("/profile").status_code == 200
     assert client.get("/photo").status_code == 200
+    assert authorizations(tenant) == 2
+
+
+def upload_photo(client: FlaskClient) -> TestResponse:
+    page = client.get("/photo").get_data(as_text=True)
+    fields = dict(re.findall(r'name="(csrf_token|form_token)" value="([^"]*)"', page))
+    fields["photo"] = (io.BytesIO(imagegen.jpeg((800, 800))), "me.jpg")
+    return client.post("/photo", data=fields, content_type="multipart/form-data")
+
+
+def test_a_photo_change_still_works_when_sharepoint_keeps_refusing_tokens(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.faults.add("sharepoint", sharepoint.token_refusal(sharepoint.INVALID_SIGNATURE))
+    round_trip(client, sign_in, client.get("/"), "stale-photo")
+    before = tenant.user("stale-photo").photo
+
+    response = upload_photo(client)
+    assert response.status_code == 303
+    page = text(client.get(response.headers["Location"]))
+    assert tenant.user("stale-photo").photo is not before  # Outlook and Teams have it
+    # SharePoint's lasting refusal is one attempt and no "try again" (issue 14).
+    assert "SharePoint did not take the copy; it shows your Microsoft 365 photo by itself." in page
+    assert 'id="retry"' not in page
+    assert "status 401" in page  # in the helpdesk summary
     assert authorizations(tenant) == 2
 
 

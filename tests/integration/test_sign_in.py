@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from m365_emulator.tenant import Tenant
 from tests.integration.conftest import SignIn
+from webapp import about
 
 
 def _session_cookie(client: FlaskClient) -> str | None:
@@ -190,4 +191,5 @@ def test_every_call_to_microsoft_names_the_organisation(
     calls = tenant.requests_to("graph") + tenant.requests_to("sharepoint")
     assert calls
     agents = {call.headers.get("User-Agent", "") for call in calls}
-    assert all(agent.startswith("NONISV|Contoso|ProfileFix/") for agent in agents), agents
+    # The version is the installed package's (webapp/about.py), not a second copy.
+    assert agents == {f"NONISV|Contoso|ProfileFix/{about.VERSION}"}, agents

@@ -356,13 +356,14 @@ def _write_sharepoint(ops: OperationStore, up: Upstreams, op: Operation) -> None
 
 def _refused(exc: UpstreamError) -> bool:
     """SharePoint answered that it will not take the picture: any status but sign-in (401)
-    and throttling (429, 503), 5xx included.
+    and throttling (429, 503), 5xx included; or it keeps refusing the user's tokens after a
+    sign-in round (the loop guard's lasting AccessRefusedError).
 
     Since MC653734 local uploads may be disabled (reference §4.5, §9.1: 403 and 5xx both seen,
     the shape UNCONFIRMED); SharePoint then shows the Microsoft 365 photo by itself. One
     attempt, never a reason for "try again".
     """
-    return exc.status is not None and exc.status not in (401, 429, 503)
+    return exc.lasting or (exc.status is not None and exc.status not in (401, 429, 503))
 
 
 # SharePoint's refusal when the app registration lacks a SharePoint permission (reported for
