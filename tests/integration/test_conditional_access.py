@@ -86,6 +86,18 @@ def test_a_step_up_is_asked_once_and_the_user_lands_on_the_page_they_asked_for(
     assert authorizations(tenant) == 2
 
 
+def test_after_a_step_up_expired_tokens_are_refreshed_with_the_claims_without_a_sign_in(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, hour_long_tokens: None
+) -> None:
+    sign_in.as_user("step-up")
+    round_trip(client, sign_in, client.get("/"), "step-up")
+    tenant.clock.advance(2 * 3600)  # every access token has expired
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "Elina Virtanen" in text(response)
+    assert authorizations(tenant) == 2  # no third round: the refresh took the claims
+
+
 def test_a_location_change_is_cured_silently_without_a_sign_in(
     client: FlaskClient, sign_in: SignIn, tenant: Tenant
 ) -> None:

@@ -1190,3 +1190,34 @@ def test_picture_timestamp_counts_seconds_from_year_one(raw, expected):
 def test_photo_metadata_needs_integer_dimensions():
     with pytest.raises(BadResponseError):
         PhotoMeta.from_graph({"id": "1x1", "width": True, "height": True})
+
+
+def test_an_expired_token_refreshed_without_the_claims_gets_one_more_refresh_with_them(
+    stub, session
+):
+    """The refresh after an expired token may lack an authentication context a policy wants;
+    Graph's challenge then names it, and a refresh with those claims cures it (§9.2)."""
+    claims = '{"access_token":{"acrs":{"essential":true,"value":"c1"}}}'
+    encoded = __import__("base64").b64encode(claims.encode()).decode()
+    stub.reply(401, {"error": {"code": "InvalidAuthenticationToken", "message": "expired"}})
+    stub.reply(
+        401,
+        {"error": {"code": "InvalidAuthenticationToken", "message": "claims"}},
+        WWW_Authenticate=f'Bearer realm="", error="insufficient_claims", claims="{encoded}"',
+    )
+    stub.reply(200)
+    asked: list[str | None] = []
+
+    def provider(force_refresh: bool = False, claims_challenge: str | None = None) -> str:
+        asked.append(claims_challenge)
+        if claims_challenge:
+            return "stepped-up"
+        return "refreshed" if force_refresh else "expired"
+
+    call(requester(session), "GET", stub.url + "/me", provider)
+    assert asked == [None, None, claims]
+    assert [s.headers["Authorization"] for s in stub.seen] == [
+        "Bearer expired",
+        "Bearer refreshed",
+        "Bearer stepped-up",
+    ]

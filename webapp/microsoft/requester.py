@@ -194,10 +194,12 @@ class Requester:
     429/502/503/504 are retried, POST included (our POST is SetMyProfilePicture, idempotent in
     effect; security.md §3.10), honouring Retry-After / RateLimit-Reset or backing off
     exponentially, but only while the call stays within `RetryPolicy.budget`; past it the mapped
-    error is raised with `retry_after`. A 401 gets one retry with a freshly asked-for token:
-    refreshed with the claims of a claims challenge (`claims_challenge=` when the provider
-    accepts it), else `force_refresh=True` when the provider accepts it. A 401 that persists
-    goes through `CallOptions.on_auth_failure`.
+    error is raised with `retry_after`. A 401 gets one retry with a force-refreshed token
+    (`force_refresh=True` when the provider accepts it), and a 401 carrying a claims challenge
+    one with a token refreshed with those claims (`claims_challenge=` when the provider
+    accepts it): an expired token's refresh may lack what a Conditional Access policy asks
+    for, which the challenge then names. A 401 that persists goes through
+    `CallOptions.on_auth_failure`.
 
     A Retry-After is also recorded in the throttle gate for the next calls: for `account` (the
     signed-in user, e.g. "oid.tid") unless the response says the whole app is throttled
@@ -242,7 +244,7 @@ class Requester:
         token = token_provider()
         request_id = str(uuid.uuid4())
         retry = 0
-        refreshed = False
+        refreshed: set[bool] = set()  # after a 401: a plain refresh (False), one with claims
         while True:
             try:
                 resp = self._exchange(
@@ -267,9 +269,10 @@ class Requester:
             status = resp.status_code
             if status in success:
                 return resp
-            if status == 401 and not refreshed:
-                refreshed = True
-                fresh = _fresh_token(token_provider, claims_challenge(resp))
+            claims = claims_challenge(resp) if status == 401 else None
+            if status == 401 and (claims is not None) not in refreshed:
+                refreshed.add(claims is not None)
+                fresh = _fresh_token(token_provider, claims)
                 if fresh is not None and fresh != token:
                     token = fresh
                     resp.close()
