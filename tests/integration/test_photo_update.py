@@ -530,6 +530,7 @@ BAD_INPUTS: dict[str, Callable[[], bytes]] = {
     "png-bad-crc": imagegen.png_bad_crc,
     "tiny": lambda: imagegen.jpeg((60, 60)),
     "pixel-bomb-png": lambda: imagegen.png_bomb(50_000, 50_000),
+    "50-mp-rgba-png": lambda: imagegen.png_bomb(8_000, 6_250, "RGBA"),
     "huge-sof-jpeg": imagegen.jpeg_with_sof_size,
     "animated-webp": imagegen.animated_webp,
     "apng": imagegen.apng,
@@ -548,6 +549,17 @@ def test_every_bad_input_gets_a_message_and_changes_nothing(
     assert "Nothing was changed" in page
     assert "JPEG, PNG, HEIC/HEIF or WebP" in page
     assert [r for r in tenant.requests if r.service != "entra"] == []
+
+
+def test_a_small_png_that_would_take_800_mb_to_decode_is_refused_with_what_to_do(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    response = upload(client, imagegen.png_bomb(8_000, 6_250, "RGBA"), filename="scan.png")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "too large to handle safely as it is saved" in page
+    assert "standard JPEG photo or at a smaller size" in page
 
 
 ACCEPTED_INPUTS: dict[str, Callable[[], bytes]] = {

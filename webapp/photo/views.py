@@ -116,7 +116,12 @@ def _upload_page(
             accepted=wording.accepted(limits),
             unfinished=_unfinished(),
             max_bytes=limits.max_bytes,
+            max_pixels=limits.max_pixels,
             min_side=limits.min_side,
+            # The browser sends a copy this big at most: twice what Microsoft keeps, so the
+            # pipeline still crops and scales it itself (issue 17).
+            send_side=2 * limits.output_side,
+            too_large=str(wording.UPLOAD_TOO_LARGE) % {"mb": limits.max_bytes // (1024 * 1024)},
         ),
         status,
     )
@@ -150,6 +155,23 @@ def save() -> Response | tuple[str, int]:
     finally:
         del data
     return _progress(update.upload(*mine(), photo, form.form_token.data))
+
+
+@bp.get("/photo/saving/<form_token>.json")
+@login_required
+def saving(form_token: str) -> Response | tuple[str, int]:
+    """How far the upload sent with `form_token` got, while its POST is still working (issue 17).
+
+    204 until the pipeline has accepted the photo and the change has started. Also where the
+    browser goes when the POST's answer never reached it (a broken connection, or a sign-in
+    redirect to Microsoft that a script may not follow): the change's status page.
+    """
+    op = operations().for_form(context.user_key(), form_token)
+    if op is None:
+        return "", 204
+    return jsonify(
+        {**status_view(op).as_json(), "status_url": url_for("photo.status", op_id=op.id)}
+    )
 
 
 @bp.errorhandler(OperationBusyError)

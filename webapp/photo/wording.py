@@ -16,6 +16,9 @@ from webapp.microsoft.errors import UpstreamError
 from webapp.photo.operations import Kind, Operation, SideState
 from webapp.photo.update import NO_GRAPH_PHOTO, SHAREPOINT_SYNC_HOURS, Outcome
 
+# Said by the upload page before sending a file over the limit (issue 17).
+UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
+
 
 def accepted(limits: PipelineLimits) -> LazyString:
     """What the upload takes, said once on the page and in every refusal."""
@@ -38,6 +41,10 @@ _REJECTIONS: dict[Rejection, LazyString] = {
     Rejection.BAD_CROP: _l("The chosen square does not fit the photo. Please choose it again."),
     Rejection.OUTPUT_TOO_LARGE: _l("The photo could not be made small enough for Microsoft 365."),
     Rejection.BUSY: _l("Many photos are being processed right now. Please try again in a minute."),
+    Rejection.TOO_LARGE_TO_DECODE: _l(
+        "The picture is too large to handle safely as it is saved. Save it as a standard JPEG "
+        "photo or at a smaller size, and try again."
+    ),
 }
 
 
