@@ -39,6 +39,7 @@ from webapp.overview import pictures, wording
 from webapp.overview.diagnosis import Action, Diagnosis, diagnose
 from webapp.overview.snapshot import Snapshot, read_snapshot
 from webapp.web import context, ticket
+from webapp.web.errors import named_wait
 from webapp.web.ticket import current_ticket, ticket_rejected
 
 bp = Blueprint("overview", __name__)
@@ -171,7 +172,7 @@ def _failed(exc: UpstreamError) -> Response:
     if isinstance(exc, ThrottledError):
         response.status_code = 503
         if exc.retry_after is not None:
-            response.headers["Retry-After"] = str(round(exc.retry_after))
+            named_wait(response, round(exc.retry_after))
     return response
 
 
