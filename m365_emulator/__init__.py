@@ -53,6 +53,12 @@ def create_app(tenant: Tenant | None = None) -> Flask:
         service = service_of.get(request.blueprint or "")
         if service is None:
             return None
+        if service != "entra" and request.method in ("POST", "PUT", "PATCH"):
+            # Read the whole body before any answer, as IIS does: a refusal sent while the
+            # client is still uploading (a scripted fault, SharePoint refusing a picture) would
+            # otherwise reach it as a reset connection instead of the answer. Cached, so the
+            # handlers read it again; Entra's forms are left to form parsing.
+            request.get_data()
         g.m365_log = LoggedRequest(
             at=tenant.clock.time(),
             service=service,
