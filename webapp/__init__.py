@@ -13,17 +13,18 @@ from urllib.parse import urlsplit
 import redis
 import requests
 from cachelib import FileSystemCache
-from dotenv import load_dotenv
 from flask import Flask, request
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import about, wording
+from webapp.changes.log import HistoryLog
 from webapp.extensions import babel, csrf, limiter, select_locale, server_session
 from webapp.microsoft import throttle
 from webapp.microsoft.requester import CallOptions
 from webapp.microsoft.session import bound_concurrency, build_session, decorated_user_agent
-from webapp.settings import Settings
+from webapp.sealing import Sealer
+from webapp.settings import Settings, from_environment
 from webapp.store import FileStore, RedisStore, Store, connect_redis
 from webapp.web import observability
 
@@ -61,12 +62,12 @@ def create_app(
     with no CLIENT_ID there, the app runs on the built-in demo tenant. Local sessions and
     records live under `instance_path` (default: Flask's instance folder).
 
-    :raise SettingsError: when the settings are contradictory or unsafe.
+    :raise SettingsError: when the given settings are contradictory or unsafe.
+    :raise SystemExit: with one line, when those from the environment are.
     """
     app = ProfileFix(__name__, template_folder=_template_folder(), instance_path=instance_path)
     if settings is None:
-        load_dotenv(os.environ.get("PROFILEFIX_ENV_FILE", ".env"))
-        settings = Settings.from_env()
+        settings = from_environment()
     if settings is None:
         # The one place that wires demo mode (DEVELOPERS.md: one code path).
         from webapp import demo
@@ -86,6 +87,9 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     app.extensions["http"] = http
     store = _store(app, settings)
     app.extensions["store"] = store
+    app.extensions["history"] = HistoryLog(
+        store, max_entries=settings.history_max_entries, days=settings.history_days
+    )
     # Transport policy for Graph/SharePoint calls (timeouts, retry budget, throttle holds per
     # user or app-wide shared by all instances through Redis, a cap on calls in flight per
     # service).
@@ -107,6 +111,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
         SESSION_KEY_PREFIX="profilefix:session:",
         AUTH_FLOW_COOKIE=f"{cookie_prefix}authflow",
+        LANGUAGE_COOKIE=f"{cookie_prefix}language",
         WTF_CSRF_TIME_LIMIT=settings.session_max_hours * 3600,
         WTF_CSRF_SSL_STRICT=True,
         RATELIMIT_HEADERS_ENABLED=True,
@@ -150,6 +155,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     from webapp.auth import guard
     from webapp.auth import views as auth_views
     from webapp.helpdesk import views as helpdesk
+    from webapp.history import views as history
     from webapp.overview import views as overview
     from webapp.photo import views as photo
     from webapp.profile import views as profile
@@ -175,12 +181,14 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         photo,
         health,
         profile,
+        history,
         helpdesk,
     ):
         app.register_blueprint(module.bp)
 
 
 def _store(app: Flask, settings: Settings) -> Store:
+    sealer = Sealer.from_secret(settings.secret_key, "records")
     if settings.redis_url:
-        return RedisStore(connect_redis(settings.redis_url))
-    return FileStore(os.path.join(app.instance_path, "records"))
+        return RedisStore(connect_redis(settings.redis_url), sealer)
+    return FileStore(os.path.join(app.instance_path, "records"), sealer=sealer)

@@ -1,16 +1,19 @@
-"""The shared vocabulary: what every page calls each service, an empty value, a moment in
-time, Microsoft failing to answer, and the helpdesk summary. Feature wording modules build on
-these."""
+"""The shared vocabulary: what every page calls each service, each profile field, an empty
+value, a moment in time, a refused photo file, Microsoft failing to answer, and the helpdesk
+summary. Feature wording modules (and the change history's, webapp/changes/wording.py) build
+on these."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 
-from flask_babel import format_datetime, ngettext
+from babel.dates import format_skeleton
+from flask_babel import LazyString, format_datetime, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from webapp.imaging.pipeline import Rejection
 from webapp.microsoft.errors import (
     AccessRefusedError,
     BadRequestError,
@@ -30,6 +33,46 @@ SERVICE_NAMES = {
 
 EMPTY = _l("(empty)")
 
+# Profile fields by their name in profile/fields.py (the profile page and the history).
+FIELD_LABELS = {
+    "about_me": _l("About me"),
+    "skills": _l("Skills"),
+    "interests": _l("Interests"),
+    "past_projects": _l("Past projects"),
+    "responsibilities": _l("Ask me about"),
+    "schools": _l("Schools"),
+    "birthday": _l("Birthday"),
+    "mobile_phone": _l("Mobile phone"),
+    "display_name": _l("Name"),
+    "job_title": _l("Job title"),
+    "department": _l("Department"),
+    "office": _l("Office"),
+    "business_phone": _l("Business phone"),
+    "manager": _l("Manager"),
+    "company": _l("Company"),
+}
+
+# Why a photo file was refused (the upload page and the history).
+PHOTO_REJECTIONS: dict[Rejection, LazyString] = {
+    Rejection.EMPTY: _l("No photo arrived. Please choose a photo file."),
+    Rejection.UNSUPPORTED_FORMAT: _l("This file is not a photo ProfileFix can use."),
+    Rejection.ANIMATED: _l("Animated pictures cannot be profile photos."),
+    Rejection.TOO_LARGE_BYTES: _l("The file is too large."),
+    Rejection.TOO_MANY_PIXELS: _l("The picture has too many pixels to handle safely."),
+    Rejection.TOO_SMALL: _l("The picture is too small to look sharp."),
+    Rejection.CORRUPT: _l("The file is damaged or incomplete and cannot be read."),
+    Rejection.BAD_CROP: _l("The chosen square does not fit the photo. Please choose it again."),
+    Rejection.OUTPUT_TOO_LARGE: _l("The photo could not be made small enough for Microsoft 365."),
+    Rejection.BUSY: _l("Many photos are being processed right now. Please try again in a minute."),
+    Rejection.TOO_LARGE_TO_DECODE: _l(
+        "The picture is too large to handle safely as it is saved. Save it as a standard JPEG "
+        "photo or at a smaller size, and try again."
+    ),
+}
+
+# Any leap year: a birthday without a year may be 29 February.
+_LEAP_YEAR = 2000
+
 
 def service_name(service: str) -> str:
     return str(SERVICE_NAMES.get(service, service))
@@ -38,6 +81,14 @@ def service_name(service: str) -> str:
 def value(text: object) -> str:
     """A profile value for display; unset ones read "(empty)"."""
     return str(EMPTY) if text is None or text == "" else str(text)
+
+
+def birthday(day: int, month: int, year: int | None) -> str:
+    """The day and month in the user's language, with the year only when it is known."""
+    locale = str(get_locale() or "en")
+    if year is None:
+        return format_skeleton("MMMMd", date(_LEAP_YEAR, month, day), locale=locale)
+    return format_skeleton("yMMMMd", date(year, month, day), locale=locale)
 
 
 def when(moment: datetime | None) -> str:
@@ -138,9 +189,11 @@ def helpdesk_summary(
     taken_at: datetime,
     failures: Iterable[UpstreamError | None],
     version: str,
+    recent_changes: Iterable[str] = (),
 ) -> str:
     """Plain text for a helpdesk ticket: who, when, what the page found (`findings`, one line
-    each), the calls Microsoft did not answer and the app version.
+    each), the calls Microsoft did not answer, the person's latest changes (`recent_changes`,
+    lines from webapp/changes/wording.py) and the app version.
 
     Holds no token and no photo bytes: only what the page shows, plus Microsoft's request ids.
     """
@@ -171,5 +224,6 @@ def helpdesk_summary(
             )
             if error.diagnostics:
                 lines.append("    " + _("x-ms-diagnostics: %(value)s", value=error.diagnostics))
+    lines.extend(recent_changes)
     lines.append(_("App: ProfileFix %(version)s", version=version))
     return "\n".join(lines)

@@ -31,6 +31,7 @@ SIGNED_IN_PAGES = (
     "/photo/resync",
     "/photo/remove",
     "/profile",
+    "/history",
     "/helpdesk",
     "/old-link?ticket=INC0012345",
     "/pictures/no-such-picture",
@@ -80,9 +81,10 @@ def _violations(page: Page) -> str:
 
 
 def _check_pictures(page: Page, name: str) -> list[str]:
-    """Every photo a service shows has alt text naming the person and that service."""
+    """Every photo a service shows has alt text naming the person and that service (the
+    history's thumbnails are the person's own, "your photo before/after this change")."""
     problems = []
-    for picture in page.locator("img[src*='/pictures/']").all():
+    for picture in page.locator("img[src^='/pictures/']").all():
         src = picture.get_attribute("src") or ""
         alt = picture.get_attribute("alt") or ""
         service = "graph" if "/pictures/graph" in src else "sharepoint"

@@ -124,7 +124,7 @@ def test_sharepoint_down_still_shows_the_graph_side_with_a_retry(
 def test_helpdesk_summary_copies_with_the_ticket(page: Page, live_server: LiveServer) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     open_overview(page, live_server, "stale-photo", start="/?ticket=INC0012345")
-    expect(page.get_by_text("Helpdesk ticket:")).to_contain_text("INC0012345")
+    expect(page.get_by_text("Reference from your helpdesk link:")).to_contain_text("INC0012345")
     summary = page.get_by_label("Summary for your helpdesk")
     expect(summary).to_have_value(re.compile("Ticket: INC0012345"))
     page.get_by_role("button", name="Copy summary").click()

@@ -151,7 +151,7 @@ def test_attribute_comparison_has_its_own_deep_link(client: FlaskClient, sign_in
     page = page_for(client, sign_in, "drifted-attributes", "/attributes?ticket=INC0012345")
     assert "Your profile details in Entra ID and SharePoint" in page
     assert "Senior Program Manager" in page
-    assert "Helpdesk ticket:" in page and "INC0012345" in page
+    assert "Reference from your helpdesk link:" in page and "INC0012345" in page
     assert "Ticket: INC0012345" in summary(page)
 
 
@@ -287,7 +287,7 @@ def test_upstream_calls_run_concurrently(
 
 def test_ticket_reference_is_shown_and_in_the_summary(client: FlaskClient, sign_in: SignIn) -> None:
     page = page_for(client, sign_in, "stale-photo", "/?ticket=INC0012345")
-    assert "Helpdesk ticket:" in page
+    assert "Reference from your helpdesk link:" in page
     text = summary(page)
     assert text.startswith("ProfileFix summary\nTicket: INC0012345\nWho: Sam Okafor <")
     assert (
@@ -297,7 +297,9 @@ def test_ticket_reference_is_shown_and_in_the_summary(client: FlaskClient, sign_
     assert 'href="/photo/resync?ticket=INC0012345"' in page
 
 
-@pytest.mark.parametrize("ticket", ["<script>alert(1)</script>", "ab", "x" * 33, "INC 12"])
+@pytest.mark.parametrize(
+    "ticket", ["<script>alert(1)</script>", "ab", "x" * 33, "INC 12", "CALL-HELPDESK-NOW"]
+)
 def test_malformed_ticket_reference_is_dropped_with_a_note(
     client: FlaskClient, sign_in: SignIn, ticket: str
 ) -> None:
@@ -306,7 +308,7 @@ def test_malformed_ticket_reference_is_dropped_with_a_note(
     raw = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "<script>alert" not in raw
-    assert "was not valid" in raw
+    assert "is not a ticket number" in raw
     assert "Ticket:" not in summary(unescape(raw))
 
 

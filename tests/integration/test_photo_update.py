@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import io
+import json
 import logging
 import re
 import threading
@@ -463,6 +465,23 @@ def test_a_change_asked_for_while_another_runs_shows_the_running_one(
     assert writes(tenant) == []
 
 
+def test_an_upload_while_another_change_runs_is_not_even_decoded(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    # Issue 16 item 2: the lock comes before the pipeline, so a PDF is answered "busy", not 422.
+    sign_in.as_user("in-sync")
+    records, user = ops(app), user_key(tenant, "in-sync")
+    running = records.new(user, Kind.UPLOAD)
+    records.save(running)
+    with records.lock(user, running.id):
+        response = upload(client, imagegen.pdf(), filename="photo.pdf")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/photo/status/{running.id}"
+    assert writes(tenant) == []
+    # Nothing of the refused attempt is recorded: the running change stays the latest.
+    assert records.latest(user).id == running.id
+
+
 # -- undo and remove ------------------------------------------------------------------------------
 
 
@@ -655,6 +674,102 @@ def test_status_json_reports_each_service(
     assert base64.b64encode(b"\xff\xd8\xff").decode() not in str(data)
 
 
+# -- the per-user lock (issue 16 item 3) ---------------------------------------------------------
+
+
+def test_a_superseded_change_is_not_retried_from_a_stale_tab(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    unreachable_push: None,
+    quick_retries: None,
+) -> None:
+    sign_in.as_user("stale-photo")
+    first, second = (imagegen.jpeg(image=imagegen.scene(seed)) for seed in (1, 2))
+    older = upload(client, first).headers["Location"]
+    stale_retry = form_fields(client, older, "/photo/retry")  # the form stays open in a tab
+    tenant.faults.heal("sharepoint")
+    newer = ops(app).get(user_key(tenant, "stale-photo"), op_id(upload(client, second)))
+    assert newer is not None and newer.verified
+    tenant.requests.clear()
+
+    response = client.post("/photo/retry", data=stale_retry)
+
+    assert writes(tenant) == []
+    assert same_picture(sharepoint_large(tenant, "stale-photo"), second)
+    assert same_picture(graph_photo(tenant, "stale-photo"), second)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'id="retry"' not in page
+
+
+def test_the_follow_through_waits_while_another_request_holds_the_lock(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("stale-photo")
+    status_page = upload(client, phone_photo).headers["Location"]
+    store = ops(app)
+    op = store.get(user_key(tenant, "stale-photo"), status_page.rsplit("/", 1)[1])
+    assert op is not None
+    # Written a moment ago and not yet seen on SharePoint: the status page keeps checking.
+    op.sharepoint.state, op.written_at, op.checked_at = SideState.DONE, time.time(), None
+    store.save(op)
+    checks = op.checks
+    tenant.requests.clear()
+
+    with store.lock(op.user, "a-retry-in-another-tab"):
+        client.get(f"{status_page}.json")
+        assert [r for r in tenant.requests if r.service != "entra"] == []
+        again = store.get(op.user, op.id)
+        assert again is not None and again.checks == checks
+
+    client.get(f"{status_page}.json")
+    again = store.get(op.user, op.id)
+    assert again is not None and again.checks == checks + 1
+
+
+# -- security events (issue 16 item 10) ----------------------------------------------------------
+
+
+def _security_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "profilefix.security" and r.levelno == logging.INFO
+    ]
+
+
+def test_photo_writes_removals_undos_and_refusals_are_security_events(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    phone_photo: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sign_in.as_user("in-sync")
+    written = op_id(upload(client, phone_photo))
+    undone = op_id(post_form(client, f"/photo/status/{written}", "/photo/undo"))
+    removed = op_id(post_form(client, "/photo/remove", "/photo/remove"))
+    upload(client, imagegen.svg())
+
+    seen = [
+        (e["event"], e.get("op"), e.get("service"))
+        for e in _security_events(caplog)
+        if str(e["event"]).startswith("photo.")
+    ]
+    assert seen == [
+        ("photo.written", written, "graph"),
+        ("photo.written", written, "sharepoint"),
+        ("photo.undone", undone, "graph"),
+        ("photo.undone", undone, "sharepoint"),
+        ("photo.removed", removed, "graph"),
+        ("photo.refused", None, None),
+    ]
+    user = hashlib.sha256(user_key(tenant, "in-sync").encode()).hexdigest()[:16]
+    assert all(e["user"] == user for e in _security_events(caplog))
+
+
 # -- refusals that last (issue 14) ---------------------------------------------------------------
 
 POLICY_REFUSAL = "Your organisation does not let you change your photo here. Nothing was changed."
@@ -697,7 +812,7 @@ def test_the_photo_policy_refusal_is_lasting_and_changes_nothing(
         False,
         False,
     )
-    token = form_fields(client, response.headers["Location"], "/language")["csrf_token"]
+    token = form_fields(client, response.headers["Location"], "/logout")["csrf_token"]
     undo = client.post(
         "/photo/undo", data={"csrf_token": token, "op_id": op.id, "form_token": "f" * 32}
     )

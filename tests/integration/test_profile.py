@@ -3,7 +3,9 @@ as the signed-in employee meets them (reference §8)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -578,3 +580,18 @@ def test_without_a_sharepoint_licence_the_rest_of_the_profile_still_saves(
     selects = [r.query for r in tenant.requests_to("graph") if r.path.endswith("/me")]
     assert any("aboutMe" in q for q in selects) and any("mobilePhone" in q for q in selects)
     assert not any("aboutMe" in q and "mobilePhone" in q for q in selects)  # apart
+
+
+def test_a_saved_profile_is_a_security_event_naming_fields_not_values(
+    hannah: FlaskClient, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    _, form = open_profile(hannah)
+    form["about_me"] = "Confidential words about me"
+    assert hannah.post("/profile", data=form).status_code == 302
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "profilefix.security"]
+    (saved,) = [line for line in lines if line["event"] == "profile.saved"]
+    assert saved["fields"] == "about_me"
+    oid = tenant.user("half-profile").oid
+    assert saved["user"] == hashlib.sha256(f"{oid}.{tenant.tenant_id}".encode()).hexdigest()[:16]
+    assert "Confidential" not in "\n".join(r.getMessage() for r in caplog.records)

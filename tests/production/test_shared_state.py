@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+import redis
+
 from m365_emulator.tenant import Tenant
 from tests.conftest import Emulator
 from tests.production.conftest import PUBLIC_URL, Browser, Instance
@@ -63,3 +65,15 @@ def test_a_rate_limit_is_counted_across_both_instances(
     # Another client is not affected.
     other = browser.get(a, "/login", headers={"X-Forwarded-For": "192.0.2.77"})
     assert other.status_code == 302
+
+
+def test_anonymous_page_views_leave_no_session_in_redis(
+    instances: tuple[Instance, Instance], browser: Browser, redis_client: redis.Redis
+) -> None:
+    a, b = instances
+    before = set(redis_client.scan_iter("profilefix:session:*"))
+    for instance, path in ((a, "/"), (b, "/helpdesk"), (a, "/?ticket=INC0012345")):
+        response = browser.get(instance, path)
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers
+    assert set(redis_client.scan_iter("profilefix:session:*")) == before

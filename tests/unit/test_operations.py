@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from webapp.microsoft.requester import MIN_RETRY_READ, RetryPolicy
+from webapp.microsoft.session import DEFAULT_TIMEOUT
 from webapp.photo.operations import (
     FINISHED_TTL,
+    LOCK_TTL,
     UNFINISHED_TTL,
     Kind,
     Operation,
@@ -129,3 +132,25 @@ def test_throttled_op_is_not_retried_before_its_time(ops: OperationStore) -> Non
     op.graph = Side(state=SideState.THROTTLED, not_before=1_120.0)
     assert not retry_allowed(op, 1_100.0)
     assert retry_allowed(op, 1_121.0)
+
+
+def test_a_lock_left_by_a_dead_worker_expires_after_the_longest_change(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    now = [1_000_000.0]
+    ops = OperationStore(FileStore(str(tmp_path), clock=lambda: now[0]), clock=lambda: now[0])
+    held = ops.lock("oid.tid", "killed-mid-change")
+    held.__enter__()  # the worker dies here: the lock is never released
+    now[0] += LOCK_TTL - 1
+    with pytest.raises(OperationBusyError), ops.lock("oid.tid", "next"):
+        pass
+    now[0] += 2
+    with ops.lock("oid.tid", "next"):
+        assert ops.running("oid.tid") == "next"
+
+
+def test_the_lock_outlives_the_longest_change_it_protects() -> None:
+    # An upload makes up to 7 calls to Microsoft (read the old photo, Graph PUT, SharePoint
+    # push, the own-photo trigger, three reads to verify) and up to 3 token requests; each may
+    # take a whole connect + read timeout (retries stay inside the 10 s budget).
+    connect, read = DEFAULT_TIMEOUT
+    longest_call = max(connect + read, RetryPolicy().budget + connect + MIN_RETRY_READ)
+    assert 10 * longest_call <= LOCK_TTL

@@ -1,7 +1,8 @@
 """Sign-in with MSAL (auth-code flow with PKCE) and per-resource tokens, without Flask.
 
 The token cache and the signed-in user live in a `MutableMapping` the caller passes in
-(the server-side session), never in a cookie. MSAL dicts become typed errors here and go
+(the server-side session), never in a cookie; the token cache is encrypted there
+(webapp/sealing.py). MSAL dicts become typed errors here and go
 no further (STYLE §3.6). Since msal 1.38 the ID token is not validated by MSAL; we check
 signature, audience, issuer, tenant and lifetime ourselves (security.md §0 item 4).
 """
@@ -25,6 +26,7 @@ import msal
 import requests
 from msal.exceptions import MsalServiceError
 
+from webapp.sealing import Sealer
 from webapp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -222,6 +224,8 @@ class Auth:
         self.http = http
         self.session = session
         self.memory = memory
+        # Refresh tokens are encrypted in the session store (issue 16 item 11).
+        self._sealer = Sealer.from_secret(settings.secret_key, "token cache")
         # Upstream calls for one page run on worker threads and share one MSAL application
         # and cache (MSAL's token cache locks itself), so different resources refresh at
         # the same time; this lock guards only building it and writing it back.
@@ -234,7 +238,7 @@ class Auth:
     # -- the MSAL application ----------------------------------------------------------
     def _msal(self) -> tuple[msal.ConfidentialClientApplication, msal.SerializableTokenCache]:
         cache = msal.SerializableTokenCache()
-        blob = self.session.get(CACHE_KEY)
+        blob = self._read_cache()
         if blob:
             cache.deserialize(blob)
         try:
@@ -268,7 +272,24 @@ class Auth:
 
     def _save(self, cache: msal.SerializableTokenCache) -> None:
         if cache.has_state_changed:
-            self.session[CACHE_KEY] = cache.serialize()
+            sealed = self._sealer.seal(cache.serialize().encode(), CACHE_KEY)
+            self.session[CACHE_KEY] = base64.urlsafe_b64encode(sealed).decode("ascii")
+
+    def _read_cache(self) -> str | None:
+        """The token cache, decrypted; None when there is none or it does not open (sealed
+        under an earlier SECRET_KEY, or written before encryption): sign in again."""
+        stored = self.session.get(CACHE_KEY)
+        if not isinstance(stored, str) or not stored:
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(stored)
+        except ValueError:
+            sealed = b""
+        opened = self._sealer.open(sealed, CACHE_KEY)
+        if opened is None:
+            logger.info("token cache does not open with the current SECRET_KEY: treated as empty")
+            return None
+        return opened.decode()
 
     # -- sign-in -----------------------------------------------------------------------
     def start(

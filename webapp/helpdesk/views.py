@@ -30,6 +30,7 @@ REPLY_LANGUAGES = ("en", "da")
 NOT_PAGES = (
     "/static/",
     "/pictures/",
+    "/history/pictures/",
     "/photo/status/",
     "/auth/",
     "/_",
@@ -147,6 +148,23 @@ DEEP_LINKS = (
             "yourself here: %(link)s\n\n"
             "Sign in with your work account. For details your organisation manages, such as "
             "job title and department, the page tells you who can change them.\n\nKind regards"
+        ),
+    ),
+    DeepLink(
+        "history.index",
+        "history",
+        _l("The employee's changes"),
+        _l(
+            "Every change the employee made with ProfileFix, newest first, with the time, what "
+            "each step achieved and the request ids; they can put an earlier photo back and "
+            "download the list."
+        ),
+        _l(
+            "Hello,\n\nThis link shows every change you made with ProfileFix, with the time and "
+            "whether it went through: %(link)s\n\n"
+            "Sign in with your work account. If you want, download the list there and attach "
+            "it to your reply, or tell us the request id of the change in question."
+            "\n\nKind regards"
         ),
     ),
 )

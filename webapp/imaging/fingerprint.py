@@ -82,7 +82,7 @@ class Distance:
 
 def fingerprint(data: bytes) -> Fingerprint:
     """Fingerprint an image file; raises UnreadablePictureError."""
-    rgb = _small_rgb(data)
+    rgb = small_square(data, _SIDE * 4)
     grey = rgb.convert("L").resize((_SIDE, _SIDE), Image.Resampling.BOX).tobytes()
     grid = rgb.resize((_GRID, _GRID), Image.Resampling.BOX)
     return Fingerprint(grey=_normalised(grey), colours=grid.tobytes())
@@ -123,13 +123,15 @@ def _normalised(grey: bytes) -> bytes:
     return bytes(min(255, max(0, round(128 + _Z_SCALE * (v - mean) / rms))) for v in grey)
 
 
-def _small_rgb(data: bytes) -> Image.Image:
-    """The centred square, upright, transparency on white, decoded small as the pipeline does.
+def small_square(data: bytes, target: int) -> Image.Image:
+    """The centred square, upright, transparency on white, decoded at most `target` px wide as
+    the pipeline does; raises UnreadablePictureError.
 
     Entra keeps photos of any shape (microsoft365-api.md §3.3) while the square renditions are
     centre crops, so only the centred square of each picture is compared. Decoding goes through
     the pipeline's decode slots and memory budget: a photo someone set through Graph directly can
-    be a pixel bomb too (issue 16 item 2).
+    be a pixel bomb too (issue 16 item 2). Also what the history's thumbnails are cut from
+    (`thumbnail.py`).
     """
     try:
         with pipeline.decoding(), Image.open(io.BytesIO(data), formats=_FORMATS) as im:
@@ -141,7 +143,7 @@ def _small_rgb(data: bytes) -> Image.Image:
             side = min(width, height)
             left, top = (width - side) // 2, (height - side) // 2
             box = pipeline.CropBox(left, top, left + side, top + side)
-            return pipeline.decoded_square(im, data, box, min(side, _SIDE * 4), _LIMITS)
+            return pipeline.decoded_square(im, data, box, min(side, target), _LIMITS)
     except UnreadablePictureError:
         raise
     except pipeline.PhotoRejectedError as exc:

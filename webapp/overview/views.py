@@ -1,12 +1,8 @@
 """The signed-in user's own page (both services' photo and profile side by side, diagnosed),
 and the pictures on it, streamed from Graph and SharePoint so the browser holds no token.
 
-Picture caching (issue 5 wants reloads not to refetch; security.md D3 wants no-store for
-photos): `Cache-Control: private, max-age=300` with a strong ETag and `Vary: Cookie`. Private
-keeps shared caches and proxies out; each picture URL carries a version, so a changed photo is
-never served stale; the browser's copy is dropped at sign-out by `Clear-Site-Data: "cache"`
-(auth/views.py), which covers D3's shared-computer risk. After five minutes the browser
-revalidates and gets a 304.
+Each picture URL carries a version (a hash of its bytes); caching and headers are every
+personal picture's (webapp/web/pictures.py).
 """
 
 from __future__ import annotations
@@ -28,6 +24,7 @@ from flask import (
 
 from webapp import about
 from webapp.auth.guard import login_required
+from webapp.changes import wording as changes
 from webapp.microsoft.errors import (
     AccessRefusedError,
     AuthRequiredError,
@@ -40,13 +37,13 @@ from webapp.overview.diagnosis import Action, Diagnosis, diagnose
 from webapp.overview.snapshot import Snapshot, read_snapshot
 from webapp.web import context, ticket
 from webapp.web.errors import named_wait
+from webapp.web.pictures import picture_response, same_origin_only
 from webapp.web.ticket import current_ticket, ticket_rejected
 
 bp = Blueprint("overview", __name__)
 logger = logging.getLogger(__name__)
 
 _GRAPH_SIZE = re.compile(r"[0-9]{1,4}x[0-9]{1,4}")
-MAX_AGE = 300
 
 
 def _recent() -> pictures.RecentPictures:
@@ -111,6 +108,7 @@ def _page(template: str) -> str:
         username=context.user().username,
         ticket=reference,
         version=about.VERSION,
+        recent_changes=changes.recent_summary(context.history(), context.user_key()),
     )
     return render_template(
         template,
@@ -141,29 +139,10 @@ def attributes() -> str:
     return _page("overview/attributes.html")
 
 
-def _same_origin_only() -> None:
-    # Photos are not for other sites' pages (security.md D4: hotlinking, cross-site leaks).
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
-        abort(403)
-
-
 def _serve(photo: Photo | None) -> Response:
     if photo is None:
-        # The page shows "no photo" as text; this answers only a hand-typed URL.
-        return Response("No picture.", status=404, mimetype="text/plain")
-    etag = pictures.version(photo)
-    if request.if_none_match.contains(etag):
-        response = Response(status=304)
-    else:
-        # Fixed type and name (security.md §3.8, D4): never a document, whatever the bytes.
-        response = Response(photo.data, mimetype="image/jpeg")
-        response.headers["Content-Disposition"] = 'inline; filename="photo.jpg"'
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = f"private, max-age={MAX_AGE}"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
+        return picture_response(None, "")
+    return picture_response(photo.data, pictures.version(photo))
 
 
 def _failed(exc: UpstreamError) -> Response:
@@ -186,7 +165,7 @@ def _just_read(name: str) -> Photo | None:
 @login_required
 def graph_picture(size: str | None) -> Response:
     """The photo Outlook and Teams show: the largest, or one of the sizes Graph offers."""
-    _same_origin_only()
+    same_origin_only()
     if size is not None and not _GRAPH_SIZE.fullmatch(size):
         abort(404)
     recent = _just_read("graph") if size is None else None
@@ -204,7 +183,7 @@ def graph_picture(size: str | None) -> Response:
 @login_required
 def sharepoint_picture(size: str) -> Response:
     """SharePoint's small, medium or large picture from the My Site host library (§4.7)."""
-    _same_origin_only()
+    same_origin_only()
     recent = _just_read(f"sharepoint/{size}")
     if recent is not None:
         return _serve(recent)

@@ -289,9 +289,10 @@ def helpdesk_summary(
     username: str,
     ticket: str | None,
     version: str,
+    recent_changes: Iterable[str] = (),
 ) -> str:
-    """The shared helpdesk summary (`webapp.wording`) with the verdicts, the pictures' details
-    and the differing values."""
+    """The shared helpdesk summary (`webapp.wording`) with the verdicts, the pictures' details,
+    the differing values and the person's latest changes (lines from changes/wording.py)."""
     lines = [
         _(
             "Photo: %(verdict)s [%(code)s]",
@@ -347,4 +348,5 @@ def helpdesk_summary(
             sharepoint.picture_error,
         ),
         version=version,
+        recent_changes=recent_changes,
     )

@@ -14,26 +14,40 @@ from __future__ import annotations
 import base64
 import enum
 import json
+import math
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from webapp.microsoft.requester import MIN_RETRY_READ, RetryPolicy
+from webapp.microsoft.session import DEFAULT_TIMEOUT
 from webapp.store import Store
 
 UNFINISHED_TTL = 7 * 24 * 3600
 FINISHED_TTL = 24 * 3600
-# The lock outlives the longest request (three calls of ≤ 10 s retry budget each plus reads,
-# security.md §0 item 7) so a crashed worker cannot block the user for long.
-LOCK_TTL = 60
+
+# The lock must outlive the longest change it protects, or a second change could start while
+# the first is still writing; and it must expire, or a worker killed mid-change leaves the user
+# "busy" for ever. One call to Microsoft ends within its first attempt's connect + read timeout,
+# or, when it retries, within the retry budget plus a last connect and MIN_RETRY_READ
+# (webapp/microsoft/requester.py). The longest change, an upload, makes up to 7 calls (read the old
+# photo, Graph PUT, SharePoint push, the own-photo trigger, three reads to verify) and up to 3
+# token requests through the same session (Graph, SharePoint, the My Site host); decoding the
+# upload and saving records take seconds at most, which the margin covers.
+_CONNECT, _READ = DEFAULT_TIMEOUT
+LONGEST_CALL = max(_CONNECT + _READ, RetryPolicy().budget + _CONNECT + MIN_RETRY_READ)
+CALLS_PER_CHANGE = 7 + 3
+LOCK_TTL = math.ceil(CALLS_PER_CHANGE * LONGEST_CALL) + 30  # 261 s with today's timeouts
 # A form token maps to its op for as long as a double submit could arrive.
 IDEMPOTENCY_TTL = 3600
 
 _OP_ID_BYTES = 16
-_ADD_GUARD = threading.Lock()
+# The lock's value names the op whose writes it protects; the follow-through's reads hold it
+# under this prefix, so that they do not count as the op "running".
+_CHECKING = "checking:"
 
 
 class Kind(enum.StrEnum):
@@ -43,6 +57,7 @@ class Kind(enum.StrEnum):
     RESYNC = "resync"
     REMOVE = "remove"
     UNDO = "undo"
+    RESTORE = "restore"  # an earlier photo put back from the person's history
 
 
 class SideState(enum.StrEnum):
@@ -145,6 +160,11 @@ class Operation:
     def undoable(self) -> bool:
         return self.previous_captured and self.undone_by is None and self.graph.writes > 0
 
+    @property
+    def restorable(self) -> bool:
+        """The photo this change replaced is kept, so the history can put it back."""
+        return self.previous_captured and self.previous is not None
+
     def to_json(self) -> bytes:
         data = asdict(self)
         data["kind"] = self.kind.value
@@ -203,11 +223,24 @@ class OperationStore:
     Keys: `op:<id>` the record, `op-latest:<user>` the user's latest op id, `op-lock:<user>`
     the lock (SET NX with expiry, security.md E5), `op-form:<user>:<token>` a form's op.
     Records are read only through `get(user, op_id)`, so one user never sees another's.
+    `on_change(op, retried)` hears once per run of a change what it achieved (the person's
+    history, webapp/photo/recording.py).
     """
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        on_change: Callable[[Operation, bool], None] | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.on_change = on_change
+
+    def changed(self, op: Operation, retried: bool = False) -> None:
+        """A run of `op` ended (done, failed or interrupted): tell whoever listens."""
+        if self.on_change is not None:
+            self.on_change(op, retried)
 
     def new(self, user: str, kind: Kind, **values: Any) -> Operation:
         now = self.clock()
@@ -216,9 +249,11 @@ class OperationStore:
         )
 
     def save(self, op: Operation) -> None:
-        """Write the record; the user's latest-op pointer follows it."""
+        """Write the record, encrypted (it holds photos, security.md E8); the user's
+        latest-op pointer follows it."""
         ttl = FINISHED_TTL if op.settled and op.verified else UNFINISHED_TTL
-        self.store.set(f"op:{op.id}", op.to_json(), ttl)
+        key = f"op:{op.id}"
+        self.store.set(key, self.store.sealer.seal(op.to_json(), key), ttl)
         latest = self.store.get(f"op-latest:{op.user}")
         if latest is None or latest.decode() == op.id:
             self.store.set(f"op-latest:{op.user}", op.id.encode(), ttl)
@@ -227,8 +262,11 @@ class OperationStore:
         self.store.set(f"op-latest:{op.user}", op.id.encode(), UNFINISHED_TTL)
 
     def get(self, user: str, op_id: str) -> Operation | None:
-        """The user's op, or None when unknown, expired or someone else's."""
-        raw = self.store.get(f"op:{op_id}")
+        """The user's op, or None when unknown, expired, someone else's, or sealed under
+        another SECRET_KEY (then it is as good as expired: no retry, no undo)."""
+        key = f"op:{op_id}"
+        sealed = self.store.get(key)
+        raw = None if sealed is None else self.store.sealer.open(sealed, key)
         if raw is None:
             return None
         op = Operation.from_json(raw)
@@ -252,32 +290,28 @@ class OperationStore:
         return self.store.add(f"op-form:{user}:{token}", op.id.encode(), IDEMPOTENCY_TTL)
 
     def running(self, user: str) -> str | None:
-        """The id of the user's op holding the lock right now, if any."""
+        """The id of the user's op whose writes hold the lock right now, if any."""
         raw = self.store.get(f"op-lock:{user}")
-        return None if raw is None else raw.decode()
+        if raw is None or raw.decode().startswith(_CHECKING):
+            return None
+        return raw.decode()
 
     @contextmanager
-    def lock(self, user: str, holder: str) -> Iterator[None]:
+    def lock(self, user: str, holder: str, *, checking: bool = False) -> Iterator[None]:
         """Hold the user's lock while a change runs; raises OperationBusyError when taken.
 
-        Released in `finally`; if the worker dies, the lock expires after LOCK_TTL.
+        `checking`: the follow-through's read-back of `holder`, not a write. Released in
+        `finally` only if still ours; if the worker dies, the lock expires after LOCK_TTL.
         """
         key = f"op-lock:{user}"
-        # Redis's SET NX is atomic across instances; the file store's add is check-then-set,
-        # so at least this process's threads are serialised around it.
-        with _ADD_GUARD:
-            taken = self.store.add(key, holder.encode(), LOCK_TTL)
-        if not taken:
+        value = f"{_CHECKING if checking else ''}{holder}".encode()
+        if not self.store.add(key, value, LOCK_TTL):
             raw = self.store.get(key)
-            raise OperationBusyError(raw.decode() if raw else None)
+            raise OperationBusyError(raw.decode().removeprefix(_CHECKING) if raw else None)
         try:
             yield
         finally:
-            # The Store has no compare-and-delete: check the holder first, so an expired lock
-            # taken over by another request is not released by us.
-            raw = self.store.get(key)
-            if raw is not None and raw.decode() == holder:
-                self.store.delete(key)
+            self.store.delete_if(key, value)
 
     def set_side(self, op: Operation, name: str, **changes: Any) -> None:
         """Change one side's status and save the record at once (before the next step)."""

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from webapp import audit
 from webapp.imaging.fingerprint import Match
 from webapp.imaging.pipeline import PhotoRejectedError, PipelineLimits, ProcessedPhoto, normalise
 from webapp.microsoft.errors import (
@@ -113,15 +115,25 @@ def retry_allowed(op: Operation, now: float) -> bool:
 
 
 def upload(
-    ops: OperationStore, up: Upstreams, user: str, photo: ProcessedPhoto, form_token: str
+    ops: OperationStore,
+    up: Upstreams,
+    user: str,
+    prepare: Callable[[], ProcessedPhoto],
+    form_token: str,
 ) -> Operation:
-    """Show `photo` everywhere: Graph, then SharePoint, then read back.
+    """Show the photo `prepare` makes everywhere: Graph, then SharePoint, then read back.
 
+    `prepare` (the photo pipeline) runs under the user's lock, so one person cannot decode
+    several uploads at once (issue 16 item 2); its PhotoRejectedError leaves no record behind.
     Raises OperationBusyError when another change of the user is running, and
     AuthRequiredError (after saving the record) when the user must sign in again.
     """
-    op = ops.new(user, Kind.UPLOAD, image=photo.data)
-    return start(ops, up, op, form_token)
+    op = ops.new(user, Kind.UPLOAD)
+
+    def decode() -> None:
+        op.image = prepare().data
+
+    return start(ops, up, op, form_token, prepare=decode)
 
 
 def remove(ops: OperationStore, up: Upstreams, user: str, form_token: str) -> Operation:
@@ -143,28 +155,52 @@ def undo(
         return again
     if target is None or latest is None or latest.id != target.id or not target.undoable:
         return None
-    op = start(
-        ops, up, ops.new(user, Kind.UNDO, image=target.previous, undo_of=target.id), form_token
-    )
-    if op.undo_of == target.id:
-        target.undone_by = op.id
-        ops.save(target)
-    return op
+    undo_op = ops.new(user, Kind.UNDO, image=target.previous, undo_of=target.id)
+    return start(ops, up, undo_op, form_token, undoes=target)
+
+
+def restore(
+    ops: OperationStore, up: Upstreams, user: str, op_id: str, form_token: str
+) -> Operation | None:
+    """Put back the photo `op_id` replaced, from the copy its record keeps (the history's restore).
+
+    The same lock, form token, write path and limit as undo; unlike undo, any of the person's
+    changes whose record is still kept qualifies. None when `op_id` is unknown, expired or
+    replaced no photo.
+    """
+    again = ops.for_form(user, form_token)
+    if again is not None:
+        return again
+    target = ops.get(user, op_id)
+    if target is None or not target.restorable:
+        return None
+    return start(ops, up, ops.new(user, Kind.RESTORE, image=target.previous), form_token)
 
 
 def retry(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Operation | None:
     """Continue `op_id` from where it stopped, with the stored bytes (no re-upload, E2/E3).
 
-    None when the op is unknown. A throttled side is not retried before its `not_before`.
+    None when the op is unknown. A throttled side is not retried before its `not_before`,
+    and a change superseded by a later one is not retried at all: it would put the older
+    photo back over the newer one (a retry form left open in another tab).
     """
     op = ops.get(user, op_id)
     if op is None:
         return None
     with ops.lock(user, op.id):
         op = ops.get(user, op_id) or op
-        if retry_allowed(op, ops.clock()):
-            _advance(ops, up, op)
+        if is_latest(ops, op) and retry_allowed(op, ops.clock()):
+            try:
+                _advance(ops, up, op)
+            finally:
+                ops.changed(op, retried=True)
     return op
+
+
+def is_latest(ops: OperationStore, op: Operation) -> bool:
+    """Whether `op` is the user's latest change (only that one may still write)."""
+    latest = ops.latest(op.user)
+    return latest is not None and latest.id == op.id
 
 
 def follow_up(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Operation | None:
@@ -174,33 +210,63 @@ def follow_up(ops: OperationStore, up: Upstreams, user: str, op_id: str) -> Oper
     and only while `following_through`. None when the op is unknown.
     """
     op = ops.get(user, op_id)
-    if op is None:
-        return None
-    now = ops.clock()
-    if not following_through(op, now):
+    if op is None or not _check_due(op, ops.clock()):
         return op
-    if op.checked_at is not None and now - op.checked_at < CHECK_INTERVAL:
-        return op
-    if op.sharepoint.state is not SideState.VERIFIED:
-        _trigger(up)
-    _check(ops, up, op)
+    # Under the lock, like every write of the record: a retry running in another tab must
+    # not have its states overwritten by this read-back's copy of the record.
+    try:
+        with ops.lock(user, op.id, checking=True):
+            op = ops.get(user, op_id) or op
+            if _check_due(op, ops.clock()):
+                if op.sharepoint.state is not SideState.VERIFIED:
+                    _trigger(up)
+                _check(ops, up, op)
+    except OperationBusyError:
+        pass  # another request is writing or checking: the next poll looks again
     return op
 
 
-def start(ops: OperationStore, up: Upstreams, op: Operation, form_token: str) -> Operation:
-    """Run a new op under the user's lock; a repeated form token returns the first op (E5)."""
+def _check_due(op: Operation, now: float) -> bool:
+    if not following_through(op, now):
+        return False
+    return op.checked_at is None or now - op.checked_at >= CHECK_INTERVAL
+
+
+def start(
+    ops: OperationStore,
+    up: Upstreams,
+    op: Operation,
+    form_token: str,
+    undoes: Operation | None = None,
+    prepare: Callable[[], None] | None = None,
+) -> Operation:
+    """Run a new op under the user's lock; a repeated form token returns the first op (E5).
+
+    `undoes`: the change this op undoes, marked so under the same lock (every save of a
+    record happens under its user's lock). `prepare` runs first under the lock, before
+    anything is recorded.
+    """
     again = ops.for_form(op.user, form_token)
     if again is not None:
         return again
     with ops.lock(op.user, op.id):
+        if prepare is not None:
+            prepare()
         if not ops.remember_form(op.user, form_token, op):
             again = ops.for_form(op.user, form_token)
             if again is not None:
                 return again
         ops.make_latest(op)
         ops.save(op)
+        if undoes is not None:
+            undone = ops.get(op.user, undoes.id) or undoes
+            undone.undone_by = op.id
+            ops.save(undone)
         logger.info("photo op %s (%s) started: %r", op.id, op.kind.value, op)
-        _advance(ops, up, op)
+        try:
+            _advance(ops, up, op)
+        finally:
+            ops.changed(op)
     return op
 
 
@@ -310,6 +376,7 @@ def _write_graph(ops: OperationStore, graph: GraphClient, op: Operation) -> None
         op, "graph", state=SideState.DONE, error=None, not_before=None, writes=op.graph.writes + 1
     )
     logger.info("photo op %s: graph written", op.id)
+    _written(op, "graph")
 
 
 def _write_sharepoint(ops: OperationStore, up: Upstreams, op: Operation) -> None:
@@ -349,9 +416,24 @@ def _write_sharepoint(ops: OperationStore, up: Upstreams, op: Operation) -> None
                 writes=op.sharepoint.writes + 1,
             )
             logger.info("photo op %s: sharepoint written", op.id)
+            _written(op, "sharepoint")
     else:
         ops.set_side(op, "sharepoint", state=SideState.DONE, error=None, not_before=None)
     _trigger(up)
+
+
+# The security event for a write each kind of change makes (issue 16 item 10).
+_EVENTS = {
+    Kind.UPLOAD: "photo.written",
+    Kind.RESYNC: "photo.written",
+    Kind.REMOVE: "photo.removed",
+    Kind.UNDO: "photo.undone",
+    Kind.RESTORE: "photo.restored",
+}
+
+
+def _written(op: Operation, service: str) -> None:
+    audit.event(_EVENTS[op.kind], account=op.user, op=op.id, service=service)
 
 
 def _refused(exc: UpstreamError) -> bool:
@@ -431,8 +513,10 @@ __all__ = [
     "Outcome",
     "Upstreams",
     "follow_up",
+    "is_latest",
     "outcome",
     "remove",
+    "restore",
     "retry",
     "retry_allowed",
     "undo",

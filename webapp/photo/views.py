@@ -18,19 +18,21 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from webapp import about
+from webapp import about, audit
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
-from webapp.photo import update, wording
+from webapp.photo import recording, update, wording
 from webapp.photo.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
 from webapp.photo.operations import Operation, OperationBusyError, OperationStore, SideState
 from webapp.photo.resync import resync as start_resync
@@ -51,7 +53,12 @@ F = TypeVar("F", bound=FlaskForm)
 
 
 def operations() -> OperationStore:
-    return OperationStore(context.store())
+    """The op records; every run of a change is told to the person's history."""
+    history, rid = context.history(), request_id()
+    return OperationStore(
+        context.store(),
+        on_change=lambda op, retried: recording.record(history, op, retried, request_id=rid),
+    )
 
 
 def upstreams() -> update.Upstreams:
@@ -143,18 +150,23 @@ def save() -> Response | tuple[str, int]:
         return _upload_page(form, errors, 400)
     limits = pipeline_limits()
     # Read at most one byte past the limit: the pipeline refuses it (MAX_CONTENT_LENGTH already
-    # bounds the request, security.md B1). The file name is never used (B13).
-    data = form.photo.data.read(limits.max_bytes + 1)
+    # bounds the request, security.md B1). The file name is never used (B13). Handed over once:
+    # decoding drops the bytes before Microsoft is called.
+    received = [form.photo.data.read(limits.max_bytes + 1)]
     crop = form.crop()
     box = None if crop is None else CropBox(crop[0], crop[1], crop[0] + crop[2], crop[1] + crop[2])
     try:
-        photo = normalise(data, box, limits)
+        # Decoded under the user's lock (in `update.upload`): one person, one decode at a time.
+        op = update.upload(
+            *mine(), lambda: normalise(received.pop(), box, limits), form.form_token.data
+        )
     except PhotoRejectedError as exc:
-        current_app.logger.info("photo refused: %s", exc.reason.value)
+        audit.event("photo.refused", reason=exc.reason.value)
+        recording.record_rejected(
+            context.history(), context.user_key(), exc.reason, request_id=request_id()
+        )
         return _upload_page(form, wording.rejection(exc.reason, limits), 422)
-    finally:
-        del data
-    return _progress(update.upload(*mine(), photo, form.form_token.data))
+    return _progress(op)
 
 
 @bp.get("/photo/saving/<form_token>.json")
@@ -235,6 +247,7 @@ class StatusView:
 def status_view(op: Operation) -> StatusView:
     now = time.time()
     running = operations().running(op.user) == op.id
+    latest = update.is_latest(operations(), op)
     result = update.outcome(op, now, running)
     sides = [("graph", op.graph)] if op.writes_graph else []
     sides.append(("sharepoint", op.sharepoint))
@@ -256,8 +269,8 @@ def status_view(op: Operation) -> StatusView:
         following=running or update.following_through(op, now),
         elapsed=0 if op.written_at is None else int(now - op.written_at),
         limit=update.FOLLOW_THROUGH_SECONDS,
-        can_retry=not running and update.retry_allowed(op, now),
-        can_undo=op.undoable and _is_latest(op),
+        can_retry=not running and update.retry_allowed(op, now) and latest,
+        can_undo=op.undoable and latest,
         summary=wording.helpdesk_summary(
             op,
             result,
@@ -267,11 +280,6 @@ def status_view(op: Operation) -> StatusView:
             version=about.VERSION,
         ),
     )
-
-
-def _is_latest(op: Operation) -> bool:
-    latest = operations().latest(op.user)
-    return latest is not None and latest.id == op.id
 
 
 @bp.get("/photo/status/<op_id>")
@@ -315,6 +323,19 @@ def undo() -> Response:
     return _progress(op)
 
 
+@bp.post("/photo/restore")
+@login_required
+@_writes
+def restore() -> Response:
+    """Put back a photo an earlier change replaced (the form is on the history page)."""
+    form = _posted(OperationForm())
+    op = update.restore(*mine(), form.op_id.data, form.form_token.data)
+    if op is None:
+        flash(str(wording.RESTORE_NOT_POSSIBLE), "error")
+        return redirect(url_for("history.index"), 303)
+    return _progress(op)
+
+
 @bp.get("/photo/remove")
 @login_required
 def remove() -> str:
@@ -352,6 +373,11 @@ def limited_page() -> Response:
     current = limiter.current_limit
     wait = max(1, int(current.reset_at - time.time())) if current is not None else 3600
     minutes = -(-wait // 60)
+    if g.get("user") is not None:
+        subject = "resync" if request.endpoint == "photo.resync_start" else "photo"
+        recording.record_limited(
+            context.history(), context.user_key(), subject, wait, request_id=request_id()
+        )
     body = render_template(
         "photo/limited.html",
         message=wording.rate_limited(minutes),

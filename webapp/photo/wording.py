@@ -15,6 +15,7 @@ from webapp.imaging.pipeline import PipelineLimits, Rejection
 from webapp.microsoft.errors import UpstreamError
 from webapp.photo.operations import Kind, Operation, SideState
 from webapp.photo.update import NO_GRAPH_PHOTO, SHAREPOINT_SYNC_HOURS, Outcome
+from webapp.wording import PHOTO_REJECTIONS
 
 # Said by the upload page before sending a file over the limit (issue 17).
 UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
@@ -30,27 +31,9 @@ def accepted(limits: PipelineLimits) -> LazyString:
     )
 
 
-_REJECTIONS: dict[Rejection, LazyString] = {
-    Rejection.EMPTY: _l("No photo arrived. Please choose a photo file."),
-    Rejection.UNSUPPORTED_FORMAT: _l("This file is not a photo ProfileFix can use."),
-    Rejection.ANIMATED: _l("Animated pictures cannot be profile photos."),
-    Rejection.TOO_LARGE_BYTES: _l("The file is too large."),
-    Rejection.TOO_MANY_PIXELS: _l("The picture has too many pixels to handle safely."),
-    Rejection.TOO_SMALL: _l("The picture is too small to look sharp."),
-    Rejection.CORRUPT: _l("The file is damaged or incomplete and cannot be read."),
-    Rejection.BAD_CROP: _l("The chosen square does not fit the photo. Please choose it again."),
-    Rejection.OUTPUT_TOO_LARGE: _l("The photo could not be made small enough for Microsoft 365."),
-    Rejection.BUSY: _l("Many photos are being processed right now. Please try again in a minute."),
-    Rejection.TOO_LARGE_TO_DECODE: _l(
-        "The picture is too large to handle safely as it is saved. Save it as a standard JPEG "
-        "photo or at a smaller size, and try again."
-    ),
-}
-
-
 def rejection(reason: Rejection, limits: PipelineLimits) -> list[LazyString]:
     """Why the photo was refused, what is accepted, and that nothing changed (security.md B9)."""
-    return [_REJECTIONS[reason], accepted(limits), _l("Nothing was changed.")]
+    return [PHOTO_REJECTIONS[reason], accepted(limits), _l("Nothing was changed.")]
 
 
 _SIDE_STATES: dict[SideState, LazyString] = {
@@ -211,6 +194,9 @@ def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
 
 BUSY = _l("Another change of your photo is still being saved. Here is its progress.")
 UNDO_NOT_POSSIBLE = _l("This change can no longer be undone. Nothing was changed.")
+RESTORE_NOT_POSSIBLE = _l(
+    "That photo is no longer kept, so it cannot be put back. Nothing was changed."
+)
 
 
 def rate_limited(minutes: int) -> LazyString:
@@ -227,6 +213,7 @@ KIND_TITLES: dict[Kind, LazyString] = {
     Kind.RESYNC: _l("Copy your photo to SharePoint"),
     Kind.REMOVE: _l("Remove your photo"),
     Kind.UNDO: _l("Undo your last change"),
+    Kind.RESTORE: _l("Restore an earlier photo"),
 }
 
 

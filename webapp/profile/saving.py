@@ -57,6 +57,8 @@ class SaveResult:
     failed: Mapping[str, UpstreamError] = field(default_factory=dict)
     not_confirmed: tuple[str, ...] = ()
     read_error: UpstreamError | None = None
+    # What Graph held before, for each field a PATCH was sent for (the person's history).
+    before: Mapping[str, Value] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -230,4 +232,5 @@ def save(
         refused={**blocked, **writer.refused},
         failed={**{n: e for n, e in unread.items() if e is not None}, **writer.failed},
         not_confirmed=not_confirmed,
+        before={name: current.row(name).graph_value for name in changes},
     )

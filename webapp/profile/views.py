@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from flask import Blueprint, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
-from webapp import about
+from webapp import about, audit
 from webapp.auth.guard import login_required
-from webapp.profile import wording
+from webapp.changes import wording as changes
+from webapp.extensions import limiter
+from webapp.profile import recording, wording
 from webapp.profile.fields import EDITABLE_BY_NAME
 from webapp.profile.forms import (
     KEEP_MINE,
@@ -23,9 +25,17 @@ from webapp.profile.reading import ProfileView, read_profile
 from webapp.profile.saving import SaveResult
 from webapp.profile.saving import save as save_profile
 from webapp.web import context, ticket
+from webapp.web.errors import request_id
 from webapp.web.ticket import current_ticket
 
 bp = Blueprint("profile", __name__)
+
+# Twenty profile saves per user and hour, shared by saving and resolving a conflict. A save
+# costs a Graph PATCH per group of fields plus a SharePoint write per changed SharePoint field
+# and a read of both sides: twenty is several sittings of corrections for a person, and keeps
+# a script from spending the tenant's Graph and SharePoint budget (security.md §3.6, C9).
+WRITE_LIMIT = "20 per hour"
+_writes = limiter.shared_limit(WRITE_LIMIT, scope="profile-write")
 
 
 def _form(view: ProfileView, typed: dict[str, str], tokens: dict[str, str]) -> ProfileFields:
@@ -78,6 +88,7 @@ def _render(
                 ticket=reference,
                 taken_at=datetime.now(UTC),
                 version=about.VERSION,
+                recent_changes=changes.recent_summary(context.history(), context.user_key()),
             ),
         ),
         status,
@@ -93,6 +104,11 @@ def index() -> tuple[str, int]:
 
 def _saved(form: ProfileFields) -> Response | tuple[str, int]:
     result = save_profile(context.graph(), context.sharepoint(), form.submission(), session)
+    if result.saved:
+        audit.event("profile.saved", fields=",".join(result.saved))
+    if result.refused:
+        audit.event("profile.refused", fields=",".join(result.refused))
+    recording.record_save(context.history(), context.user_key(), result, request_id=request_id())
     if result.complete:
         # Post/redirect/get: a reload shows what both sides hold now and sends nothing twice.
         for category, line in wording.outcome_lines(result):
@@ -106,12 +122,14 @@ def _saved(form: ProfileFields) -> Response | tuple[str, int]:
 
 @bp.post("/profile")
 @login_required
+@_writes
 def save() -> Response | tuple[str, int]:
     return _saved(ProfileForm())
 
 
 @bp.post("/profile/resolve")
 @login_required
+@_writes
 def resolve() -> Response | tuple[str, int]:
     """The conflict step: save the fields where the user kept their own version."""
     form = ResolveForm()

@@ -7,9 +7,9 @@ translated text (Flask-Babel, English source strings with named parameters).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import datetime
 
-from babel.dates import format_skeleton, get_month_names
+from babel.dates import get_month_names
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -29,25 +29,9 @@ from webapp.profile.validation import (
     FieldProblem,
     Problem,
 )
-from webapp.profile.values import BIRTHDAY_YEAR, Birthday, Value
+from webapp.profile.values import Birthday, Value
 
-LABELS = {
-    "about_me": _l("About me"),
-    "skills": _l("Skills"),
-    "interests": _l("Interests"),
-    "past_projects": _l("Past projects"),
-    "responsibilities": _l("Ask me about"),
-    "schools": _l("Schools"),
-    "birthday": _l("Birthday"),
-    "mobile_phone": _l("Mobile phone"),
-    "display_name": _l("Name"),
-    "job_title": _l("Job title"),
-    "department": _l("Department"),
-    "office": _l("Office"),
-    "business_phone": _l("Business phone"),
-    "manager": _l("Manager"),
-    "company": _l("Company"),
-}
+LABELS = wording.FIELD_LABELS
 
 # What to write where the request text names the new value (a placeholder the user replaces).
 WANTED = {
@@ -171,8 +155,7 @@ def month_names() -> list[tuple[int, str]]:
 
 def birthday(value: Birthday) -> str:
     """The day and month in the user's language."""
-    locale = str(get_locale() or "en")
-    return format_skeleton("MMMMd", date(BIRTHDAY_YEAR, value.month, value.day), locale=locale)
+    return wording.birthday(value.day, value.month, None)
 
 
 def value(item: Value) -> str:
@@ -347,8 +330,10 @@ def helpdesk_summary(
     ticket: str | None,
     taken_at: datetime,
     version: str,
+    recent_changes: Iterable[str] = (),
 ) -> str:
-    """The shared helpdesk summary (`webapp.wording`) with each field whose two sides differ."""
+    """The shared helpdesk summary (`webapp.wording`) with each field whose two sides differ
+    and the person's latest changes (lines from changes/wording.py)."""
     lines: list[str] = []
     if view.differing:
         lines.append(_("Fields that differ between Entra ID and SharePoint:"))
@@ -372,4 +357,5 @@ def helpdesk_summary(
         taken_at=taken_at,
         failures=(view.graph_error, view.sharepoint_error),
         version=version,
+        recent_changes=recent_changes,
     )

@@ -1,5 +1,6 @@
-"""This request's typed context: the app's settings, record store, HTTP session and call
-options, the signed-in account with its Graph and SharePoint clients, and absolute links.
+"""This request's typed context: the app's settings, record store, change history, HTTP
+session and call options, the signed-in account with its Graph and SharePoint clients, and
+absolute links.
 
 Views and helpers use these accessors; only this module looks into `app.extensions`, which
 `create_app()` fills. Clients are built once per request and cached on `g`; their tokens are
@@ -21,6 +22,7 @@ from flask import current_app, g, session, url_for
 
 from webapp.auth.flow import Auth, EntraMemory, InteractionRequiredError, SignedInUser
 from webapp.auth.rounds import SignInRounds
+from webapp.changes.log import HistoryLog
 from webapp.microsoft.errors import AuthRequiredError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.requester import CallOptions
@@ -57,6 +59,11 @@ def call_options() -> CallOptions:
 def store() -> Store:
     """The record store (Redis, or files on one machine)."""
     return cast(Store, current_app.extensions["store"])
+
+
+def history() -> HistoryLog:
+    """Where changes are recorded and read (webapp/changes/log.py)."""
+    return _extension("history", HistoryLog)
 
 
 def per_app(kind: type[T]) -> T:

@@ -14,6 +14,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import SecurityError
 from werkzeug.wrappers import Response
 
+from webapp import audit
 from webapp.extensions import limiter
 from webapp.settings import SettingsError
 from webapp.web import context
@@ -56,6 +57,7 @@ def _install_shim(state: BlueprintSetupState) -> None:
 @bp.app_errorhandler(SecurityError)
 def _untrusted_host(exc: SecurityError) -> tuple[str, int, dict[str, str]]:
     """A Host we do not serve: no URL can be built for it, so the branded page cannot be."""
+    audit.event("request.refused", status=400, reason="host")
     return "Bad Request: this host name is not served here.\n", 400, _PLAIN
 
 
