@@ -121,6 +121,9 @@ def demo_sign_in(page: Page, live_server: LiveServer, key: str, start: str = "/"
         page.get_by_role("link", name="Sign in").first.click()
     page.get_by_label(user.upn, exact=False).check()
     page.get_by_role("button", name="Sign in").click()
+    # The consent page (or the answer going back to the app) must have loaded before asking
+    # whether it has an Accept button: the click returns once the navigation has started.
+    page.wait_for_load_state()
     if page.get_by_role("button", name="Accept").count():
         page.get_by_role("button", name="Accept").click()
     page.wait_for_url(lambda url: in_app(url) or stepping_up(url))
