@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
+from typing import Protocol, TypedDict, Unpack
 
 import jwt
-from flask import Flask, Response, g, request
+from flask import Blueprint, Flask, Response, g, request
 
+from m365_emulator.faults import Fault
 from m365_emulator.tenant import LoggedRequest, Origins, Tenant
 from m365_emulator.transport import DROPPED_CONNECTION
 
@@ -25,7 +27,23 @@ _LOGGED_HEADERS = ("User-Agent", "Accept", "Content-Type", "client-request-id", 
 DEMO_PHOTO_CACHE_LIFETIME = 30.0
 
 
-def demo_tenant(origins: Origins | None = None, **options: object) -> Tenant:
+class _Service(Protocol):
+    """What each service module (`entra`, `graph`, `sharepoint`) provides to the app."""
+
+    bp: Blueprint
+
+    def error_response(self, fault: Fault) -> Response: ...
+
+
+class DemoOptions(TypedDict, total=False):
+    """The `Tenant` options a caller of `demo_tenant` may override."""
+
+    photo_pull_interval: float
+    photo_cache_lifetime: float
+    photo_model: str
+
+
+def demo_tenant(origins: Origins | None = None, **options: Unpack[DemoOptions]) -> Tenant:
     """The demo tenant with its seeded users, with demo timings unless overridden."""
     from m365_emulator.seed import seed_demo_tenant
 
@@ -42,14 +60,14 @@ def create_app(tenant: Tenant | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     app.extensions["m365_tenant"] = tenant
-    services = {"entra": entra, "graph": graph, "sharepoint": sharepoint}
+    services: dict[str, _Service] = {"entra": entra, "graph": graph, "sharepoint": sharepoint}
     # Blueprint name → the service it belongs to (Graph's beta endpoints are Graph too).
     service_of = {name: name for name in services} | {"graph_beta": "graph"}
     for module in (entra, graph, graph_beta, sharepoint):
         app.register_blueprint(module.bp)
 
     @app.before_request
-    def _apply_fault_plan():  # type: ignore[no-untyped-def]
+    def _apply_fault_plan() -> Response | None:
         service = service_of.get(request.blueprint or "")
         if service is None:
             return None
@@ -87,7 +105,7 @@ def create_app(tenant: Tenant | None = None) -> Flask:
         return services[service].error_response(fault)
 
     @app.after_request
-    def _finish_log(response):  # type: ignore[no-untyped-def]
+    def _finish_log(response: Response) -> Response:
         entry = g.get("m365_log")
         if entry is not None:
             entry.status = response.status_code

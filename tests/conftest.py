@@ -68,8 +68,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         ssl_context=context,
     )
     url = f"https://127.0.0.1:{server.server_port}"
-    # The app still assumes the classic photo model: app side of issue 13 removes this.
-    tenant = demo_tenant(Origins.single(url), photo_model="classic")
+    tenant = demo_tenant(Origins.single(url))
     apps.append(create_app(tenant))
     thread = threading.Thread(target=server.serve_forever, name="m365-emulator", daemon=True)
     thread.start()

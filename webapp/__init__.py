@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from types import TracebackType
 from urllib.parse import urlsplit
 
 import redis
@@ -25,14 +26,16 @@ from webapp.microsoft.requester import CallOptions
 from webapp.microsoft.session import bound_concurrency, build_session, decorated_user_agent
 from webapp.sealing import Sealer
 from webapp.settings import Settings, from_environment
-from webapp.store import FileStore, RedisStore, Store, connect_redis
+from webapp.store import FileStore, RedisStore, connect_redis
 from webapp.web import observability
 
 
 class ProfileFix(Flask):
     """Flask, with one log line (not a traceback per request) while the record store is down."""
 
-    def log_exception(self, exc_info) -> None:  # type: ignore[no-untyped-def, override]
+    def log_exception(
+        self, exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None]
+    ) -> None:
         if isinstance(exc_info[1], redis.RedisError):
             self.logger.error(
                 "record store unavailable on %s %s: %s",
@@ -119,10 +122,10 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
     )
-    if settings.redis_url:
+    if isinstance(store, RedisStore):  # settings.redis_url is set
         app.config.update(
             SESSION_TYPE="redis",
-            SESSION_REDIS=store.client,  # type: ignore[attr-defined]
+            SESSION_REDIS=store.client,
             RATELIMIT_STORAGE_URI=settings.redis_url,
             RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
         )
@@ -141,7 +144,8 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         app.config["TRUSTED_HOSTS"] = [urlsplit(settings.public_url).hostname]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+        proxied = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+        app.wsgi_app = proxied  # type: ignore[method-assign]  # Flask's way to add middleware
 
     from webapp.web import errors
 
@@ -187,7 +191,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         app.register_blueprint(module.bp)
 
 
-def _store(app: Flask, settings: Settings) -> Store:
+def _store(app: Flask, settings: Settings) -> RedisStore | FileStore:
     sealer = Sealer.from_secret(settings.secret_key, "records")
     if settings.redis_url:
         return RedisStore(connect_redis(settings.redis_url), sealer)

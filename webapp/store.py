@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis
 from cachelib import FileSystemCache
@@ -140,8 +140,9 @@ class RedisStore:
         self._delete_if = client.register_script(_DELETE_IF)
         self._append = client.register_script(_APPEND)
 
+    # The client is made without decode_responses, so Redis answers bytes, never str.
     def get(self, key: str) -> bytes | None:
-        return self.client.get(self.prefix + key)
+        return cast(bytes | None, self.client.get(self.prefix + key))
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
         self.client.set(self.prefix + key, value, ex=ttl)
@@ -150,7 +151,7 @@ class RedisStore:
         return bool(self.client.set(self.prefix + key, value, ex=ttl, nx=True))
 
     def pop(self, key: str) -> bytes | None:
-        return self.client.getdel(self.prefix + key)
+        return cast(bytes | None, self.client.getdel(self.prefix + key))
 
     def delete(self, key: str) -> None:
         self.client.delete(self.prefix + key)
@@ -172,7 +173,7 @@ class RedisStore:
         ttl: int,
     ) -> str:
         flat = [part for pair in fields.items() for part in pair]
-        entry_id = self._append(
+        entry_id: bytes = self._append(
             keys=[self.prefix + key], args=[at_ms, max_entries, min_ms, ttl, *flat]
         )
         return entry_id.decode()
@@ -181,11 +182,17 @@ class RedisStore:
         self, key: str, min_ms: int, count: int | None = None
     ) -> list[tuple[str, dict[str, bytes]]]:
         found = self.client.xrevrange(self.prefix + key, "+", str(min_ms), count=count)
-        return [(entry_id.decode(), _str_keys(fields)) for entry_id, fields in found]
+        return [(entry_id.decode(), _str_keys(fields)) for entry_id, fields in _entries(found)]
 
     def entry(self, key: str, entry_id: str) -> dict[str, bytes] | None:
-        found = self.client.xrange(self.prefix + key, entry_id, entry_id)
+        found = _entries(self.client.xrange(self.prefix + key, entry_id, entry_id))
         return _str_keys(found[0][1]) if found else None
+
+
+def _entries(found: object) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """XRANGE's answer as the client parses it: without decode_responses every id, name and
+    value is bytes (redis-py's types also allow str and nil, which this client never gives)."""
+    return cast(list[tuple[bytes, dict[bytes, bytes]]], found)
 
 
 def _str_keys(fields: Mapping[bytes, bytes]) -> dict[str, bytes]:

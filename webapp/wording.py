@@ -95,7 +95,7 @@ def when(moment: datetime | None) -> str:
     """A date and time in the user's language and time zone; "unknown" when absent."""
     if moment is None:
         return _("unknown")
-    return format_datetime(moment, "medium")
+    return str(format_datetime(moment, "medium"))
 
 
 def upstream_failure(error: UpstreamError) -> str:

@@ -48,9 +48,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     mp.setenv("PROFILEFIX_ENV_FILE", str(tmp_path_factory.mktemp("env") / "none.env"))
     app = create_app(instance_path=str(tmp_path_factory.mktemp("instance")))
     mp.undo()
-    # The app still assumes the classic photo model: app side of issue 13 removes this
-    # (a setting, so the per-test `reset()` keeps it).
-    app.extensions["demo_tenant"].photo_model = "classic"
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

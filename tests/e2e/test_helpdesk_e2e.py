@@ -69,7 +69,7 @@ def keyboard_sign_in(page: Page, upn: str) -> None:
     ("path", "heading"),
     [
         ("/photo?ticket=INC0012345", "Skift dit billede"),
-        ("/photo/resync?ticket=INC0012345", "Vis dit billede i SharePoint"),
+        ("/photo/resync?ticket=INC0012345", "Vis dit aktuelle billede i SharePoint"),
         ("/attributes?ticket=INC0012345", "Dine profiloplysninger i Entra ID og SharePoint"),
         ("/?ticket=INC0012345", "Hej Sam Okafor"),
     ],

@@ -13,26 +13,26 @@ from tests.e2e.conftest import LiveServer, demo_sign_in
 
 pytestmark = pytest.mark.e2e
 
-SAME = "SharePoint shows the same photo as Outlook and Teams."
-OLDER = "SharePoint shows an older photo than Outlook and Teams."
+SAME = "SharePoint shows your current photo, the same as Outlook and Teams."
+OLDER = "SharePoint still shows an older copy of your photo from its cache."
 PLACEHOLDER = "SharePoint shows a placeholder instead of your photo."
 NO_PHOTO = "You have no profile photo in Microsoft 365 yet."
-CANNOT_TELL = "We cannot tell right now whether your photo is in sync."
+CANNOT_TELL = "We cannot tell right now which photo SharePoint shows."
 
+# The demo tenant runs the current photo model (reference §9.1); stale-photo and placeholder
+# keep the classic sync.
 EXPECTED = {
     "in-sync": SAME,
     "stale-photo": OLDER,
     "placeholder": PLACEHOLDER,
     "no-photo": NO_PHOTO,
     "drifted-attributes": SAME,
-    "no-mailbox": PLACEHOLDER,
+    "no-mailbox": SAME,
     "graph-throttled": SAME,
     "half-profile": NO_PHOTO,
     "synced-onprem": NO_PHOTO,
-    # On the classic model (tests/e2e/conftest.py) these two show SharePoint's older library
-    # copy; the app side of issue 13 gives them their current-model verdicts.
     "cached-photo": OLDER,
-    "legacy-copy": OLDER,
+    "legacy-copy": SAME,
     # SharePoint refuses every token of theirs: after one round through sign-in its part
     # could not be read (issue 14).
     "no-sharepoint": CANNOT_TELL,
@@ -92,9 +92,31 @@ def test_stale_photo_user_sees_both_pictures_and_the_way_to_fix_it(
     expect(
         page.get_by_alt_text("Large picture of Sam Okafor as SharePoint shows it")
     ).to_be_visible()
-    expect(page.get_by_role("link", name="Push your photo to SharePoint now")).to_have_attribute(
-        "href", "/photo/resync"
-    )
+    expect(
+        page.get_by_role("link", name="Make SharePoint show my current photo now")
+    ).to_have_attribute("href", "/photo/resync")
+
+
+def test_cached_photo_user_sees_sharepoints_older_copy_until_its_cache_refreshes(
+    page: Page, live_server: LiveServer
+) -> None:
+    open_overview(page, live_server, "cached-photo")
+    expect(page.locator("[data-verdict]")).to_have_text(OLDER)
+    expect(page.get_by_text("SharePoint refreshes its copy by itself")).to_be_visible()
+    live_server.tenant.clock.advance(live_server.tenant.photo_cache_lifetime)
+    page.reload()
+    expect(page.locator("[data-verdict]")).to_have_text(SAME)
+
+
+def test_legacy_copy_user_sees_the_old_copy_as_a_fact_beside_the_verdict(
+    page: Page, live_server: LiveServer
+) -> None:
+    open_overview(page, live_server, "legacy-copy")
+    expect(page.locator("[data-verdict]")).to_have_text(SAME)
+    expect(page.get_by_text("An old copy of your photo is still stored here.")).to_be_visible()
+    expect(
+        page.get_by_alt_text("Old copy of the photo of Aisha Bello in SharePoint's picture library")
+    ).to_be_visible()
 
 
 def test_drifted_attributes_are_marked_in_the_table(page: Page, live_server: LiveServer) -> None:

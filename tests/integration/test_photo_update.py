@@ -2,6 +2,8 @@
 
 Each test signs in through real MSAL, drives the pages as a browser would (CSRF tokens from the
 forms) and checks what Microsoft received in the emulator's request log (security.md §5 B, C, E).
+The tenant runs the current photo model (reference §9.1); `stale-photo` keeps the classic sync,
+where SharePoint takes the push, so the push's failures and retries are tested with it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tests.integration.conftest import SignIn
 from webapp.imaging.fingerprint import same_picture
 from webapp.microsoft.throttle import LocalThrottleGate
 from webapp.photo.operations import Kind, OperationStore, SideState
+from webapp.photo.update import CHECK_INTERVAL, FOLLOW_THROUGH_SECONDS, MAX_PUSH_ATTEMPTS
 
 SET_PICTURE = "SetMyProfilePicture"
 PHOTO_PATH = "/me/photo/$value"
@@ -114,8 +117,27 @@ def calls(tenant: Tenant, service: str, method: str, path_part: str) -> int:
 
 
 def sharepoint_large(tenant: Tenant, key: str) -> bytes | None:
+    """The large thumbnail in SharePoint's legacy library (what a classic tenant shows)."""
     pictures = tenant.user(key).sharepoint.pictures
     return None if pictures is None else pictures.large
+
+
+def front_door(tenant: Tenant, key: str) -> bytes | None:
+    """The copy SharePoint's front-door cache serves on the current model (reference §9.1)."""
+    copy = tenant.user(key).sharepoint.front_door
+    return None if copy is None else copy.data
+
+
+def looked_at_later(app: Flask, tenant: Tenant, key: str, op: str, *, after: float) -> None:
+    """As if the change had been written and last checked `after` seconds earlier: the status
+    page's next look may read back again (no real sleep; the app's record moves instead)."""
+    store = ops(app)
+    record = store.get(user_key(tenant, key), op)
+    assert record is not None and record.written_at is not None
+    record.written_at -= after
+    if record.checked_at is not None:
+        record.checked_at -= after
+    store.save(record)
 
 
 def graph_photo(tenant: Tenant, key: str) -> bytes | None:
@@ -165,32 +187,140 @@ def no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Callable[[], None]:
 # -- the happy path ------------------------------------------------------------------------------
 
 
-def test_upload_saves_the_previous_photo_then_writes_graph_then_sharepoint_and_verifies(
+def test_upload_saves_the_previous_photo_writes_graph_offers_sharepoint_once_and_verifies(
     app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
 ) -> None:
-    sign_in.as_user("stale-photo")
-    before = graph_photo(tenant, "stale-photo")
+    sign_in.as_user("in-sync")
+    before = graph_photo(tenant, "in-sync")
     tenant.requests.clear()
 
     response = upload(client, phone_photo)
-    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
+    op = ops(app).get(user_key(tenant, "in-sync"), op_id(response))
 
     assert op is not None and op.previous == before  # the undo copy (E1)
     order = [(r.method, r.path) for r in tenant.requests if r.service != "entra"]
     first_put = order.index(("PUT", f"/v1.0{PHOTO_PATH}"))
     assert ("GET", f"/v1.0{PHOTO_PATH}") in order[:first_put]  # read before the first write
+    # One offer to SharePoint, which a current tenant refuses (reference §9.1).
     assert writes(tenant) == [
         ("graph", "PUT", f"/v1.0{PHOTO_PATH}"),
         ("sharepoint", "POST", f"/_api/SP.UserProfiles.PeopleManager/{SET_PICTURE}"),
     ]
-    assert calls(tenant, "sharepoint", "GET", "userphoto.aspx") >= 1  # the own-photo trigger
+    assert [r.status for r in tenant.requests_to("sharepoint") if r.method == "POST"] == [403]
+    assert calls(tenant, "sharepoint", "GET", "afdcache.ashx") >= 1  # what SharePoint serves
     assert op.graph.state is SideState.VERIFIED
     assert op.sharepoint.state is SideState.VERIFIED
-    assert same_picture(graph_photo(tenant, "stale-photo"), op.image)
-    assert same_picture(sharepoint_large(tenant, "stale-photo"), op.image)
+    assert same_picture(graph_photo(tenant, "in-sync"), op.image)
+    assert same_picture(front_door(tenant, "in-sync"), op.image)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Outlook, Teams and SharePoint show the same photo" in page
     assert "Undo this change" in page
+    assert "could not be updated" not in page and "status-failed" not in page
+
+
+def test_upload_while_sharepoint_serves_its_cached_copy_is_done_once_the_cache_refreshes(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("in-sync")
+    client.get("/")  # SharePoint's cache now holds the current photo
+    before = graph_photo(tenant, "in-sync")
+    response = upload(client, phone_photo)
+    status_page = response.headers["Location"]
+    op = ops(app).get(user_key(tenant, "in-sync"), op_id(response))
+    assert op is not None and op.graph.state is SideState.VERIFIED
+    assert op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT
+    assert same_picture(front_door(tenant, "in-sync"), before)
+
+    data = client.get(f"{status_page}.json").get_json()
+    assert (data["outcome"], data["following"]) == ("checking", True)
+    assert data["served"] == (
+        "SharePoint pages still show the previous picture, from SharePoint's cache."
+    )
+    assert any("That is not an error" in step for step in data["next_steps"])
+    assert "status-failed" not in client.get(status_page).get_data(as_text=True)
+
+    tenant.clock.advance(tenant.photo_cache_lifetime)
+    looked_at_later(app, tenant, "in-sync", op.id, after=CHECK_INTERVAL)
+    data = client.get(f"{status_page}.json").get_json()
+    assert (data["outcome"], data["following"]) == ("verified", False)
+    page = client.get(status_page).get_data(as_text=True)
+    assert "Done: Outlook, Teams and SharePoint show the same photo." in page
+
+
+def test_checking_stops_after_a_bounded_time_saying_when_to_look_again(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("in-sync")
+    client.get("/")
+    response = upload(client, phone_photo)
+    status_page = response.headers["Location"]
+    looked_at_later(app, tenant, "in-sync", op_id(response), after=FOLLOW_THROUGH_SECONDS)
+
+    data = client.get(f"{status_page}.json").get_json()
+    assert (data["outcome"], data["following"]) == ("sharepoint_later", False)
+    page = unescape(client.get(status_page).get_data(as_text=True))
+    assert (
+        "Saved. Outlook and Teams show it; SharePoint still shows the previous picture from its "
+        "cache." in page
+    )
+    # The demo cache keeps a copy 30 s; SharePoint said so (Cache-Control), the page says when.
+    assert "may keep its copy for up to 1 more minute: look again then" in page
+    assert 'id="retry"' not in page and "status-failed" not in page
+    assert "24 hours" not in page and "72 hours" not in page
+
+    tenant.clock.advance(tenant.photo_cache_lifetime)
+    looked_at_later(app, tenant, "in-sync", op_id(response), after=CHECK_INTERVAL)
+    page = client.get(status_page).get_data(as_text=True)  # "Check again"
+    assert "Done: Outlook, Teams and SharePoint show the same photo." in page
+
+
+def test_a_push_failing_with_a_server_error_is_no_failure_once_sharepoint_serves_the_photo(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    # Where local uploads are disabled, 5xx answers are seen as well as 403 (reference §9.1).
+    sign_in.as_user("in-sync")
+    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
+    response = upload(client, phone_photo)
+    op = ops(app).get(user_key(tenant, "in-sync"), op_id(response))
+    assert op is not None and op.verified
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Done: Outlook, Teams and SharePoint show the same photo." in page
+    assert "could not be updated" not in page
+
+
+def test_a_push_that_keeps_failing_is_offered_once_more_then_left_to_sharepoint(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("in-sync")
+    client.get("/")  # the cache holds the old photo, so the read-back cannot settle it
+    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
+    response = upload(client, phone_photo)
+    status_page = response.headers["Location"]
+    page = client.get(status_page).get_data(as_text=True)
+    assert "Outlook and Teams have the change, but SharePoint could not be updated yet" in page
+    assert 'id="retry"' in page
+
+    post_form(client, status_page, "/photo/retry")
+    assert calls(tenant, "sharepoint", "POST", SET_PICTURE) == MAX_PUSH_ATTEMPTS
+    page = unescape(client.get(status_page).get_data(as_text=True))
+    assert "ProfileFix stops sending it" in page
+    assert 'id="retry"' not in page
+    assert "could not be updated" not in page
+    assert calls(tenant, "graph", "PUT", PHOTO_PATH) == 1
+
+
+def test_classic_upload_pushes_to_sharepoint_which_shows_it_at_once(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    # stale-photo keeps the classic sync (reference §5.2): the push is taken and shown.
+    sign_in.as_user("stale-photo")
+    response = upload(client, phone_photo)
+    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
+    assert op is not None and op.verified and op.sharepoint.writes == 1
+    assert [r.status for r in tenant.requests_to("sharepoint") if r.method == "POST"] == [200]
+    assert same_picture(sharepoint_large(tenant, "stale-photo"), op.image)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Outlook, Teams and SharePoint show the same photo" in page
 
 
 def test_chosen_crop_square_is_what_both_services_show(
@@ -412,12 +542,11 @@ def test_sharepoint_refusing_local_uploads_is_not_a_failure(
     op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
 
     assert op is not None and op.graph.state is SideState.VERIFIED
-    assert op.sharepoint.state in (SideState.REFUSED_BY_SHAREPOINT, SideState.VERIFIED)
+    assert op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "could not be updated" not in page
     assert "Nothing was changed" not in page
-    if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
-        assert "SharePoint did not take the copy" in page
+    assert "SharePoint did not take the copy" in page
 
 
 def test_two_uploads_at_once_end_with_one_photo_on_both_sides(
@@ -495,9 +624,16 @@ def test_undo_puts_the_previous_photo_back_on_both_sides(
     response = post_form(client, status_page, "/photo/undo")
     undo = ops(app).get(user_key(tenant, "in-sync"), op_id(response))
 
-    assert undo is not None and undo.verified
+    assert undo is not None and undo.graph.state is SideState.VERIFIED
     assert same_picture(graph_photo(tenant, "in-sync"), before)
-    assert same_picture(sharepoint_large(tenant, "in-sync"), before)
+    # SharePoint's cache still serves the photo undone until it refreshes by itself.
+    assert not undo.verified
+    tenant.clock.advance(tenant.photo_cache_lifetime)
+    looked_at_later(app, tenant, "in-sync", undo.id, after=CHECK_INTERVAL)
+    client.get(response.headers["Location"])
+    undo = ops(app).get(user_key(tenant, "in-sync"), undo.id)
+    assert undo is not None and undo.verified
+    assert same_picture(front_door(tenant, "in-sync"), before)
     # The undone change offers no second undo.
     page = client.get(status_page).get_data(as_text=True)
     assert "Undo this change" not in page
@@ -747,7 +883,8 @@ def test_photo_writes_removals_undos_and_refusals_are_security_events(
     phone_photo: bytes,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    sign_in.as_user("in-sync")
+    # stale-photo keeps the classic sync, where SharePoint takes the push: a write there too.
+    sign_in.as_user("stale-photo")
     written = op_id(upload(client, phone_photo))
     undone = op_id(post_form(client, f"/photo/status/{written}", "/photo/undo"))
     removed = op_id(post_form(client, "/photo/remove", "/photo/remove"))
@@ -766,7 +903,7 @@ def test_photo_writes_removals_undos_and_refusals_are_security_events(
         ("photo.removed", removed, "graph"),
         ("photo.refused", None, None),
     ]
-    user = hashlib.sha256(user_key(tenant, "in-sync").encode()).hexdigest()[:16]
+    user = hashlib.sha256(user_key(tenant, "stale-photo").encode()).hexdigest()[:16]
     assert all(e["user"] == user for e in _security_events(caplog))
 
 
@@ -865,3 +1002,17 @@ def test_a_refused_sharepoint_push_is_one_attempt_recorded_with_its_code(
     assert 'id="retry"' not in page
     admin = [r.getMessage() for r in caplog.records if "User.ReadWrite.All" in r.getMessage()]
     assert bool(admin) == (message == PERMISSIONS)
+
+
+def test_a_push_sharepoint_refuses_is_no_write_event(
+    client: FlaskClient, sign_in: SignIn, caplog: pytest.LogCaptureFixture, phone_photo: bytes
+) -> None:
+    # On the current model SharePoint refuses the push (reference §9.1): only Graph was written.
+    sign_in.as_user("in-sync")
+    written = op_id(upload(client, phone_photo))
+    seen = [
+        (e["event"], e.get("op"), e.get("service"))
+        for e in _security_events(caplog)
+        if str(e["event"]).startswith("photo.")
+    ]
+    assert seen == [("photo.written", written, "graph")]

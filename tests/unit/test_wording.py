@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask_babel import Babel, force_locale
 
-from tests.unit.test_diagnosis import TAKEN_AT, snapshot
+from tests.unit.test_diagnosis import snapshot
 from webapp import wording as vocabulary
 from webapp.extensions import LANGUAGES
 from webapp.microsoft.errors import (
@@ -34,17 +34,15 @@ from webapp.overview.diagnosis import (
     Helpdesk,
     Limit,
     PhotoVerdict,
+    StoredCopy,
     diagnose,
 )
 from webapp.profile import wording as profile_wording
 from webapp.profile.reading import build_view
 
 PARAMS: dict[str, object] = {
-    "cache_hours": 24,
-    "pull_hours": 24,
-    "worst_case_hours": 72,
+    "fresh_for": 90,
     "helpdesk_after_hours": 72,
-    "picture_taken_at": TAKEN_AT,
     "service": "sharepoint",
     "retry_after": None,
     "attribute": Attribute.DEPARTMENT,
@@ -79,9 +77,24 @@ def test_every_verdict_attribute_and_state_has_words(language: str) -> None:
         sentence(wording.attribute_name(attribute))
     for state in RowState:
         sentence(wording.row_state(state))
+    for stored in StoredCopy:
+        sentence(wording.stored_copy(stored))
     if language == "da":
         older = wording.verdict(PhotoVerdict.SHAREPOINT_OLDER)
-        assert older == "SharePoint viser et ældre billede end Outlook og Teams."
+        assert older == "SharePoint viser stadig en ældre kopi af dit billede fra sin cache."
+
+
+@pytest.mark.parametrize(("fresh_for", "minutes"), [(90, "2"), (60, "1"), (None, None), (0, None)])
+def test_waiting_for_sharepoints_cache_names_only_the_time_sharepoint_stated(
+    language: str, fresh_for: int | None, minutes: str | None
+) -> None:
+    finding = Finding(FindingCode.PHOTO_SHAREPOINT_OLDER, {"fresh_for": fresh_for})
+    text = wording.wait_text(finding)
+    sentence(text)
+    digits = [c for c in text if c.isdigit()]
+    assert digits == ([minutes] if minutes else [])
+    for hours in ("24", "72"):
+        assert hours not in text
 
 
 @pytest.mark.parametrize("code", list(FindingCode))

@@ -117,7 +117,7 @@ class _OidcMetadata:
                 return hit[1]
         response = http.get(url, timeout=(3.05, 10), allow_redirects=False)
         response.raise_for_status()
-        document = response.json()
+        document: dict[str, Any] = response.json()
         with cls._lock:
             cls._cache[url] = (now, document)
         return document
@@ -307,7 +307,7 @@ class Auth:
         """
         app, _ = self._msal()
         scopes = self.settings.graph_scopes + self.settings.sharepoint_scopes_for()
-        return app.initiate_auth_code_flow(
+        flow: dict[str, Any] = app.initiate_auth_code_flow(
             scopes,
             redirect_uri=redirect_uri,
             # Our own CSPRNG state even though msal>=1.36 uses secrets (security.md §0.3).
@@ -317,6 +317,7 @@ class Auth:
             response_mode="form_post",
             claims_challenge=claims_challenge,
         )
+        return flow
 
     def complete(self, flow: dict[str, Any], auth_response: dict[str, str]) -> SignedInUser:
         """Redeem the code for a Graph token, validate the ID token, remember the user.
@@ -468,7 +469,8 @@ class Auth:
                 # requirement, reference §1.6): the sign-in must satisfy both.
                 claims=merge_claims(claims_challenge, result.get("claims")),
             )
-        return result["access_token"]
+        token: str = result["access_token"]
+        return token
 
     def sign_out(self, post_logout_redirect_uri: str) -> str:
         """Forget the user and their tokens; return the authority's sign-out URL."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 from flask import Flask, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
@@ -15,7 +15,8 @@ from webapp.auth.flow import USER_KEY, SignedInUser
 from webapp.microsoft.errors import AuthRequiredError
 from webapp.web import context
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def current_user() -> SignedInUser | None:
@@ -26,7 +27,8 @@ def current_user() -> SignedInUser | None:
     """
     if "user" not in g:
         g.user = _load_user()
-    return g.user
+    user: SignedInUser | None = g.user
+    return user
 
 
 def _load_user() -> SignedInUser | None:
@@ -67,13 +69,13 @@ def sign_in_again(error: AuthRequiredError) -> Response | None:
     return redirect(url_for("auth.login", next=target))
 
 
-def login_required(view: F) -> F:
+def login_required(view: Callable[P, R]) -> Callable[P, R | Response]:
     """Send signed-out visitors through sign-in and back to this exact page."""
 
     @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | Response:
         if g.get("user") is None:
             return redirect(sign_in_url())
         return view(*args, **kwargs)
 
-    return wrapped  # type: ignore[return-value]
+    return wrapped

@@ -15,7 +15,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     g,
     redirect,
@@ -23,7 +22,9 @@ from flask import (
     request,
     session,
 )
+from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from webapp import audit
 from webapp.auth.flow import SignInError
@@ -141,7 +142,12 @@ def callback() -> Response | tuple[str, int]:
         audit.event("sign_in.failed", reason=exc.reason)
         return render_template("auth/failed.html", reason=exc.reason), 400
     # A new session id at every sign-in (security.md A1): keep only what was just set.
-    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+    interface = current_app.session_interface
+    if not isinstance(interface, ServerSideSessionInterface) or not isinstance(
+        session, ServerSideSession
+    ):
+        raise RuntimeError("sign-in needs flask-session's server-side sessions (extensions.py)")
+    interface.regenerate(session)
     context.sign_in_rounds().restore(record.get("rounds"))
     audit.event("sign_in.succeeded", account=f"{user.oid}.{user.tid}")
     target = safe_next(record.get("next"), is_deep_link_page)

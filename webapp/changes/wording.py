@@ -257,9 +257,8 @@ def _field_refusal(code: str) -> str:
 def _refused(details: Mapping[str, Any]) -> Described:
     reason = details.get("reason")
     if reason == Refusal.RATE_LIMIT:
-        subject = details.get("subject")
-        title, line = LIMITED.get(subject, LIMITED["photo"])
-        return Described(str(title), [str(line)], "status-failed")
+        title, note = LIMITED.get(str(details.get("subject")), LIMITED["photo"])
+        return Described(str(title), [str(note)], "status-failed")
     if reason == Refusal.PHOTO_REJECTED:
         code = details.get("code")
         known = code in _REJECTION_VALUES

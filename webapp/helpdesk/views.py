@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale, gettext
+from flask_babel import LazyString, force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
@@ -66,9 +66,9 @@ class DeepLink:
 
     endpoint: str
     key: str
-    title: str
-    purpose: str
-    reply: str
+    title: LazyString
+    purpose: LazyString
+    reply: LazyString
 
 
 # Reply texts stay English msgids so the catalogue gives the Danish ones (`replies()`).
@@ -108,16 +108,18 @@ DEEP_LINKS = (
     DeepLink(
         "photo.resync",
         "resync",
-        _l("Copy the photo to SharePoint again"),
+        _l("Make SharePoint show the current photo"),
         _l(
-            "For an old photo or a grey placeholder in SharePoint: copies the photo Outlook and "
-            "Teams show to SharePoint and checks that both match."
+            "For an old photo or a grey placeholder in SharePoint: offers SharePoint the photo "
+            "Outlook and Teams show where the organisation allows it, then checks what "
+            "SharePoint shows and says what only SharePoint's cache refreshing fixes."
         ),
         _l(
             "Hello,\n\nSharePoint still shows an old photo or a grey placeholder for you. Open "
             "this link and sign in with your work account: %(link)s\n\n"
-            "The page copies your current photo from Outlook and Teams to SharePoint and "
-            "checks that both show the same photo.\n\nKind regards"
+            "The page does what your organisation's SharePoint allows to show your current "
+            "photo there now, checks what SharePoint shows, and tells you if SharePoint's "
+            "cache still needs a while.\n\nKind regards"
         ),
     ),
     DeepLink(
@@ -174,7 +176,7 @@ def with_ticket(link: str, reference: str | None) -> str:
     return f"{link}?{ticket.PARAMETER}={reference}" if reference else link
 
 
-def replies(reply: str, link: str) -> dict[str, str]:
+def replies(reply: LazyString, link: str) -> dict[str, str]:
     """The reply text in each reply language, whatever language the page itself is in."""
     texts = {}
     for language in REPLY_LANGUAGES:

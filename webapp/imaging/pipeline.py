@@ -215,8 +215,10 @@ class PipelineLimits:
     def __post_init__(self) -> None:
         # Pillow warns from MAX_IMAGE_PIXELS on; a larger limit here would turn that warning into
         # refusals of images the limit allows (security.md §0 decision 6).
-        if not 0 < self.max_pixels <= Image.MAX_IMAGE_PIXELS:
-            raise ValueError(f"max_pixels must be in 1..{Image.MAX_IMAGE_PIXELS}")
+        # None: the application turned Pillow's check off, and only ours applies.
+        ceiling = Image.MAX_IMAGE_PIXELS
+        if self.max_pixels < 1 or (ceiling is not None and self.max_pixels > ceiling):
+            raise ValueError(f"max_pixels must be in 1..{ceiling or 'any'}")
         if not 1 <= self.min_side <= self.output_side:
             raise ValueError("min_side must be between 1 and output_side")
         if not 1 <= self.min_jpeg_quality <= self.jpeg_quality <= 95:
@@ -434,7 +436,9 @@ def _check_header(im: Image.Image, data: bytes, limits: PipelineLimits) -> None:
         raise PhotoRejectedError(Rejection.TOO_SMALL, f"{width}x{height}")
     # is_animated of PNG (acTL chunk) and WebP (ANIM chunk) is read from the header; no frame walk.
     if im.format in _ANIMATED_FORMATS and getattr(im, "is_animated", False):
-        raise PhotoRejectedError(Rejection.ANIMATED, f"{im.format} with {im.n_frames} frames")
+        raise PhotoRejectedError(
+            Rejection.ANIMATED, f"{im.format} with {getattr(im, 'n_frames', '?')} frames"
+        )
     _check_decode_bytes(im, data, limits)
 
 
@@ -480,7 +484,9 @@ def _jpeg_buffers_coefficients(data: bytes) -> bool:
 
 def _jpeg_coefficient_bytes(im: Image.Image) -> int:
     """libjpeg's whole-picture coefficient buffer: 64 × 2 bytes per 8×8 block of each component."""
-    layers = getattr(im, "layer", None) or [("", 1, 1, 0)] * len(im.getbands())
+    # JpegImageFile.layer: (component id, horizontal sampling, vertical sampling, table).
+    one_each = [(0, 1, 1, 0)] * len(im.getbands())
+    layers: list[tuple[int, int, int, int]] = getattr(im, "layer", None) or one_each
     h_max = max(layer[1] for layer in layers)
     v_max = max(layer[2] for layer in layers)
     blocks = sum(
@@ -501,7 +507,7 @@ def _heif_bytes_per_pixel(im: Image.Image) -> float:
     and at 3–24 MP: 7.3–7.9, 9.3–9.9 and 8.0–8.6.
     """
     depth = 2 if (im.info.get("bit_depth") or 8) > 8 else 1
-    samples = _HEIF_SAMPLES.get(im.info.get("chroma"), 1.0) + (im.mode == "RGBA")
+    samples = _HEIF_SAMPLES.get(im.info.get("chroma", 0), 1.0) + (im.mode == "RGBA")
     interleaved = len(im.getbands()) * (2 if im.mode.startswith("I;16") else 1)
     return interleaved + max(_MODE_BYTES.get(im.mode, 4), 2 * samples * depth) + 1
 
@@ -581,7 +587,7 @@ def _decode_reduced(
     as turning the decoded picture first would copy all of it (security.md §2.4 on ordering).
     """
     width, height = im.size
-    scale = 1
+    scale: float = 1
     if im.format in _DRAFT_FORMATS:
         drafted = im.draft("RGB", _draft_size(im, data, box, target, limits))
         if drafted is not None:

@@ -13,14 +13,22 @@ import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
 from webapp.microsoft.errors import AuthRequiredError, UpstreamError
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 P = ParamSpec("P")
+
+
+class Started(Protocol[T_co]):
+    """What `outcome` reads of a `Future`; covariant, unlike `Future` itself, which keeps mypy
+    from widening `T` to `T | None` when the result is unpacked (mypy issue #20219)."""
+
+    def result(self, timeout: float | None = None) -> T_co: ...
 
 
 class ParallelReads:
@@ -44,7 +52,7 @@ class ParallelReads:
         return self._pool.submit(contextvars.copy_context().run, bound)
 
 
-def outcome(future: Future[T]) -> tuple[T | None, UpstreamError | None]:
+def outcome(future: Started[T]) -> tuple[T | None, UpstreamError | None]:
     """The call's value, or the UpstreamError that stopped it.
 
     Re-authentication needs propagate: AuthRequiredError here, and the token provider's

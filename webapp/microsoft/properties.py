@@ -70,7 +70,8 @@ def _plain(
     """An attribute whose Graph value is copied as is."""
 
     def read(user: GraphUser) -> str | None:
-        return getattr(user, field_name)
+        value: str | None = getattr(user, field_name)
+        return value
 
     return MappedAttribute(attribute, graph_property, sharepoint_property, read, read)
 

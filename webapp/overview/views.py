@@ -34,7 +34,7 @@ from webapp.microsoft.errors import (
 from webapp.microsoft.models import Photo
 from webapp.overview import pictures, wording
 from webapp.overview.diagnosis import Action, Diagnosis, diagnose
-from webapp.overview.snapshot import Snapshot, read_snapshot
+from webapp.overview.snapshot import COMPARED_SIZE, STORED_SIZE, Snapshot, read_snapshot
 from webapp.web import context, ticket
 from webapp.web.errors import named_wait
 from webapp.web.pictures import picture_response, same_origin_only
@@ -53,8 +53,8 @@ def _recent() -> pictures.RecentPictures:
 def _remember(snapshot: Snapshot) -> dict[str, str]:
     """Keep what the overview read for the browser's picture requests; returns their URLs.
 
-    Also stores where SharePoint keeps the pictures, so the next overview can fetch them
-    together with the profile.
+    Also stores where SharePoint's legacy library keeps the picture, so the next overview can
+    fetch it together with the profile.
     """
     hint = snapshot.picture_hint
     if hint is not None and hint != pictures.picture_hint(session):
@@ -64,14 +64,17 @@ def _remember(snapshot: Snapshot) -> dict[str, str]:
     urls: dict[str, str] = {}
     if "graph" in shown:
         urls["graph"] = url_for("overview.graph_picture", v=pictures.version(shown["graph"]))
-    medium = shown.get("sharepoint/M")
+    compared = shown.get(f"sharepoint/{COMPARED_SIZE}")
     for size in ("S", "M", "L"):
         # A size that could not be read now is asked for when the browser wants it.
-        photo = shown.get(f"sharepoint/{size}") or medium
+        photo = shown.get(f"sharepoint/{size}") or compared
         if photo is not None:
             urls[f"sharepoint/{size}"] = url_for(
                 "overview.sharepoint_picture", size=size, v=pictures.version(photo)
             )
+    stored = shown.get("sharepoint/stored")
+    if stored is not None:
+        urls["sharepoint/stored"] = url_for("overview.stored_picture", v=pictures.version(stored))
     return urls
 
 
@@ -82,6 +85,7 @@ def _read() -> tuple[Snapshot, Diagnosis, dict[str, str]]:
     snapshot = read_snapshot(
         context.graph(),
         context.sharepoint(),
+        account=context.user().username,
         now=datetime.now(UTC),
         hint=pictures.picture_hint(session),
     )
@@ -182,9 +186,25 @@ def graph_picture(size: str | None) -> Response:
 @bp.get("/pictures/sharepoint/<any(S, M, L):size>")
 @login_required
 def sharepoint_picture(size: str) -> Response:
-    """SharePoint's small, medium or large picture from the My Site host library (§4.7)."""
+    """The small, medium or large picture SharePoint pages show (userphoto.aspx, §9.1)."""
     same_origin_only()
     recent = _just_read(f"sharepoint/{size}")
+    if recent is not None:
+        return _serve(recent)
+    try:
+        return _serve(context.sharepoint().served_picture(size, context.user().username))
+    except AuthRequiredError:
+        raise
+    except UpstreamError as exc:
+        return _failed(exc)
+
+
+@bp.get("/pictures/sharepoint/stored")
+@login_required
+def stored_picture() -> Response:
+    """The copy in SharePoint's legacy picture library (PictureURL's medium file, §4.7)."""
+    same_origin_only()
+    recent = _just_read("sharepoint/stored")
     if recent is not None:
         return _serve(recent)
     client = context.sharepoint()
@@ -192,7 +212,7 @@ def sharepoint_picture(size: str) -> Response:
         hint = pictures.picture_hint(session)
         # Without the overview's hint the profile says where the picture is (one call more).
         profile = hint.as_profile() if hint is not None else client.my_properties()
-        return _serve(client.picture(size, profile))
+        return _serve(client.picture(STORED_SIZE, profile))
     except AuthRequiredError:
         raise
     except UpstreamError as exc:

@@ -101,6 +101,9 @@ class Side:
     request_id: str | None = None
     not_before: float | None = None
     writes: int = 0
+    # Writes sent, answered or not (SharePoint's optional push is tried a bounded number of
+    # times, never for ever: reference §9.1).
+    attempts: int = 0
     updated_at: float = 0.0
 
 
@@ -130,6 +133,10 @@ class Operation:
     written_at: float | None = None
     checks: int = 0
     checked_at: float | None = None
+    # What the last read-back found SharePoint serving (a fingerprint.Match value), and until
+    # when SharePoint said it may keep serving that picture from its cache: for the page.
+    sharepoint_match: str | None = None
+    sharepoint_fresh_until: float | None = None
 
     @property
     def writes_graph(self) -> bool:
@@ -231,7 +238,7 @@ class OperationStore:
         self,
         store: Store,
         clock: Callable[[], float] = time.time,
-        on_change: Callable[[Operation, bool], None] | None = None,
+        on_change: Callable[[Operation, bool], object] | None = None,  # its answer unused
     ) -> None:
         self.store = store
         self.clock = clock

@@ -1,7 +1,8 @@
 """Reads both services back after a photo change and compares each with the photo written.
 
 Whether a service shows that photo is `imaging.fingerprint.compare`, the one "same picture"
-rule the overview's diagnosis uses too.
+rule the overview's diagnosis uses too. SharePoint is judged by what its pages show, the image
+`userphoto.aspx` serves (reference §9.1), never by its legacy picture library.
 """
 
 from __future__ import annotations
@@ -18,16 +19,23 @@ from webapp.microsoft.sharepoint import SharePointClient
 
 logger = logging.getLogger(__name__)
 
-# SharePoint's L thumbnail (240 px, reference §4.7) carries enough detail for the fingerprint.
+# SharePoint's large picture (240 px, reference §4.7) carries enough detail for the fingerprint.
 SHAREPOINT_SIZE = "L"
+# What an operation record keeps when a service did not answer its read-back.
+UNAVAILABLE = "unavailable"
 
 
 @dataclass(frozen=True)
 class Verification:
-    """What each service showed; None where it did not answer the read."""
+    """What each service showed; None where it did not answer the read.
+
+    `sharepoint_fresh_for`: the seconds SharePoint said it may keep serving another picture
+    from its cache (`Cache-Control: max-age`), when it served one and said so.
+    """
 
     graph: Match | None
     sharepoint: Match | None
+    sharepoint_fresh_for: int | None = None
 
 
 def error_code(exc: UpstreamError) -> str:
@@ -35,41 +43,49 @@ def error_code(exc: UpstreamError) -> str:
     return f"{exc.service}:{exc.status or 0}:{exc.code or type(exc).__name__}"
 
 
-def _shows(read: Callable[[], Photo | None], expected: bytes | None) -> Match | None:
-    """Read what a service shows and compare; None when it did not answer.
-
-    AuthRequiredError propagates (sign in again).
-    """
+def _read(read: Callable[[], Photo | None]) -> tuple[Photo | None, bool]:
+    """What a service shows, and whether it answered. AuthRequiredError propagates."""
     try:
-        photo = read()
+        return read(), True
     except AuthRequiredError:
         raise
     except UpstreamError as exc:
         logger.info("%s read-back failed: %s", exc.service, error_code(exc))
-        return None
-    return compare(expected, None if photo is None else photo.data)
+        return None, False
 
 
 def graph_shows(graph: GraphClient, expected: bytes | None) -> Match | None:
     """Graph's photo compared with `expected`; None when Graph did not answer."""
-    return _shows(graph.photo, expected)
+    photo, answered = _read(graph.photo)
+    return compare(expected, None if photo is None else photo.data) if answered else None
 
 
-def sharepoint_shows(sharepoint: SharePointClient, expected: bytes | None) -> Match | None:
-    """SharePoint's picture (placeholder state first) compared with `expected`."""
+def sharepoint_shows(
+    sharepoint: SharePointClient, account: str, expected: bytes | None
+) -> tuple[Match | None, int | None]:
+    """What SharePoint serves of `account` compared with `expected`, and how long SharePoint
+    said it may keep serving another picture; (None, None) when SharePoint did not answer.
 
-    def picture() -> Photo | None:
-        profile = sharepoint.my_properties()
-        return None if profile.placeholder else sharepoint.picture(SHAREPOINT_SIZE, profile)
-
-    return _shows(picture, expected)
+    Expecting no photo, the served picture must be SharePoint's placeholder.
+    """
+    served, answered = _read(lambda: sharepoint.served_picture(SHAREPOINT_SIZE, account))
+    if not answered or served is None:
+        return None, None
+    wanted = expected
+    if expected is None:
+        placeholder, answered = _read(lambda: sharepoint.placeholder_picture(SHAREPOINT_SIZE))
+        if not answered or placeholder is None:
+            return None, None
+        wanted = placeholder.data
+    match = compare(wanted, served.data)
+    return match, served.fresh_for if match is Match.DIFFERENT else None
 
 
 def verify(
-    graph: GraphClient | None, sharepoint: SharePointClient, expected: bytes | None
+    graph: GraphClient | None, sharepoint: SharePointClient, account: str, expected: bytes | None
 ) -> Verification:
     """Read back both services (Graph skipped, and taken as showing it, when None)."""
     graph_match = Match.SAME if graph is None else graph_shows(graph, expected)
-    sharepoint_match = sharepoint_shows(sharepoint, expected)
+    sharepoint_match, fresh_for = sharepoint_shows(sharepoint, account, expected)
     logger.info("verified: graph=%s sharepoint=%s", graph_match, sharepoint_match)
-    return Verification(graph_match, sharepoint_match)
+    return Verification(graph_match, sharepoint_match, fresh_for)

@@ -33,7 +33,13 @@ from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
 from webapp.photo import recording, update, wording
-from webapp.photo.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
+from webapp.photo.forms import (
+    ConfirmForm,
+    OperationForm,
+    PhotoUploadForm,
+    new_form_token,
+    validated,
+)
 from webapp.photo.operations import Operation, OperationBusyError, OperationStore, SideState
 from webapp.photo.resync import resync as start_resync
 from webapp.web import context
@@ -158,7 +164,7 @@ def save() -> Response | tuple[str, int]:
     try:
         # Decoded under the user's lock (in `update.upload`): one person, one decode at a time.
         op = update.upload(
-            *mine(), lambda: normalise(received.pop(), box, limits), form.form_token.data
+            *mine(), lambda: normalise(received.pop(), box, limits), validated(form.form_token)
         )
     except PhotoRejectedError as exc:
         audit.event("photo.refused", reason=exc.reason.value)
@@ -218,6 +224,7 @@ class StatusView:
     op: Operation
     outcome: update.Outcome
     headline: str
+    served: str | None
     next_steps: list[str]
     sides: list[SideView]
     following: bool
@@ -232,6 +239,7 @@ class StatusView:
         return {
             "outcome": self.outcome.value,
             "headline": self.headline,
+            "served": self.served,
             "next_steps": self.next_steps,
             "sides": [
                 {"service": s.service, "state": s.state.value, "label": s.label} for s in self.sides
@@ -251,11 +259,13 @@ def status_view(op: Operation) -> StatusView:
     result = update.outcome(op, now, running)
     sides = [("graph", op.graph)] if op.writes_graph else []
     sides.append(("sharepoint", op.sharepoint))
+    served = wording.served(op)
     return StatusView(
         op=op,
         outcome=result,
         headline=str(wording.headline(op, result)),
-        next_steps=[str(step) for step in wording.next_steps(op, result)],
+        served=None if served is None else str(served),
+        next_steps=[str(step) for step in wording.next_steps(op, result, now)],
         sides=[
             SideView(
                 service=name,
@@ -305,7 +315,7 @@ def status_json(op_id: str) -> Response:
 @login_required
 @_writes
 def retry() -> Response:
-    op = update.retry(*mine(), _posted(OperationForm()).op_id.data)
+    op = update.retry(*mine(), validated(_posted(OperationForm()).op_id))
     if op is None:
         abort(404)
     return _progress(op)
@@ -316,7 +326,7 @@ def retry() -> Response:
 @_writes
 def undo() -> Response:
     form = _posted(OperationForm())
-    op = update.undo(*mine(), form.op_id.data, form.form_token.data)
+    op = update.undo(*mine(), validated(form.op_id), validated(form.form_token))
     if op is None:
         flash(str(wording.UNDO_NOT_POSSIBLE), "error")
         return redirect(url_for("photo.status", op_id=form.op_id.data), 303)
@@ -329,7 +339,7 @@ def undo() -> Response:
 def restore() -> Response:
     """Put back a photo an earlier change replaced (the form is on the history page)."""
     form = _posted(OperationForm())
-    op = update.restore(*mine(), form.op_id.data, form.form_token.data)
+    op = update.restore(*mine(), validated(form.op_id), validated(form.form_token))
     if op is None:
         flash(str(wording.RESTORE_NOT_POSSIBLE), "error")
         return redirect(url_for("history.index"), 303)
@@ -346,13 +356,13 @@ def remove() -> str:
 @login_required
 @_writes
 def remove_confirmed() -> Response:
-    return _progress(update.remove(*mine(), _posted(ConfirmForm()).form_token.data))
+    return _progress(update.remove(*mine(), validated(_posted(ConfirmForm()).form_token)))
 
 
 @bp.get("/photo/resync")
 @login_required
 def resync() -> str:
-    """Make SharePoint show the photo Exchange/Entra already has (issue 6 item 5)."""
+    """Make SharePoint show the current photo now, as far as the tenant allows (§9.1)."""
     return _confirm("photo/resync.html")
 
 
@@ -360,7 +370,7 @@ def resync() -> str:
 @login_required
 @limiter.limit(RESYNC_LIMIT)
 def resync_start() -> Response:
-    return _progress(start_resync(*mine(), _posted(ConfirmForm()).form_token.data))
+    return _progress(start_resync(*mine(), validated(_posted(ConfirmForm()).form_token)))
 
 
 @bp.errorhandler(429)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import math
-import time
 from datetime import UTC, datetime
 
-from flask_babel import LazyString
+from flask_babel import LazyString, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from webapp import wording as vocabulary
+from webapp.imaging.fingerprint import Match
 from webapp.imaging.pipeline import PipelineLimits, Rejection
 from webapp.microsoft.errors import UpstreamError
 from webapp.photo.operations import Kind, Operation, SideState
-from webapp.photo.update import NO_GRAPH_PHOTO, SHAREPOINT_SYNC_HOURS, Outcome
+from webapp.photo.update import NO_GRAPH_PHOTO, Outcome, push_given_up
+from webapp.photo.verify import UNAVAILABLE
 from webapp.wording import PHOTO_REJECTIONS
 
 # Said by the upload page before sending a file over the limit (issue 17).
@@ -76,22 +77,27 @@ _HEADLINES: dict[Outcome, LazyString] = {
     Outcome.PARTIAL: _l(
         "Outlook and Teams have the change, but SharePoint could not be updated yet."
     ),
-    Outcome.CHECKING: _l("Saved. Checking that both services show it…"),
+    Outcome.CHECKING: _l("Saved. Checking what Outlook, Teams and SharePoint show…"),
     Outcome.VERIFIED: _l("Done: Outlook, Teams and SharePoint show the same photo."),
-    Outcome.SHAREPOINT_LATER: _l("Saved. SharePoint will catch up by itself."),
+    Outcome.SHAREPOINT_LATER: _l(
+        "Saved. Outlook and Teams show it; SharePoint still shows the previous picture from its "
+        "cache."
+    ),
 }
 
 _VERIFIED_REMOVED = _l("Done: your photo is removed from Outlook, Teams and SharePoint.")
+_LATER_UNCHECKED = _l("Saved. ProfileFix could not see yet what SharePoint shows.")
 _RESYNC_NO_PHOTO = _l(
     "Outlook and Teams have no photo of you, so there is nothing to copy to SharePoint."
 )
 
 _RESYNC_HEADLINES: dict[Outcome, LazyString] = {
     Outcome.PARTIAL: _l("SharePoint could not be updated yet. Outlook and Teams were not changed."),
-    Outcome.VERIFIED: _l("Done: SharePoint shows the same photo as Outlook and Teams."),
-    Outcome.CHECKING: _l("Copied. Checking that SharePoint shows it…"),
-    Outcome.SHAREPOINT_LATER: _l("Sent. SharePoint will catch up by itself."),
+    Outcome.VERIFIED: _l("Done: SharePoint shows your current photo."),
+    Outcome.CHECKING: _l("Checking what SharePoint shows…"),
+    Outcome.SHAREPOINT_LATER: _l("SharePoint still shows an older copy from its cache."),
 }
+_RESYNC_LATER_UNCHECKED = _l("ProfileFix could not see yet what SharePoint shows.")
 
 
 def headline(op: Operation, result: Outcome) -> LazyString:
@@ -99,21 +105,65 @@ def headline(op: Operation, result: Outcome) -> LazyString:
         return _RESYNC_NO_PHOTO
     if result is Outcome.VERIFIED and op.image is None:
         return _VERIFIED_REMOVED
+    if result is Outcome.SHAREPOINT_LATER and op.sharepoint_match != Match.DIFFERENT:
+        return _RESYNC_LATER_UNCHECKED if op.kind is Kind.RESYNC else _LATER_UNCHECKED
     if op.kind is Kind.RESYNC and result in _RESYNC_HEADLINES:
         return _RESYNC_HEADLINES[result]
     return _HEADLINES[result]
 
 
-# SharePoint refused the push (reference §9.1: local uploads disabled, or the app lacks a
-# SharePoint permission, which is logged for the admin): one attempt, and not a failure.
-SHAREPOINT_REFUSED = _l(
-    "SharePoint did not take the copy; it shows your Microsoft 365 photo by itself."
+_SERVED: dict[str, LazyString] = {
+    Match.SAME: _l("SharePoint pages show it now (checked)."),
+    Match.DIFFERENT: _l(
+        "SharePoint pages still show the previous picture, from SharePoint's cache."
+    ),
+    Match.UNREADABLE: _l("The picture SharePoint serves could not be read."),
+    UNAVAILABLE: _l("SharePoint did not answer when ProfileFix looked at what it shows."),
+}
+
+
+def served(op: Operation) -> LazyString | None:
+    """What the last read-back found SharePoint serving; None before the first one."""
+    if op.sharepoint_match is None or (op.kind is Kind.RESYNC and op.image is None):
+        return None
+    return _SERVED.get(op.sharepoint_match)
+
+
+# SharePoint refused the push (reference §9.1: local uploads disabled since MC653734, or the app
+# lacks a SharePoint permission, which is logged for the admin; issue 14): one attempt, and not
+# a failure, since SharePoint shows the Graph photo by itself.
+_REFUSED = _l("SharePoint did not take the copy; it shows your Microsoft 365 photo by itself.")
+_GIVEN_UP = _l(
+    "SharePoint did not take the photo, so ProfileFix stops sending it. SharePoint pages show "
+    "your Microsoft 365 photo by themselves once SharePoint's cache refreshes."
 )
+_CHECKING = _l("This page checks again by itself. You can leave it; nothing will be lost.")
+_NO_TIME_GIVEN = _l(
+    "SharePoint serves photos through a cache that refreshes by itself. Microsoft gives no time "
+    "for it: look again later with “Check again”."
+)
+_LOOK_AGAIN_LATER = _l("Look again later with “Check again”.")
 
 
-def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
+def _look_again(op: Operation, now: float) -> LazyString | str:
+    """When SharePoint's cached copy may be replaced: what SharePoint said, or no time at all."""
+    if op.sharepoint_match != Match.DIFFERENT:
+        return _LOOK_AGAIN_LATER
+    left = None if op.sharepoint_fresh_until is None else op.sharepoint_fresh_until - now
+    if left is None or left <= 0:
+        return _NO_TIME_GIVEN
+    minutes = math.ceil(left / 60)
+    return ngettext(
+        "SharePoint serves photos through a cache that refreshes by itself. SharePoint says it "
+        "may keep its copy for up to %(num)d more minute: look again then with “Check again”.",
+        "SharePoint serves photos through a cache that refreshes by itself. SharePoint says it "
+        "may keep its copy for up to %(num)d more minutes: look again then with “Check again”.",
+        minutes,
+    )
+
+
+def next_steps(op: Operation, result: Outcome, now: float) -> list[LazyString | str]:
     """What happens next and what the user can do, in the order the page shows them."""
-    low, high = SHAREPOINT_SYNC_HOURS
     if op.kind is Kind.RESYNC and op.sharepoint.error == NO_GRAPH_PHOTO:
         return [_l("Upload a photo instead; ProfileFix then updates every service.")]
     if result is Outcome.NOT_ALLOWED:
@@ -142,7 +192,7 @@ def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
         ]
     if result is Outcome.WAIT_THEN_RETRY:
         not_before = max(s.not_before or 0.0 for s in (op.graph, op.sharepoint))
-        minutes = max(1, math.ceil((not_before - time.time()) / 60))
+        minutes = max(1, math.ceil((not_before - now) / 60))
         return [
             _l(
                 "Please come back in %(minutes)s minutes and press “Try again”. Your photo is "
@@ -153,43 +203,28 @@ def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
     if result is Outcome.PARTIAL:
         return [
             _l(
-                "Press “Try again” to send the same photo to SharePoint. If you do nothing, "
-                "SharePoint takes the photo from Outlook by itself within %(low)s hours "
-                "(sometimes up to %(high)s).",
-                low=low,
-                high=high,
+                "Press “Try again” to send the same photo to SharePoint once more. If you do "
+                "nothing, SharePoint pages show your Microsoft 365 photo by themselves once "
+                "SharePoint's cache refreshes; Microsoft gives no time for it."
             )
         ]
-    if result in (Outcome.CHECKING, Outcome.WORKING):
-        steps = [_l("This page checks again by itself. You can leave it; nothing will be lost.")]
-        if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
-            steps.insert(0, SHAREPOINT_REFUSED)
-        return steps
     if result is Outcome.VERIFIED:
         return [
-            _l("Colleagues may see the old photo for a few more hours, until their apps refresh.")
-        ]
-    if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
-        return [SHAREPOINT_REFUSED]
-    if op.image is None:
-        return [
             _l(
-                "SharePoint may show your old photo until it next checks Microsoft 365, within "
-                "%(low)s hours (sometimes up to %(high)s). ProfileFix cannot remove a picture "
-                "from SharePoint directly.",
-                low=low,
-                high=high,
+                "Colleagues' Teams apps and browsers keep their own copies for a while, so some "
+                "may still see the old photo until those refresh."
             )
         ]
-    return [
-        _l(
-            "SharePoint keeps pictures for a while. It shows the new photo by itself within "
-            "%(low)s hours (sometimes up to %(high)s). You can check again with the button "
-            "below.",
-            low=low,
-            high=high,
-        )
-    ]
+    steps: list[LazyString | str] = []
+    if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
+        steps.append(_REFUSED)
+    if push_given_up(op):
+        steps.append(_GIVEN_UP)
+    if result in (Outcome.CHECKING, Outcome.WORKING):
+        steps.append(_CHECKING)
+    else:
+        steps.append(_look_again(op, now))
+    return steps
 
 
 BUSY = _l("Another change of your photo is still being saved. Here is its progress.")
@@ -210,7 +245,7 @@ def rate_limited(minutes: int) -> LazyString:
 
 KIND_TITLES: dict[Kind, LazyString] = {
     Kind.UPLOAD: _l("Your new photo"),
-    Kind.RESYNC: _l("Copy your photo to SharePoint"),
+    Kind.RESYNC: _l("Show your current photo in SharePoint"),
     Kind.REMOVE: _l("Remove your photo"),
     Kind.UNDO: _l("Undo your last change"),
     Kind.RESTORE: _l("Restore an earlier photo"),

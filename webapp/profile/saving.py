@@ -210,10 +210,10 @@ def save(
     backed = {n: v for n, v in changes.items() if EDITABLE_BY_NAME[n].stored_in_sharepoint}
     if backed:
         writer.sharepoint_backed(backed)
-    for name, value in changes.items():
+    for name, wire_value in changes.items():
         if name not in backed:
             # A directory field (mobilePhone) in a request of its own (§8.2 own-request rule).
-            writer.one(name, value)
+            writer.one(name, wire_value)
     remember_refusals(memory, writer.refused)
 
     after = read_profile(graph, sharepoint, memory) if changes else current
@@ -230,7 +230,7 @@ def save(
         saved=tuple(n for n in writer.saved if n not in not_confirmed),
         conflicts=tuple(conflicts),
         refused={**blocked, **writer.refused},
-        failed={**{n: e for n, e in unread.items() if e is not None}, **writer.failed},
+        failed={**unread, **writer.failed},
         not_confirmed=not_confirmed,
         before={name: current.row(name).graph_value for name in changes},
     )

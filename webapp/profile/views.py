@@ -134,6 +134,6 @@ def resolve() -> Response | tuple[str, int]:
     """The conflict step: save the fields where the user kept their own version."""
     form = ResolveForm()
     if not form.submission().values:
-        flash(wording.KEPT_STORED, "info")
+        flash(str(wording.KEPT_STORED), "info")
         return redirect(url_for("profile.index", **ticket.keep()))
     return _saved(form)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import requests
 from flask import current_app, g, session, url_for
+from flask.sessions import SessionMixin
+from werkzeug.local import LocalProxy
 
 from webapp.auth.flow import Auth, EntraMemory, InteractionRequiredError, SignedInUser
 from webapp.auth.rounds import SignInRounds
@@ -79,19 +81,21 @@ def auth() -> Auth:
     if "auth" not in g:
         # The session object itself, not the proxy: upstream calls for one page run on
         # worker threads, where Flask's context-local proxies are not bound.
-        g.auth = Auth(
-            settings(),
-            http(),
-            session._get_current_object(),  # type: ignore[attr-defined]
-            per_app(EntraMemory),
-        )
+        g.auth = Auth(settings(), http(), _session_object(), per_app(EntraMemory))
     return cast(Auth, g.auth)
+
+
+def _session_object() -> SessionMixin:
+    """The session object itself, not the proxy (Flask types `session` as what the proxy
+    stands for)."""
+    proxy = cast("LocalProxy[SessionMixin]", session)
+    return proxy._get_current_object()
 
 
 def sign_in_rounds() -> SignInRounds:
     """This session's sign-in rounds (the loop guard), bound to the session object itself so
     that calls on worker threads can consult it."""
-    return SignInRounds(session._get_current_object())  # type: ignore[attr-defined]
+    return SignInRounds(_session_object())
 
 
 def user() -> SignedInUser:
@@ -108,7 +112,7 @@ def user_key() -> str:
     return f"{signed_in.oid}.{signed_in.tid}"
 
 
-def absolute_url(endpoint: str, **values: object) -> str:
+def absolute_url(endpoint: str, **values: Any) -> str:
     """An absolute link to a page: on PUBLIC_URL when it is set, never on a spoofable Host
     (security.md A12); else on this request's host."""
     public_url = settings().public_url

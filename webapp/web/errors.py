@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import redis
 from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
 from werkzeug.wrappers import Response
 
 from webapp import about, audit
@@ -60,7 +60,8 @@ def request_id() -> str:
         trusted = current_app.extensions["settings"].trusted_proxies > 0
         believed = trusted and _REQUEST_ID.match(incoming)
         g.request_id = incoming if believed else uuid.uuid4().hex[:16]
-    return g.request_id
+    known: str = g.request_id
+    return known
 
 
 def named_wait(response: Response, seconds: int) -> None:
@@ -182,7 +183,7 @@ def init_app(app: Flask) -> None:
             audit.event("request.refused", status=exc.code)
         response_body, status = _page("errors/http.html", exc.code, error=exc)
         response = app.make_response((response_body, status))
-        if exc.code == 429 and getattr(exc, "retry_after", None):
+        if isinstance(exc, TooManyRequests) and exc.retry_after:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 

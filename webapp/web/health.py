@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Flask, jsonify
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import SecurityError
 from werkzeug.wrappers import Response
@@ -50,8 +50,9 @@ class _ProbeShim:
 
 @bp.record_once
 def _install_shim(state: BlueprintSetupState) -> None:
-    app = state.app
-    app.wsgi_app = _ProbeShim(app.wsgi_app, app.config.get("TRUSTED_HOSTS"))  # type: ignore[method-assign]
+    app = cast(Flask, state.app)  # typed as Flask's base class; blueprints here go on a Flask
+    shim = _ProbeShim(app.wsgi_app, app.config.get("TRUSTED_HOSTS"))
+    app.wsgi_app = shim  # type: ignore[method-assign]  # Flask's way to add middleware
 
 
 @bp.app_errorhandler(SecurityError)

@@ -190,7 +190,8 @@ def _exposition() -> bytes:
 def init_app(app: Flask) -> None:
     settings = app.extensions["settings"]
     allowed = _networks(settings.metrics_allowed_from)
-    app.wsgi_app = _StartClock(app.wsgi_app)  # type: ignore[method-assign]
+    clocked = _StartClock(app.wsgi_app)
+    app.wsgi_app = clocked  # type: ignore[method-assign]  # Flask's way to add middleware
 
     for logger in (request_logger, audit.security_logger):
         logger.setLevel(logging.INFO)

@@ -9,10 +9,11 @@ pages as if we said it, issue 16 item 9).
 from __future__ import annotations
 
 import re
+from typing import Final, TypedDict
 
 from flask import Flask, g, request, session
 
-PARAMETER = "ticket"
+PARAMETER: Final = "ticket"
 SESSION_KEY = "helpdesk.ticket"
 EXAMPLE = "INC0012345"
 # A ticket number as service desks write them (INC0012345, REQ-2026-0001, CHG-42): at most
@@ -49,12 +50,16 @@ def current_ticket() -> str | None:
 
     A malformed value is ignored, never echoed; `ticket_rejected()` says it happened.
     """
-    if "helpdesk_ticket" not in g:
-        g.helpdesk_ticket = _read()
-    return g.helpdesk_ticket[0]
+    return _visit()[0]
 
 
-def keep() -> dict[str, str]:
+class Keep(TypedDict, total=False):
+    """Link arguments carrying the ticket (typed so that `url_for` can check them)."""
+
+    ticket: str
+
+
+def keep() -> Keep:
     """Link arguments that carry the visit's ticket on: `url_for(endpoint, **keep())`."""
     reference = current_ticket()
     return {PARAMETER: reference} if reference else {}
@@ -62,8 +67,15 @@ def keep() -> dict[str, str]:
 
 def ticket_rejected() -> bool:
     """Whether this request carried a `?ticket=` that is not a valid reference."""
-    current_ticket()
-    return g.helpdesk_ticket[1]
+    return _visit()[1]
+
+
+def _visit() -> tuple[str | None, bool]:
+    """`_read()` once per request."""
+    if "helpdesk_ticket" not in g:
+        g.helpdesk_ticket = _read()
+    visit: tuple[str | None, bool] = g.helpdesk_ticket
+    return visit
 
 
 def init_app(app: Flask) -> None:
