@@ -65,12 +65,12 @@ def unreachable_push(tenant: Tenant) -> None:
 
 
 @pytest.fixture
-def quick_retries(app: Flask) -> None:
-    """Connection failures retried within a fraction of a second: the retry policy's shape,
-    not its pace, is what these tests look at."""
+def single_tries(app: Flask) -> None:
+    """Each call to Microsoft is tried once (no retry after a dropped connection or a 503):
+    what these tests look at is what the app makes of one failed call, not the retry policy."""
     options = app.extensions["call_options"]
-    fast = RetryPolicy(budget=1.0, max_retries=1, backoff_base=0.05, backoff_max=0.1)
-    app.extensions["call_options"] = dataclasses.replace(options, retry=fast)
+    once = RetryPolicy(budget=1.0, max_retries=0)
+    app.extensions["call_options"] = dataclasses.replace(options, retry=once)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from webapp import wording as vocabulary
 from webapp.imaging.fingerprint import Match
 from webapp.imaging.pipeline import PipelineLimits, Rejection
 from webapp.microsoft.errors import UpstreamError
-from webapp.photo.operations import Kind, Operation, SideState
+from webapp.photo.operations import Kind, Operation, Side, SideState
 from webapp.photo.update import NO_GRAPH_PHOTO, Outcome, push_given_up
 from webapp.photo.verify import UNAVAILABLE
 from webapp.wording import PHOTO_REJECTIONS
@@ -252,6 +252,13 @@ KIND_TITLES: dict[Kind, LazyString] = {
 }
 
 
+def _reportable(side: Side) -> bool:
+    """A step the helpdesk should hear about: a failure or a refusal that lasts, but not
+    SharePoint declining a copy it does not need (reference §9.1), unless it refused the
+    user's tokens (401)."""
+    return side.state is not SideState.REFUSED_BY_SHAREPOINT or side.status == 401
+
+
 def helpdesk_summary(
     op: Operation,
     result: Outcome,
@@ -269,7 +276,7 @@ def helpdesk_summary(
         # The side's error code is "<service>:<status>:<code>" (photo/verify.py).
         UpstreamError(service, side.status, side.error.split(":", 2)[-1], "", side.request_id)
         for service, side in sides
-        if side.error and side.status
+        if side.error and side.status and _reportable(side)
     ]
     if not failures:
         return None
