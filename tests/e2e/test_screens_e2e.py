@@ -145,9 +145,7 @@ def _name(path: str) -> str:
     return path.split("?")[0].strip("/").replace("/", "-") or "overview"
 
 
-def _both_screens(
-    page: Page, shots: Path, name: str, controls: str | None = CONTROLS
-) -> list[str]:
+def _both_screens(page: Page, shots: Path, name: str, controls: str | None = CONTROLS) -> list[str]:
     """Shoot the page as it is at each width and check it; it ends at the desktop width."""
     problems = _local_times(page, name)
     for size, viewport in SCREENS.items():
