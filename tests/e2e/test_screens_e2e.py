@@ -179,20 +179,24 @@ def test_every_page_is_clean_and_fits_both_screens_for_every_user(
     assert not problems, "\n".join(problems)
 
 
-def test_the_demos_sign_in_and_consent_pages_fit_a_phone(
+def test_the_demos_sign_in_consent_and_step_up_pages_fit_a_phone(
     context: BrowserContext, live_server: LiveServer, shots: Path
 ) -> None:
     """The demo's own pages are the first a person sees (the consent page names SharePoint's
-    long address). They stand in for Microsoft's, so only their width is ours to check."""
+    long address; the step-up user also gets Entra's "Verify your identity"). They stand in
+    for Microsoft's, so only their width is ours to check."""
     page = _watched(context)
     page.goto("/login")
     expect(page.get_by_role("heading", level=1)).to_have_text("Pick an account")
     problems = _both_screens(page, shots, "demo-sign-in", controls=None)
-    page.get_by_label(live_server.tenant.user("stale-photo").upn, exact=False).check()
+    page.get_by_label(live_server.tenant.user("step-up").upn, exact=False).check()
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Permissions requested")
     problems += _both_screens(page, shots, "demo-consent", controls=None)
     page.get_by_role("button", name="Accept").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Verify your identity")
+    problems += _both_screens(page, shots, "demo-step-up", controls=None)
+    page.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     assert not problems, "\n".join(problems)
 
@@ -227,4 +231,35 @@ def test_a_photo_change_fits_a_phone_and_a_desktop_at_every_step(
     page.goto("/history")
     expect(page.locator(".change")).to_have_count(1)
     problems += _both_screens(page, shots, "change-history")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_photo_change_the_organisation_refuses_reads_well_everywhere(
+    context: BrowserContext, live_server: LiveServer, shots: Path, tmp_path: Path
+) -> None:
+    """Issue 14's photo-blocked user: the status page that says the organisation does not let
+    them change it, and the history that keeps it, in both languages and at both widths."""
+    page = _watched(context)
+    demo_sign_in(page, live_server, "photo-blocked", start="/photo")
+    photo = tmp_path / "wide.jpg"
+    photo.write_bytes(imagegen.jpeg((2400, 1600)))
+    page.get_by_label("Photo", exact=True).set_input_files(str(photo))
+    expect(page.locator("#crop-box")).to_be_visible()
+    page.get_by_role("button", name="Save my new photo").click()
+    expect(page.locator('[data-service="graph"] span')).to_have_attribute(
+        "data-state", "refused_by_policy"
+    )
+    status = page.url
+    report, problems = "", []
+    for language in LANGUAGES:
+        _choose_language(context, live_server, language)
+        for name, path in (("refused-status", status), ("refused-history", "/history")):
+            page.goto(path)
+            expect(page.locator("html")).to_have_attribute("lang", language)
+            report += axe_report(page)
+            if language == "en":
+                problems += _both_screens(page, shots, f"photo-blocked-{name}")
+    expect(page.locator(".change")).to_have_count(1)  # the history keeps the refusal
+    assert page.csp_violations == []  # type: ignore[attr-defined]
+    assert not report, report
     assert not problems, "\n".join(problems)
