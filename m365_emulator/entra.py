@@ -600,12 +600,15 @@ def _consent_page(
     tenant: Tenant, client: ClientRegistration, user: User, ctx: dict[str, Any], sid: str
 ) -> Response:
     parsed = tokens.parse_scopes(tenant, ctx["scope"])
-    groups: dict[str, list[str]] = {}
+    # Per resource: its friendly name, the address (SharePoint's is long: shown below the
+    # name, where it may wrap) and what the app asks for there.
+    groups: dict[tuple[str, str | None], list[str]] = {}
     for scope in parsed.scopes:
+        resource: tuple[str, str | None]
         if scope.resource == tokens.GRAPH_RESOURCE:
-            resource, words = "Microsoft Graph", _GRAPH_PERMISSIONS
+            resource, words = ("Microsoft Graph", None), _GRAPH_PERMISSIONS
         else:
-            resource, words = f"SharePoint ({scope.resource})", _SHAREPOINT_PERMISSIONS
+            resource, words = ("SharePoint", scope.resource), _SHAREPOINT_PERMISSIONS
         if scope.is_default:
             text = "Everything this app is already allowed to do"
         else:

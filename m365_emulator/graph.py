@@ -41,6 +41,20 @@ READ_PROFILE_SCOPES = {
     "Directory.ReadWrite.All",
 }
 WRITE_PROFILE_SCOPES = {"User.ReadWrite", "User.ReadWrite.All"}
+# GET /me/manager. Microsoft's permission table names User.Read.All as least privileged
+# (https://learn.microsoft.com/graph/api/user-list-manager, permissions include
+# user-list-manager-permissions.md; the same in microsoftgraph/microsoft-graph-devx-content
+# permissions/new/permissions.json, where User.Read's paths include /me/directreports but not
+# /me/manager); Microsoft's Graph team adds "Get manager can be achieved using User.Read +
+# User.ReadBasic.All" (microsoftgraph/microsoft-graph-docs#3982). User.Read alone is refused.
+READ_MANAGER_SCOPES = {
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "Directory.AccessAsUser.All",
+}
 READ_PHOTO_SCOPES = {
     "ProfilePhoto.Read.All",
     "ProfilePhoto.ReadWrite.All",
@@ -117,6 +131,8 @@ _NOT_FOUND_MESSAGES = {
 # from Graph's error-code list (https://learn.microsoft.com/en-us/graph/errors); the others are
 # generic choices (UNCONFIRMED).
 _FAULT_CODES = {
+    # A permission the token lacks (reference §8.2 [S63]).
+    403: ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
     429: ("TooManyRequests", "Too many requests. Please try again later."),
     500: ("generalException", "An unspecified error has occurred."),
     502: ("BadGateway", "The gateway received an invalid response."),
@@ -287,6 +303,36 @@ def get_me() -> Response:
     with tenant.lock:
         values = _user_values(user)
     body: dict[str, object] = {"@odata.context": context}
+    for name in selected or DEFAULT_PROPERTIES:
+        body[name] = values.get(name, [] if name in _COLLECTIONS else None)
+    return jsonify(body)
+
+
+@bp.get("/me/manager")
+def get_manager() -> Response:
+    """The signed-in user's manager as a directoryObject; 404 when none is assigned.
+
+    "If the user isn't assigned a manager, this method returns a 404 Not Found error code"
+    (https://learn.microsoft.com/graph/api/user-list-manager); the code and message are those
+    Graph answers for a missing reference (UNCONFIRMED wording), as for a missing user above.
+    The `@odata.context` of a directoryObject is UNCONFIRMED.
+    """
+    tenant = _tenant()
+    user = caller(READ_MANAGER_SCOPES)
+    selected = _parse_select(request.args.get("$select"))
+    with tenant.lock:
+        manager = tenant.users.get(user.manager_oid) if user.manager_oid else None
+        values = _user_values(manager) if manager is not None else None
+    if values is None:
+        raise GraphError(
+            404,
+            "Request_ResourceNotFound",
+            "Resource 'manager' does not exist or one of its queried reference-property "
+            "objects are not present.",
+        )
+    base = f"{tenant.origins.graph}/v1.0/$metadata#directoryObjects"
+    context = f"{base}({','.join(selected)})/$entity" if selected else f"{base}/$entity"
+    body: dict[str, object] = {"@odata.context": context, "@odata.type": "#microsoft.graph.user"}
     for name in selected or DEFAULT_PROPERTIES:
         body[name] = values.get(name, [] if name in _COLLECTIONS else None)
     return jsonify(body)

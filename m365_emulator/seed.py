@@ -350,6 +350,7 @@ def _add_user(tenant: Tenant, spec: DemoUser, manager: User | None) -> User:
         on_premises_synced=spec.on_premises_synced,
         photo_not_found_code=spec.photo_not_found_code,
         photo_model=spec.photo_model,
+        manager_oid=manager.oid if manager else None,
         has_sharepoint=spec.has_sharepoint,
         photo_policy=_admins_only() if spec.blocks_photo_changes else None,
     )

@@ -114,6 +114,17 @@ def update_directory(tenant: Tenant, user: User, changes: Mapping[str, object]) 
         directory_changed(tenant, user, changes)
 
 
+def set_manager(tenant: Tenant, user: User, manager: User | None) -> None:
+    """Assign `user`'s manager in Entra ID (None: remove it) and queue the import of SharePoint's
+    `Manager` property, the manager's account name (reference §5.5: `manager` → `Manager`)."""
+    with tenant.lock:
+        user.manager_oid = manager.oid if manager else None
+        value = account_name(manager) if manager else ""
+        due_at = tenant.clock.time() + tenant.attribute_import_delay
+        user.pending_imports = [p for p in user.pending_imports if p.property_key != "Manager"]
+        user.pending_imports.append(PendingAttributeImport("Manager", value, due_at))
+
+
 def directory_changed(tenant: Tenant, user: User, changes: Mapping[str, object]) -> None:
     """Queue the UPA import of Entra attributes that just changed; unsynced ones are ignored.
 

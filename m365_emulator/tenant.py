@@ -189,6 +189,8 @@ class User:
     has_mailbox: bool = True
     on_premises_synced: bool = False
     photo: StoredPhoto | None = None
+    # The manager's oid in Entra ID (Graph `/me/manager`); None: no manager assigned.
+    manager_oid: str | None = None
     sharepoint: SharePointProfile = field(default_factory=lambda: SharePointProfile({}))
     pending_imports: list[PendingAttributeImport] = field(default_factory=list)
     password: str = ""  # unused: the demo sign-in page only picks a user

@@ -174,6 +174,8 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
             "vocabulary": wording,
         }
 
+    # Every moment a page shows, in the person's own time zone (webapp/wording.py).
+    app.add_template_filter(wording.local_time, "local_time")
     middleware.init_app(app)
     guard.init_app(app)
     errors.init_app(app)

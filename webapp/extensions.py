@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 from flask import current_app, request
 from flask_babel import Babel
 from flask_limiter import Limiter, RequestLimit
 from flask_session import Session
 from flask_wtf import CSRFProtect
+from limits import parse
 
 from webapp import audit
 from webapp.auth.guard import current_user
@@ -41,9 +45,31 @@ csrf = CSRFProtect()
 babel = Babel()
 
 
+def limit_scope(hit: RequestLimit) -> str:
+    """What a limit counts (a shared limit's scope, else the endpoint): its key without the
+    account, so it may be logged and shown."""
+    return hit.request_args[-1]
+
+
 def _limit_hit(hit: RequestLimit) -> None:
     """A security event per refused request (the limit, never the key: it names the account)."""
-    audit.event("rate_limit.hit", limit=str(hit.limit))
+    audit.event("rate_limit.hit", limit=str(hit.limit), scope=limit_scope(hit))
 
 
 limiter = Limiter(key_func=_rate_limit_key, default_limits=["300 per minute"], on_breach=_limit_hit)
+
+
+def seconds_until_allowed(limit: str, scope: str) -> int:
+    """Seconds until the shared limit `scope` takes one more request of this client; 0: now.
+
+    For pages that warn before a form is sent: the limiter itself checks only the POST, by
+    then the browser has sent the file. The identifiers are the ones flask-limiter keys a
+    shared limit by: the key prefix, the key function's value and the scope.
+    """
+    item = parse(limit)
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX")
+    identifiers = [*([prefix] if prefix else []), _rate_limit_key(), scope]
+    if limiter.limiter.test(item, *identifiers):
+        return 0
+    reset_at, _ = limiter.limiter.get_window_stats(item, *identifiers)
+    return max(1, math.ceil(reset_at - time.time()))

@@ -248,8 +248,10 @@ class Settings:
 
     @property
     def graph_scopes(self) -> list[str]:
-        """Least privilege for Graph (reference §3.3, §8.2): read and own-profile writes."""
-        return ["User.Read", "User.ReadWrite"]
+        """Least privilege for Graph (reference §3.3, §8.2): read and own-profile writes, and
+        User.ReadBasic.All for one's own manager (`/me/manager`; User.Read alone is not enough,
+        see m365_emulator/graph.py READ_MANAGER_SCOPES). None needs an administrator's consent."""
+        return ["User.Read", "User.ReadWrite", "User.ReadBasic.All"]
 
     def sharepoint_scopes_for(self, origin: str | None = None) -> list[str]:
         """The SharePoint scopes for `origin` (default: SHAREPOINT_URL), fully qualified as

@@ -6,12 +6,13 @@ on these."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from babel.dates import format_skeleton
-from flask_babel import LazyString, format_datetime, get_locale, ngettext
+from flask_babel import LazyString, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 
 from webapp.imaging.pipeline import Rejection
 from webapp.microsoft.errors import (
@@ -91,11 +92,24 @@ def birthday(day: int, month: int, year: int | None) -> str:
     return format_skeleton("yMMMMd", date(year, month, day), locale=locale)
 
 
-def when(moment: datetime | None) -> str:
-    """A date and time in the user's language and time zone; "unknown" when absent."""
+def utc_text(moment: datetime) -> str:
+    """A moment as UTC text: what a page shows without JavaScript, and the copyable
+    summaries' times (which say UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def local_time(moment: datetime | None, id: str | None = None) -> Markup:
+    """A moment for a page (the `local_time` template filter): a `<time>` element whose
+    machine-readable UTC time static/js/localtime.js shows in the browser's own time zone and
+    language; its UTC text stays without JavaScript. "unknown" when absent. `id` lets a
+    control name the time (aria-describedby)."""
     if moment is None:
-        return _("unknown")
-    return str(format_datetime(moment, "medium"))
+        return Markup(escape(_("unknown")))
+    iso = moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    ident = Markup(' id="{}"').format(id) if id else Markup("")
+    return Markup('<time{} datetime="{}" data-local-time>{}</time>').format(
+        ident, iso, utc_text(moment)
+    )
 
 
 def upstream_failure(error: UpstreamError) -> str:

@@ -24,7 +24,7 @@ from webapp.microsoft.sharepoint import SharePointClient
 from webapp.microsoft.throttle import NoThrottleGate, ThrottleGate
 
 CLIENT_ID = "contract-tests"
-GRAPH_SCOPES = ["User.Read", "User.ReadWrite"]
+GRAPH_SCOPES = ["User.Read", "User.ReadWrite", "User.ReadBasic.All"]  # the app's (settings.py)
 SHAREPOINT_SCOPES = ["AllSites.Write"]
 USER_AGENT = decorated_user_agent("Contoso", "1.0")
 # Back-off short enough for tests, budget as in production (security.md §0 item 7).
@@ -71,11 +71,14 @@ class Tokens:
     user: User
     issued: list[str] = field(default_factory=list)  # resources, in order
     forced: int = 0
+    graph_scopes: list[str] = field(default_factory=lambda: list(GRAPH_SCOPES))
 
     def graph(self, force_refresh: bool = False) -> str:
         self.forced += force_refresh
         self.issued.append(GRAPH_RESOURCE)
-        return issue_access_token(self.tenant, self.user, CLIENT_ID, GRAPH_RESOURCE, GRAPH_SCOPES)
+        return issue_access_token(
+            self.tenant, self.user, CLIENT_ID, GRAPH_RESOURCE, self.graph_scopes
+        )
 
     def sharepoint(self, origin: str, force_refresh: bool = False) -> str:
         self.forced += force_refresh

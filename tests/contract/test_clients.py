@@ -25,6 +25,7 @@ from webapp.microsoft.errors import (
 from webapp.microsoft.models import (
     DEFAULT_SELECT,
     SHAREPOINT_BACKED,
+    Manager,
     SharePointProfile,
     normalise_origin,
 )
@@ -75,6 +76,34 @@ def test_sharepoint_backed_fields_come_back_when_selected(tenant, make_clients):
     assert me.fields == {"id", *SHAREPOINT_BACKED}
     assert me.skills == () and me.about_me is None
     assert me.birthday is None  # unset, whatever sentinel the service uses
+
+
+def test_the_manager_comes_with_name_sign_in_name_and_mail(tenant, make_clients):
+    boss = add_user(tenant, directory={"displayName": "Megan Bowen"})
+    user = add_user(tenant)
+    user.manager_oid = boss.oid
+    manager = make_clients(user).graph.manager()
+    assert manager == Manager("Megan Bowen", boss.upn, boss.upn)
+    [logged] = tenant.requests_to("graph")
+    assert (logged.path, logged.query) == (
+        "/v1.0/me/manager",
+        "$select=displayName,userPrincipalName,mail",
+    )
+
+
+def test_no_manager_is_none(tenant, make_clients):
+    assert make_clients().graph.manager() is None
+
+
+def test_a_manager_the_token_may_not_read_is_a_forbidden_error(tenant, make_clients):
+    boss = add_user(tenant)
+    user = add_user(tenant)
+    user.manager_oid = boss.oid
+    clients = make_clients(user)
+    clients.tokens.graph_scopes = ["User.Read", "User.ReadWrite"]
+    with pytest.raises(ForbiddenError) as refused:
+        clients.graph.manager()
+    assert (refused.value.status, refused.value.code) == (403, "Authorization_RequestDenied")
 
 
 def test_profile_edits_follow_the_own_request_rule(tenant, make_clients):

@@ -303,7 +303,9 @@ def test_consent_page_lists_the_requested_permissions_in_plain_words(
     consent = pages.session.post(urljoin(page.url, picker.action), data=picker.fields)
     text = consent.text
     assert "Microsoft Graph" in text and "Sign you in and read your profile" in text
-    assert f"SharePoint ({emulator.url})" in text and "Read items in all site collections" in text
+    # SharePoint by name, its address on a line of its own below (it may wrap on a phone).
+    assert f'<h2>SharePoint</h2>\n  <p class="resource-address">{emulator.url}</p>' in text
+    assert "Read items in all site collections" in text
     assert "Keep access to data you have given it access to" in text
 
 

@@ -124,6 +124,36 @@ def test_missing_scope_is_403_authorization_request_denied(m365, method, path, s
     assert_graph_error(response, 403, "Authorization_RequestDenied")
 
 
+# -- /me/manager --------------------------------------------------------------------------------
+
+MANAGER_SCOPES = ["User.Read", "User.ReadBasic.All"]
+MANAGER_SELECT = "/me/manager?$select=displayName,userPrincipalName,mail"
+
+
+def test_manager_is_the_user_entra_names_with_the_selected_properties(m365):
+    response = m365.graph("GET", MANAGER_SELECT, "stale-photo", scopes=MANAGER_SCOPES)
+    assert response.status_code == 200
+    manager = m365.user("in-sync")
+    assert response.json == {
+        "@odata.context": GRAPH + "directoryObjects(displayName,userPrincipalName,mail)/$entity",
+        "@odata.type": "#microsoft.graph.user",
+        "displayName": "Isabel Santos",
+        "userPrincipalName": manager.upn,
+        "mail": manager.directory["mail"],
+    }
+
+
+def test_no_manager_is_404_request_resource_not_found(m365):
+    response = m365.graph("GET", MANAGER_SELECT, "in-sync", scopes=MANAGER_SCOPES)
+    assert_graph_error(response, 404, "Request_ResourceNotFound")
+
+
+@pytest.mark.parametrize("scopes", [["User.Read", "User.ReadWrite"], ["User.Read"]])
+def test_manager_needs_more_than_user_read(m365, scopes):
+    response = m365.graph("GET", MANAGER_SELECT, "stale-photo", scopes=scopes)
+    assert_graph_error(response, 403, "Authorization_RequestDenied")
+
+
 # -- photo ------------------------------------------------------------------------------------
 
 

@@ -116,6 +116,18 @@ def test_drifted_attributes_reach_sharepoint_after_the_import_delay(m365):
     assert m365.user("drifted-attributes").pending_imports == []
 
 
+def test_a_new_manager_shows_in_graph_at_once_and_in_sharepoint_after_the_import(m365):
+    user, manager = m365.user("stale-photo"), m365.user("placeholder")
+    before = m365.upa("stale-photo")["Manager"]
+    sync.set_manager(m365.tenant, user, manager)
+    scopes = ["User.Read", "User.ReadBasic.All"]
+    graph = m365.graph("GET", "/me/manager?$select=userPrincipalName", "stale-photo", scopes=scopes)
+    assert graph.json["userPrincipalName"] == manager.upn
+    assert m365.upa("stale-photo")["Manager"] == before
+    m365.tenant.clock.advance(m365.tenant.attribute_import_delay)
+    assert m365.upa("stale-photo")["Manager"] == f"i:0#.f|membership|{manager.upn.lower()}"
+
+
 def test_directory_change_is_queued_for_the_next_import(m365):
     user = m365.user("in-sync")
     sync.update_directory(m365.tenant, user, {"officeLocation": "99/0001", "city": "Oslo"})

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
@@ -127,3 +128,16 @@ def demo_sign_in(page: Page, live_server: LiveServer, key: str, start: str = "/"
     if stepping_up(page.url):
         page.get_by_role("button", name="Verify").click()
         page.wait_for_url(in_app)
+
+
+_axe = Axe()
+
+
+def axe_report(page: Page) -> str:
+    """What axe-core finds wrong with the page as it is now (WCAG 2.2 AA); "" when nothing."""
+    results = _axe.run(page)
+    if results.violations_count == 0:
+        return ""
+    return f"\n== {page.url} ({page.locator('html').get_attribute('lang')})\n" + (
+        results.generate_report()
+    )

@@ -228,15 +228,22 @@ def test_a_refused_file_and_a_reached_limit_are_recorded_once(
     assert upload(client, imagegen.pdf()).status_code == 422
     (refused,) = entries(app, tenant, "in-sync")
     assert refused.details == {"reason": "photo_rejected", "code": "unsupported_format"}
-    for _ in range(9):
-        upload(client, b"")
-    for _ in range(3):  # three more attempts over the limit of 10 an hour
-        assert upload(client, b"").status_code == 429
+    (fields,) = forms(client, "/photo", "/photo")
+    answers = [
+        client.post(
+            "/photo",
+            data={**fields, "photo": (io.BytesIO(b""), "empty.jpg")},
+            content_type="multipart/form-data",
+        ).status_code
+        for _ in range(62)
+    ]
+    # 60 refused files an hour; then three attempts over that limit.
+    assert answers == [422] * 59 + [429] * 3
     recorded = entries(app, tenant, "in-sync")
-    assert len(recorded) == 11  # ten refused files and one limit, not three
-    assert recorded[0].details == {"reason": "rate_limit", "subject": "photo"}
+    assert len(recorded) == 61  # sixty refused files and one limit, not three
+    assert recorded[0].details == {"reason": "rate_limit", "subject": "refused_files"}
     page = text_of(client.get("/history").get_data(as_text=True))
-    assert "Photo change refused: too many changes" in page
+    assert "Photo file refused: too many unusable files" in page
     assert "This file is not a photo ProfileFix can use." in page
 
 
@@ -356,7 +363,7 @@ def test_page_shows_each_change_with_its_time_pictures_and_request_id(
     assert f'src="/history/pictures/{entry.id}/previous"' in page
     assert f'src="/history/pictures/{entry.id}/new"' in page
     assert f"<code>{entry.request_id}</code>" in page
-    assert '<script src="/static/js/localtime.js">' in page
+    assert '<script src="/static/js/localtime.js" defer></script>' in page
 
 
 def test_pictures_are_the_persons_own_and_served_like_every_photo(

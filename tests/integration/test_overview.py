@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import datetime
 from html import unescape
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from m365_emulator import entra
+from m365_emulator import entra, sync
 from m365_emulator.faults import Fault
 from m365_emulator.seed import DRIFTED_ATTRIBUTES
 from m365_emulator.tenant import Tenant
@@ -221,6 +222,100 @@ def test_attribute_deep_link_survives_sign_in(client: FlaskClient, sign_in: Sign
     assert response.status_code == 302
     finished = sign_in.as_user("in-sync", next_page="/attributes?ticket=INC0012345")
     assert finished.headers["Location"] == "/attributes?ticket=INC0012345"
+
+
+# -- times ---------------------------------------------------------------------------------------
+
+
+TIME = re.compile(r'<time datetime="([0-9T:-]+Z)" data-local-time>([0-9: -]+ UTC)</time>')
+
+
+def test_every_time_on_the_overview_is_utc_for_the_browser_to_show_in_its_zone(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    page = page_for(client, sign_in, "stale-photo")
+    checked = re.search(r'<p class="checked">Checked (.*?)\.</p>', page)
+    assert checked
+    iso, text = TIME.fullmatch(checked.group(1)).groups()  # type: ignore[union-attr]
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    assert text == moment.strftime("%Y-%m-%d %H:%M UTC")
+    assert abs(moment.timestamp() - time.time()) < 120
+    taken = re.search(r"<dt>Stored on</dt>\s*<dd>(.*?)</dd>", page, re.S)
+    assert taken and TIME.fullmatch(taken.group(1))
+    assert page.count('<script src="/static/js/localtime.js" defer></script>') == 1
+    # The copyable summary keeps UTC and says so.
+    assert re.search(r"When: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", summary(page))
+    assert "<time" not in summary(page)
+
+
+# -- the manager row (Graph /me/manager beside SharePoint's Manager) ------------------------------
+
+
+def manager_row(page: str) -> tuple[str, str, str]:
+    """(class, Entra ID cell, SharePoint cell) of the manager row, as text."""
+    match = re.search(
+        r'<tr class="row-([a-z_]+)">\s*<th scope="row">Manager</th>(.*?)</tr>', page, re.S
+    )
+    assert match, "no manager row"
+    cells = [
+        " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+        for cell in re.findall(r"<td[^>]*>(.*?)</td>", match.group(2), re.S)
+    ]
+    return match.group(1), cells[0], cells[1]
+
+
+def test_the_manager_entra_names_is_shown_beside_sharepoints(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    page = page_for(client, sign_in, "stale-photo")
+    boss = tenant.user("in-sync")
+    assert manager_row(page) == (
+        "same",
+        f"Isabel Santos ({boss.upn}) manager",
+        f"{boss.upn.lower()} Manager",
+    )
+
+
+def test_no_manager_anywhere_is_the_same(client: FlaskClient, sign_in: SignIn) -> None:
+    page = page_for(client, sign_in, "in-sync")
+    assert manager_row(page) == ("same", "(empty) manager", "(empty) Manager")
+
+
+def test_a_new_manager_not_yet_imported_to_sharepoint_differs(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    new_boss, old_boss = tenant.user("placeholder"), tenant.user("in-sync")
+    sync.set_manager(tenant, tenant.user("stale-photo"), new_boss)
+    page = page_for(client, sign_in, "stale-photo")
+    state, entra_id, sharepoint = manager_row(page)
+    assert (state, entra_id, sharepoint) == (
+        "differs",
+        f"Priya Raman ({new_boss.upn}) manager",
+        f"{old_boss.upn.lower()} Manager",
+    )
+    assert (
+        f"Manager is “Priya Raman ({new_boss.upn})” in Entra ID but “{old_boss.upn.lower()}” "
+        "in SharePoint." in page
+    )
+    assert f"Manager (manager → Manager): Entra ID “Priya Raman ({new_boss.upn})”" in summary(page)
+
+
+def test_a_manager_graph_refuses_to_show_names_the_missing_permission(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    tenant.faults.fail_always("graph", 403, path_contains="/me/manager")
+    page = page_for(client, sign_in, "stale-photo")
+    state, entra_id, sharepoint = manager_row(page)
+    assert state == "unavailable"
+    assert entra_id == (
+        "Microsoft 365 does not let ProfileFix read your manager: that needs the Microsoft "
+        "Graph permission User.ReadBasic.All (in some organisations User.Read.All), which your "
+        "administrator can grant. manager"
+    )
+    assert sharepoint == f"{tenant.user('in-sync').upn.lower()} Manager"
+    # Everything else is still compared.
+    assert 'data-attributes-verdict="in_sync"' in page
+    assert "status 403, code Authorization_RequestDenied" in summary(page)
 
 
 # -- failure modes ------------------------------------------------------------------------------

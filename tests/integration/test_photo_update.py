@@ -18,6 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from html import unescape
 from html.parser import HTMLParser
 
@@ -790,18 +791,17 @@ def test_status_of_someone_elses_operation_is_not_found(
     assert other.get(f"/photo/status/{mine}.json").status_code == 404
 
 
-def test_eleventh_write_in_an_hour_gets_the_wait_page(
-    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+def test_the_status_page_says_when_the_change_started_as_a_local_time(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
 ) -> None:
     sign_in.as_user("in-sync")
-    for _ in range(10):
-        assert upload(client, b"").status_code == 422
-    response = upload(client, b"")
-    page = response.get_data(as_text=True)
-    assert response.status_code == 429
-    assert int(response.headers["Retry-After"]) > 0
-    assert re.search(r"accepts the next change in \d+ minutes", page)
-    assert writes(tenant) == []
+    op = ops(app).get(user_key(tenant, "in-sync"), op_id(upload(client, phone_photo)))
+    assert op is not None
+    page = client.get(f"/photo/status/{op.id}").get_data(as_text=True)
+    started = datetime.fromtimestamp(op.created_at, UTC)
+    iso = started.isoformat(timespec="seconds").replace("+00:00", "Z")
+    stamp = started.strftime("%Y-%m-%d %H:%M UTC")
+    assert f'Started <time datetime="{iso}" data-local-time>{stamp}</time>.' in page
 
 
 def test_status_json_reports_each_service(

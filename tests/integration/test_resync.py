@@ -171,4 +171,6 @@ def test_seventh_resync_in_an_hour_gets_the_wait_page(
         assert resync(client).status_code == 303
     response = resync(client)
     assert response.status_code == 429
-    assert "accepts the next change in" in response.get_data(as_text=True)
+    assert "You have copied your photo to SharePoint 6 times within an hour" in " ".join(
+        response.get_data(as_text=True).split()
+    )

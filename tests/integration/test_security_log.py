@@ -81,6 +81,7 @@ def test_a_limit_hit_is_an_event(client: FlaskClient, caplog: pytest.LogCaptureF
         client.get("/login")
     (line,) = events(caplog, "rate_limit.hit")
     assert line["limit"] == "30 per 1 minute"
+    assert line["scope"] == "auth.login"
     assert line["route"] == "/login"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.microsoft.models import GraphUser, SharePointProfile
+from webapp.microsoft.models import GraphUser, Manager, SharePointProfile
 from webapp.microsoft.properties import MAP, Attribute, RowState, diff_rows
 
 ADELE = {
@@ -39,8 +39,12 @@ ADELE_UPA = {
 }
 
 
-def graph_user(**changes: object) -> GraphUser:
-    return GraphUser.from_graph({**ADELE, **changes})
+MEGAN = Manager("Megan Bowen", "MeganB@contoso.com", "MeganB@contoso.com")
+
+
+def graph_user(manager: Manager | None = MEGAN, **changes: object) -> GraphUser:
+    """Adele as `/me` and `/me/manager` return her (Megan Bowen is her manager)."""
+    return GraphUser.from_graph({**ADELE, **changes}).with_manager(manager)
 
 
 def profile(**changes: str) -> SharePointProfile:
@@ -66,7 +70,7 @@ def test_every_attribute_the_issue_names_has_a_row_in_map_order() -> None:
 def test_a_freshly_imported_profile_matches_on_every_synced_attribute() -> None:
     rows = diff_rows(graph_user(mobilePhone=None), profile())
     assert not any(r.state is RowState.DIFFERS for r in rows)
-    assert {r.state for r in rows} == {RowState.SAME, RowState.SHAREPOINT_ONLY}
+    assert {r.state for r in rows} == {RowState.SAME}
 
 
 def test_sharepoint_properties_follow_microsofts_sync_table() -> None:
@@ -82,7 +86,7 @@ def test_sharepoint_properties_follow_microsofts_sync_table() -> None:
         Attribute.MOBILE_PHONE: ("mobilePhone", "CellPhone"),
         Attribute.EMAIL: ("mail", "WorkEmail"),
         Attribute.USER_PRINCIPAL_NAME: ("userPrincipalName", "SPS-UserPrincipalName"),
-        Attribute.MANAGER: (None, "Manager"),
+        Attribute.MANAGER: ("manager", "Manager"),
     }
 
 
@@ -160,11 +164,45 @@ def test_an_equal_mobile_phone_is_the_same() -> None:
     assert mobile.state is RowState.SAME
 
 
-def test_manager_is_shown_from_sharepoint_only() -> None:
+def test_manager_is_compared_by_sign_in_name_whatever_its_case() -> None:
     manager = row(diff_rows(graph_user(), profile()), Attribute.MANAGER)
-    assert manager.state is RowState.SHAREPOINT_ONLY
-    assert manager.graph_value is None
-    assert manager.sharepoint_value == "i:0#.f|membership|meganb@contoso.com"
+    assert manager.graph_value == "Megan Bowen (MeganB@contoso.com)"
+    assert manager.sharepoint_value == "meganb@contoso.com"  # the claims prefix dropped
+    assert manager.state is RowState.SAME
+
+
+def test_a_new_manager_not_yet_in_sharepoint_differs() -> None:
+    nestor = Manager("Nestor Wilke", "NestorW@contoso.com", None)
+    manager = row(diff_rows(graph_user(nestor), profile()), Attribute.MANAGER)
+    assert (manager.graph_value, manager.sharepoint_value) == (
+        "Nestor Wilke (NestorW@contoso.com)",
+        "meganb@contoso.com",
+    )
+    assert manager.state is RowState.DIFFERS
+
+
+def test_no_manager_on_either_side_is_the_same() -> None:
+    manager = row(diff_rows(graph_user(None), profile(Manager="")), Attribute.MANAGER)
+    assert (manager.graph_value, manager.sharepoint_value, manager.state) == (
+        None,
+        None,
+        RowState.SAME,
+    )
+
+
+def test_an_organisational_contact_as_manager_is_compared_by_mail() -> None:
+    contact = Manager("Megan Bowen", None, "meganb@contoso.com")
+    manager = row(diff_rows(graph_user(contact), profile()), Attribute.MANAGER)
+    assert manager.state is RowState.SAME
+
+
+def test_a_manager_graph_would_not_give_is_not_compared() -> None:
+    unread = GraphUser.from_graph(ADELE)  # /me answered, /me/manager did not
+    rows = diff_rows(unread, profile())
+    manager = row(rows, Attribute.MANAGER)
+    assert (manager.state, manager.graph_read) == (RowState.UNAVAILABLE, False)
+    assert manager.sharepoint_value == "meganb@contoso.com"
+    assert row(rows, Attribute.DEPARTMENT).state is RowState.SAME
 
 
 def test_sharepoint_unavailable_keeps_graph_values_and_marks_nothing_as_differing() -> None:
@@ -178,4 +216,4 @@ def test_graph_unavailable_keeps_sharepoint_values() -> None:
     rows = diff_rows(None, profile())
     assert row(rows, Attribute.DEPARTMENT).sharepoint_value == "Retail"
     assert row(rows, Attribute.DEPARTMENT).state is RowState.UNAVAILABLE
-    assert row(rows, Attribute.MANAGER).state is RowState.SHAREPOINT_ONLY
+    assert row(rows, Attribute.MANAGER).state is RowState.UNAVAILABLE

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -118,8 +118,20 @@ def test_every_finding_reads_as_a_sentence_with_every_way_forward(
 def test_unset_values_and_unknown_dates_read_as_words(language: str) -> None:
     sentence(vocabulary.value(None))
     sentence(vocabulary.value(""))
-    sentence(vocabulary.when(None))
-    assert "2026" in vocabulary.when(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
+    sentence(str(vocabulary.local_time(None)))
+    assert "<time" not in vocabulary.local_time(None)
+
+
+def test_a_moment_is_a_time_element_with_utc_for_the_script_and_as_text(language: str) -> None:
+    copenhagen = timezone(timedelta(hours=1))
+    moment = datetime(2026, 11, 20, 9, 30, 15, tzinfo=copenhagen)
+    assert vocabulary.local_time(moment) == (
+        '<time datetime="2026-11-20T08:30:15Z" data-local-time>2026-11-20 08:30 UTC</time>'
+    )
+    assert vocabulary.local_time(moment, id='t"1') == (
+        '<time id="t&#34;1" datetime="2026-11-20T08:30:15Z" data-local-time>'
+        "2026-11-20 08:30 UTC</time>"
+    )
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,13 @@ LIMITED: dict[str, tuple[LazyString, LazyString]] = {
             "the next change only later. Nothing was changed."
         ),
     ),
+    "refused_files": (
+        _l("Photo file refused: too many unusable files"),
+        _l(
+            "ProfileFix could not use many of the files you had sent in a short while, so it "
+            "accepted the next file only later. Nothing was changed."
+        ),
+    ),
     "resync": (
         _l("Copy to SharePoint refused: too many copies"),
         _l(
@@ -110,11 +117,6 @@ def describe(entry: Entry, *, short: bool = True, values: bool = True) -> Descri
     return _photo(entry)
 
 
-def utc_text(entry: Entry) -> str:
-    """The entry's time as UTC text: the page's fallback without JavaScript, the summary's."""
-    return entry.at.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def recent_summary(history: HistoryLog, user: str) -> list[str]:
     """The helpdesk summary's lines for the person's latest changes; none when the history
     cannot be read (the summary goes on without them)."""
@@ -139,7 +141,7 @@ def summary_lines(entries: Iterable[Entry]) -> list[str]:
             "  "
             + _(
                 "%(time)s · %(change)s [request id %(request_id)s]",
-                time=utc_text(entry),
+                time=wording.utc_text(entry.at),
                 change=change,
                 request_id=entry.request_id or "-",
             )

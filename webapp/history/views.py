@@ -31,7 +31,6 @@ class Row:
 
     entry: Entry
     described: words.Described
-    utc: str
     pictures: dict[str, str]
     restore_op: str | None = None
     form_token: str | None = None
@@ -46,7 +45,6 @@ def _row(entry: Entry, now: float) -> Row:
     return Row(
         entry=entry,
         described=words.describe(entry),
-        utc=words.utc_text(entry),
         pictures=pictures,
         restore_op=entry.details.get("op") if restorable else None,
         # What photo/forms.py's OperationForm checks (urlsafe, 16–64 characters).

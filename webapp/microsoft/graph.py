@@ -8,7 +8,15 @@ from collections.abc import Callable, Iterable, Mapping
 import requests
 
 from webapp.microsoft.errors import BadResponseError, NotFoundError
-from webapp.microsoft.models import DEFAULT_SELECT, GraphUser, Photo, PhotoMeta, normalise_origin
+from webapp.microsoft.models import (
+    DEFAULT_SELECT,
+    MANAGER_SELECT,
+    GraphUser,
+    Manager,
+    Photo,
+    PhotoMeta,
+    normalise_origin,
+)
 from webapp.microsoft.requester import CallOptions, Requester
 from webapp.microsoft.responses import json_body
 
@@ -87,6 +95,20 @@ class GraphClient:
                 raise ValueError(f"not a Graph property name: {name!r}")
         path = "/me" + (f"?$select={','.join(names)}" if names else "")
         return GraphUser.from_graph(json_body(self.service, self._send("GET", path, "me")))
+
+    def manager(self) -> Manager | None:
+        """`GET /me/manager?$select=...`; None when no manager is assigned (404 Not Found,
+        https://learn.microsoft.com/graph/api/user-list-manager).
+
+        Raises ForbiddenError (403 Authorization_RequestDenied) when the token lacks the
+        permission: User.Read alone is not enough (the emulator's graph.py cites Microsoft).
+        """
+        path = f"/me/manager?$select={','.join(MANAGER_SELECT)}"
+        try:
+            resp = self._send("GET", path, "manager")
+        except NotFoundError:
+            return None
+        return Manager.from_graph(json_body(self.service, resp))
 
     def photo_meta(self) -> PhotoMeta | None:
         """Metadata of the largest photo; None when the user has none (404 or 1x1 gif, §3.3)."""

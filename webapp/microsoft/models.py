@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,6 +89,28 @@ def _datetime(data: Mapping[str, Any], key: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+# What the manager row shows and compares (Graph `GET /me/manager?$select=...`).
+MANAGER_SELECT: tuple[str, ...] = ("displayName", "userPrincipalName", "mail")
+
+
+@dataclass(frozen=True)
+class Manager:
+    """The user's manager as Graph `/me/manager` returns them: a user, or an organisational
+    contact, which has no userPrincipalName (https://learn.microsoft.com/graph/api/user-list-manager)."""
+
+    display_name: str | None
+    user_principal_name: str | None
+    mail: str | None
+
+    @classmethod
+    def from_graph(cls, data: Mapping[str, Any]) -> Manager:
+        return cls(
+            display_name=_str(data, "displayName"),
+            user_principal_name=_str(data, "userPrincipalName"),
+            mail=_str(data, "mail"),
+        )
+
+
 @dataclass(frozen=True)
 class GraphUser:
     """The signed-in user as Graph `/me` returned it; None for null or not selected.
@@ -123,7 +145,13 @@ class GraphUser:
     responsibilities: tuple[str, ...] | None = None
     schools: tuple[str, ...] | None = None
     skills: tuple[str, ...] | None = None
+    # From `/me/manager`, a call of its own: "manager" is in `fields` once it was read.
+    manager: Manager | None = None
     fields: frozenset[str] = frozenset()
+
+    def with_manager(self, manager: Manager | None) -> GraphUser:
+        """This user with what `/me/manager` returned (None: no manager assigned)."""
+        return replace(self, manager=manager, fields=self.fields | {"manager"})
 
     @classmethod
     def from_graph(cls, data: Mapping[str, Any]) -> GraphUser:

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, Protocol, TypeVar
 
 from webapp.microsoft.errors import AuthRequiredError, UpstreamError
+from webapp.microsoft.models import GraphUser, Manager
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +66,16 @@ def outcome(future: Started[T]) -> tuple[T | None, UpstreamError | None]:
     except UpstreamError as exc:
         logger.info("%s call failed: %s %s", exc.service, exc.status, exc.code)
         return None, exc
+
+
+def with_manager(
+    me: Future[GraphUser], manager: Future[Manager | None]
+) -> tuple[GraphUser | None, UpstreamError | None, UpstreamError | None]:
+    """`/me` joined with `/me/manager`, read side by side: (the user, `/me`'s failure, the
+    manager's failure). A manager that could not be read leaves "manager" out of the user's
+    `fields`, so its row says so instead of "no manager"."""
+    user, user_error = outcome(me)
+    found, manager_error = outcome(manager)
+    if user is not None and manager_error is None:
+        user = user.with_manager(found)
+    return user, user_error, manager_error

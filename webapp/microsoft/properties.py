@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
-from webapp.microsoft.models import GraphUser, SharePointProfile
+from webapp.microsoft.models import GraphUser, Manager, SharePointProfile
 
 
 class Attribute(StrEnum):
@@ -33,8 +33,6 @@ class RowState(StrEnum):
     DIFFERS = "differs"
     # Values differ, but Microsoft does not sync this attribute by default (§5.5).
     NOT_SYNCED = "not_synced"
-    # Only SharePoint's value is read (Graph's /me does not return it).
-    SHAREPOINT_ONLY = "sharepoint_only"
     # One side could not be read.
     UNAVAILABLE = "unavailable"
 
@@ -43,17 +41,37 @@ class RowState(StrEnum):
 class MappedAttribute:
     """One Entra attribute (by its Graph property) and the SharePoint property it feeds.
 
-    `graph` reads the value to show from `/me`; `compared` the value the profile import copies
-    (None: Graph's /me does not return it); `synced` is False where Microsoft's default sync
-    table leaves the property out (reference §5.5).
+    `graph` reads the value to show; `compared` the value the profile import copies; `synced`
+    is False where Microsoft's default sync table leaves the property out (reference §5.5).
+    `sharepoint` turns SharePoint's value into the one shown and compared, and `ignore_case`
+    compares without case (sign-in names). `read_apart`: Graph returns it from a call of its
+    own, which may fail while `/me` works.
     """
 
     attribute: Attribute
-    graph_property: str | None
+    graph_property: str
     sharepoint_property: str
     graph: Callable[[GraphUser], str | None]
     compared: Callable[[GraphUser], str | None]
     synced: bool = True
+    sharepoint: Callable[[str], str] = str
+    ignore_case: bool = False
+    read_apart: bool = False
+
+
+def _person(manager: Manager | None) -> str | None:
+    """The manager as "Name (sign-in name)", or whichever of the two Graph returned."""
+    if manager is None:
+        return None
+    name, sign_in = manager.display_name, _sign_in_name(manager)
+    if name and sign_in:
+        return f"{name} ({sign_in})"
+    return name or sign_in
+
+
+def _sign_in_name(manager: Manager | None) -> str | None:
+    # An organisational contact has no userPrincipalName, only mail (user-list-manager).
+    return None if manager is None else manager.user_principal_name or manager.mail
 
 
 def _first(values: tuple[str, ...] | None) -> str | None:
@@ -106,9 +124,17 @@ MAP: tuple[MappedAttribute, ...] = (
         "SPS-UserPrincipalName",
         "user_principal_name",
     ),
-    # Manager syncs (§5.5), but Graph returns it only from /me/manager, which this app does not
-    # call: SharePoint's account name is shown for reference.
-    MappedAttribute(Attribute.MANAGER, None, "Manager", lambda user: None, lambda user: None),
+    # Manager syncs (§5.5) into the manager's claims account name (§4.2), compared by UPN.
+    MappedAttribute(
+        Attribute.MANAGER,
+        "manager",
+        "Manager",
+        lambda user: _person(user.manager),
+        lambda user: _sign_in_name(user.manager),
+        sharepoint=lambda account: account.rsplit("|", 1)[-1],
+        ignore_case=True,
+        read_apart=True,
+    ),
 )
 
 
@@ -128,7 +154,7 @@ STORED_IN_SHAREPOINT: Mapping[str, str] = MappingProxyType(
 )
 
 _BY_ATTRIBUTE = {mapping.attribute: mapping for mapping in MAP}
-_BY_GRAPH_PROPERTY = {mapping.graph_property: mapping for mapping in MAP if mapping.graph_property}
+_BY_GRAPH_PROPERTY = {mapping.graph_property: mapping for mapping in MAP}
 
 
 def mapped(attribute: Attribute) -> MappedAttribute:
@@ -153,32 +179,41 @@ def sharepoint_follows(graph_property: str) -> bool:
 
 @dataclass(frozen=True)
 class AttributeRow:
-    """One attribute with each side's value exactly as returned (None: unset or unread)."""
+    """One attribute with each side's value as shown (None: unset or unread); `graph_read`
+    is False when Graph's value could not be read."""
 
     attribute: Attribute
-    graph_property: str | None
+    graph_property: str
     sharepoint_property: str
     graph_value: str | None
     sharepoint_value: str | None
     state: RowState
+    graph_read: bool = True
 
 
-def _sharepoint_value(profile: SharePointProfile, key: str) -> str | None:
+def _sharepoint_value(mapping: MappedAttribute, profile: SharePointProfile) -> str | None:
     # Every UserProfileProperties value is a string and unset ones are "" (reference §4.2).
-    value = profile.properties.get(key)
-    return value if value else None
+    value = profile.properties.get(mapping.sharepoint_property)
+    return mapping.sharepoint(value) if value else None
+
+
+def _read(mapping: MappedAttribute, user: GraphUser | None) -> bool:
+    return user is not None and (not mapping.read_apart or mapping.graph_property in user.fields)
 
 
 def _state(
     mapping: MappedAttribute, user: GraphUser | None, profile: SharePointProfile | None
 ) -> RowState:
-    if mapping.graph_property is None:
-        return RowState.SHAREPOINT_ONLY if profile is not None else RowState.UNAVAILABLE
-    if user is None or profile is None:
+    if user is None or profile is None or not _read(mapping, user):
         return RowState.UNAVAILABLE
-    # Graph's null and SharePoint's "" both mean unset (§3.2, §4.2); nothing else is normalised.
+    # Graph's null and SharePoint's "" both mean unset (§3.2, §4.2); nothing else is normalised
+    # but the case of sign-in names.
     graph_value = mapping.compared(user) or None
-    if graph_value == _sharepoint_value(profile, mapping.sharepoint_property):
+    sharepoint_value = _sharepoint_value(mapping, profile)
+    if mapping.ignore_case:
+        graph_value = graph_value.casefold() if graph_value else None
+        sharepoint_value = sharepoint_value.casefold() if sharepoint_value else None
+    if graph_value == sharepoint_value:
         return RowState.SAME
     return RowState.DIFFERS if mapping.synced else RowState.NOT_SYNCED
 
@@ -194,11 +229,12 @@ def diff_rows(
             sharepoint_property=mapping.sharepoint_property,
             graph_value=mapping.graph(graph_user) if graph_user is not None else None,
             sharepoint_value=(
-                _sharepoint_value(sharepoint_profile, mapping.sharepoint_property)
+                _sharepoint_value(mapping, sharepoint_profile)
                 if sharepoint_profile is not None
                 else None
             ),
             state=_state(mapping, graph_user, sharepoint_profile),
+            graph_read=_read(mapping, graph_user),
         )
         for mapping in MAP
     ]

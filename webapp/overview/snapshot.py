@@ -9,7 +9,7 @@ from datetime import datetime
 from webapp.microsoft.errors import UpstreamError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.models import GraphUser, Photo, PhotoMeta, SharePointProfile
-from webapp.microsoft.parallel import ParallelReads, outcome
+from webapp.microsoft.parallel import ParallelReads, outcome, with_manager
 from webapp.microsoft.sharepoint import PICTURE_SIZES, SharePointClient
 
 # The legacy library's thumbnail shown as a fact: the medium one PictureURL names (§4.7).
@@ -24,6 +24,7 @@ class GraphSide:
     """What Exchange/Entra shows through Graph; an `*_error` is the failure that hid that part.
 
     `photo` None with no `photo_error` means the user has no photo (every 404, reference §3.3).
+    `manager_error` is what hid the manager (`/me/manager`, read apart from `/me`).
     """
 
     user: GraphUser | None = None
@@ -33,6 +34,7 @@ class GraphSide:
     profile_error: UpstreamError | None = None
     photo_error: UpstreamError | None = None
     sizes_error: UpstreamError | None = None
+    manager_error: UpstreamError | None = None
 
     @property
     def has_photo(self) -> bool:
@@ -126,8 +128,9 @@ def read_snapshot(
 
     :raise AuthRequiredError: a service refused the token even after a refresh.
     """
-    with ParallelReads("snapshot", workers=10) as reads:
+    with ParallelReads("snapshot", workers=11) as reads:
         me = reads.start(graph.me)
+        manager = reads.start(graph.manager)
         meta = reads.start(graph.photo_meta)
         photo = reads.start(graph.photo)
         sizes = reads.start(graph.photo_sizes)
@@ -163,7 +166,7 @@ def read_snapshot(
                 served_error = error
         placeholder, placeholder_error = outcome(placeholder_call)
 
-        user, user_error = outcome(me)
+        user, user_error, manager_error = with_manager(me, manager)
         photo_meta, meta_error = outcome(meta)
         photo_value, photo_error = outcome(photo)
         size_list, sizes_error = outcome(sizes)
@@ -177,6 +180,7 @@ def read_snapshot(
             profile_error=user_error,
             photo_error=photo_error or meta_error,
             sizes_error=sizes_error,
+            manager_error=manager_error,
         ),
         sharepoint=SharePointSide(
             served=served,

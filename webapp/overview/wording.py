@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from webapp import wording as vocabulary
+from webapp.microsoft.errors import ForbiddenError, UpstreamError
 from webapp.microsoft.models import SharePointProfile
 from webapp.microsoft.properties import Attribute, AttributeRow, RowState
 from webapp.overview.diagnosis import (
@@ -69,7 +70,6 @@ ROW_STATES = {
     RowState.SAME: _l("Same"),
     RowState.DIFFERS: _l("Differs"),
     RowState.NOT_SYNCED: _l("Differs, not synced"),
-    RowState.SHAREPOINT_ONLY: _l("Shown by SharePoint only"),
     RowState.UNAVAILABLE: _l("Not compared"),
 }
 
@@ -94,6 +94,21 @@ def attribute_name(attribute: Attribute) -> str:
 
 def row_state(state: RowState) -> str:
     return str(ROW_STATES[state])
+
+
+def manager_not_read(error: UpstreamError | None) -> str:
+    """Why the manager row has no Entra ID value: Graph refused `/me/manager` (403), or it
+    did not answer."""
+    if isinstance(error, ForbiddenError):
+        # The permissions of m365_emulator/graph.py READ_MANAGER_SCOPES, least privileged first.
+        return _(
+            "Microsoft 365 does not let ProfileFix read your manager: that needs the Microsoft "
+            "Graph permission %(permission)s (in some organisations %(other)s), which your "
+            "administrator can grant.",
+            permission="User.ReadBasic.All",
+            other="User.Read.All",
+        )
+    return _("not available")
 
 
 def _attribute(finding: Finding) -> Attribute:
@@ -372,6 +387,7 @@ def helpdesk_summary(
         failures=(
             graph.profile_error,
             graph.photo_error,
+            graph.manager_error,
             sharepoint.served_error,
             sharepoint.placeholder_error,
             sharepoint.profile_error,

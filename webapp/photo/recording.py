@@ -109,8 +109,8 @@ def record_rejected(
 def record_limited(
     history: HistoryLog, user: str, subject: str, wait: int, *, request_id: str | None
 ) -> str | None:
-    """The per-person limit refused a change (`subject`: "photo" or "resync"); only the first
-    refusal until the limit lifts is kept."""
+    """A per-person limit refused a request (`subject`: "photo", "refused_files" or "resync");
+    only the first refusal until the limit lifts is kept."""
     return history.record(
         user,
         EntryKind.REFUSED,

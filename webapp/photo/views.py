@@ -2,8 +2,11 @@
 undo, remove.
 
 Every write is a CSRF-protected POST (security.md A10) under one per-user limit shared by
-upload, remove, undo and retry: WRITE_LIMIT (security.md §3.6, C9). Re-syncs have their own,
-RESYNC_LIMIT: each one costs a Graph read and several SharePoint calls.
+upload, remove, undo, restore and retry: WRITE_LIMIT (security.md §3.6, C9). It counts changes
+that started, not attempts: a file the app refuses writes nothing and counts against
+REFUSED_LIMIT instead (issue 15). Re-syncs have their own, RESYNC_LIMIT: each one costs a Graph
+read and several SharePoint calls. Each limit is checked before the view runs (before the
+upload is read or decoded) and charged after it, by what the view did.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from flask import (
@@ -22,15 +26,15 @@ from flask import (
     jsonify,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask_wtf import FlaskForm
+from limits import parse
 from werkzeug.wrappers import Response
 
 from webapp import about, audit
 from webapp.auth.guard import login_required
-from webapp.extensions import limiter
+from webapp.extensions import limit_scope, limiter, seconds_until_allowed
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
 from webapp.photo import recording, update, wording
 from webapp.photo.forms import (
@@ -49,22 +53,56 @@ from webapp.wording import service_name
 
 bp = Blueprint("photo", __name__)
 
+
+def _change_started(response: Response) -> bool:
+    return bool(g.get("photo_change_started"))
+
+
+def _file_refused(response: Response) -> bool:
+    return bool(g.get("photo_file_refused"))
+
+
 # Ten photo changes per user and hour (security.md §3.6): far above what a person needs,
 # low enough that a script cannot burn the tenant's Graph and SharePoint quota.
 WRITE_LIMIT = "10 per hour"
-_writes = limiter.shared_limit(WRITE_LIMIT, scope="photo-write")
+_WRITE_SCOPE = "photo-write"
+_writes = limiter.shared_limit(WRITE_LIMIT, scope=_WRITE_SCOPE, deduct_when=_change_started)
+# Files the app refused (not a photo, too small, too many pixels …) reach no Microsoft service,
+# but each one is read and decoded, under the user's lock: one a minute on average is many
+# times what a person trying their files needs, and bounds what a script can make an instance
+# decode (60 × MAX_UPLOAD_MB an hour per account; the 300 a minute of every route is far more).
+REFUSED_LIMIT = "60 per hour"
+_REFUSED_SCOPE = "photo-refused"
+_refusals = limiter.shared_limit(REFUSED_LIMIT, scope=_REFUSED_SCOPE, deduct_when=_file_refused)
 RESYNC_LIMIT = "6 per hour"
+_RESYNC_SCOPE = "photo-resync"
+_resyncs = limiter.shared_limit(RESYNC_LIMIT, scope=_RESYNC_SCOPE)
+
+# What each limit's 429 page and history entry name ("photo", "resync": the history's subjects).
+_LIMITS = {
+    _WRITE_SCOPE: ("photo", WRITE_LIMIT),
+    _REFUSED_SCOPE: ("refused_files", REFUSED_LIMIT),
+    _RESYNC_SCOPE: ("resync", RESYNC_LIMIT),
+}
+
+
+def _per_hour(limit: str) -> int:
+    return parse(limit).amount
+
 
 F = TypeVar("F", bound=FlaskForm)
 
 
 def operations() -> OperationStore:
-    """The op records; every run of a change is told to the person's history."""
+    """The op records; every run of a change is told to the person's history and counts
+    against the write limit (a repeated form returns its first change and counts nothing)."""
     history, rid = context.history(), request_id()
-    return OperationStore(
-        context.store(),
-        on_change=lambda op, retried: recording.record(history, op, retried, request_id=rid),
-    )
+
+    def changed(op: Operation, retried: bool) -> None:
+        g.photo_change_started = True
+        recording.record(history, op, retried, request_id=rid)
+
+    return OperationStore(context.store(), on_change=changed)
 
 
 def upstreams() -> update.Upstreams:
@@ -116,6 +154,17 @@ _NEEDS_USER = (
 )
 
 
+def _limit_reached() -> str | None:
+    """What the upload page says when a limit would refuse the next upload: before the
+    person waits for a file of up to MAX_UPLOAD_MB to be sent."""
+    for scope in (_WRITE_SCOPE, _REFUSED_SCOPE):
+        subject, limit = _LIMITS[scope]
+        wait = seconds_until_allowed(limit, scope)
+        if wait:
+            return wording.rate_limited(subject, _per_hour(limit), -(-wait // 60))
+    return None
+
+
 def _upload_page(
     form: PhotoUploadForm, errors: Sequence[object], status: int = 200
 ) -> tuple[str, int]:
@@ -128,6 +177,7 @@ def _upload_page(
             errors=errors,
             accepted=wording.accepted(limits),
             unfinished=_unfinished(),
+            limit_reached=_limit_reached(),
             max_bytes=limits.max_bytes,
             max_pixels=limits.max_pixels,
             min_side=limits.min_side,
@@ -149,9 +199,11 @@ def upload() -> tuple[str, int]:
 @bp.post("/photo")
 @login_required
 @_writes
+@_refusals
 def save() -> Response | tuple[str, int]:
     form = PhotoUploadForm()
     if not form.validate():
+        g.photo_file_refused = True
         errors = [e for field_errors in form.errors.values() for e in field_errors]
         return _upload_page(form, errors, 400)
     limits = pipeline_limits()
@@ -167,6 +219,7 @@ def save() -> Response | tuple[str, int]:
             *mine(), lambda: normalise(received.pop(), box, limits), validated(form.form_token)
         )
     except PhotoRejectedError as exc:
+        g.photo_file_refused = True
         audit.event("photo.refused", reason=exc.reason.value)
         recording.record_rejected(
             context.history(), context.user_key(), exc.reason, request_id=request_id()
@@ -224,6 +277,7 @@ class StatusView:
     op: Operation
     outcome: update.Outcome
     headline: str
+    started: datetime
     served: str | None
     next_steps: list[str]
     sides: list[SideView]
@@ -264,6 +318,7 @@ def status_view(op: Operation) -> StatusView:
         op=op,
         outcome=result,
         headline=str(wording.headline(op, result)),
+        started=datetime.fromtimestamp(op.created_at, UTC),
         served=None if served is None else str(served),
         next_steps=[str(step) for step in wording.next_steps(op, result, now)],
         sides=[
@@ -368,7 +423,7 @@ def resync() -> str:
 
 @bp.post("/photo/resync")
 @login_required
-@limiter.limit(RESYNC_LIMIT)
+@_resyncs
 def resync_start() -> Response:
     return _progress(start_resync(*mine(), validated(_posted(ConfirmForm()).form_token)))
 
@@ -379,18 +434,19 @@ def rate_limited(exc: Exception) -> Response:
 
 
 def limited_page() -> Response:
-    """The 429 page saying in how many minutes the next change is possible (C9)."""
+    """The 429 page saying which limit was reached and in how many minutes the next change
+    is possible (C9)."""
     current = limiter.current_limit
     wait = max(1, int(current.reset_at - time.time())) if current is not None else 3600
-    minutes = -(-wait // 60)
+    scope = limit_scope(current) if current is not None else _WRITE_SCOPE
+    subject, limit = _LIMITS.get(scope, _LIMITS[_WRITE_SCOPE])
     if g.get("user") is not None:
-        subject = "resync" if request.endpoint == "photo.resync_start" else "photo"
         recording.record_limited(
             context.history(), context.user_key(), subject, wait, request_id=request_id()
         )
     body = render_template(
         "photo/limited.html",
-        message=wording.rate_limited(minutes),
+        message=wording.rate_limited(subject, _per_hour(limit), -(-wait // 60)),
         request_id=request_id(),
     )
     response = current_app.make_response((body, 429))

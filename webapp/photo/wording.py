@@ -234,12 +234,35 @@ RESTORE_NOT_POSSIBLE = _l(
 )
 
 
-def rate_limited(minutes: int) -> LazyString:
-    """The 429 page's sentence (security.md C9): when the next change will be accepted."""
-    return _l(
-        "You have changed your photo many times in a short while. To protect your account, "
-        "ProfileFix accepts the next change in %(minutes)s minutes.",
-        minutes=minutes,
+def rate_limited(subject: str, count: int, minutes: int) -> str:
+    """The sentence of the 429 page and of the upload page's warning (security.md C9): which
+    per-person limit was reached (`subject`: "photo", "refused_files" or "resync", each
+    allowing `count` an hour) and in how many minutes the next one is accepted."""
+    if subject == "refused_files":
+        return ngettext(
+            "ProfileFix could not use %(count)s of the files you sent within an hour. To "
+            "protect your account, it accepts the next file in %(num)s minute.",
+            "ProfileFix could not use %(count)s of the files you sent within an hour. To "
+            "protect your account, it accepts the next file in %(num)s minutes.",
+            minutes,
+            count=count,
+        )
+    if subject == "resync":
+        return ngettext(
+            "You have copied your photo to SharePoint %(count)s times within an hour, the most "
+            "ProfileFix allows. It accepts the next copy in %(num)s minute.",
+            "You have copied your photo to SharePoint %(count)s times within an hour, the most "
+            "ProfileFix allows. It accepts the next copy in %(num)s minutes.",
+            minutes,
+            count=count,
+        )
+    return ngettext(
+        "You have changed your photo %(count)s times within an hour, the most ProfileFix "
+        "allows. It accepts the next change in %(num)s minute.",
+        "You have changed your photo %(count)s times within an hour, the most ProfileFix "
+        "allows. It accepts the next change in %(num)s minutes.",
+        minutes,
+        count=count,
     )
 
 

@@ -82,7 +82,6 @@ class ManagedField:
 
     @property
     def graph_property(self) -> str | None:
-        """None where Graph's /me does not return the field (the manager, §5.5)."""
         if self.attribute is not None:
             return properties.mapped(self.attribute).graph_property
         return self.graph_only
@@ -114,7 +113,7 @@ MANAGED: tuple[ManagedField, ...] = (
     ManagedField("department", Owner.HR_SYSTEM, _EVERYWHERE, Attribute.DEPARTMENT),
     ManagedField("office", Owner.ENTRA_ID, _EVERYWHERE, Attribute.OFFICE),
     ManagedField("business_phone", Owner.ENTRA_ID, _EVERYWHERE, Attribute.BUSINESS_PHONE),
-    # Graph has the manager only at /me/manager, not read here; SharePoint's copy is (§5.5).
+    # Graph has the manager at /me/manager, read beside /me (§5.5 syncs it to `Manager`).
     ManagedField("manager", Owner.HR_SYSTEM, _EVERYWHERE, Attribute.MANAGER),
     # companyName is not synced to SharePoint by default (§5.5).
     ManagedField(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from webapp.microsoft.errors import BadRequestError, UpstreamError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.models import GraphUser, SharePointProfile
-from webapp.microsoft.parallel import ParallelReads, outcome
+from webapp.microsoft.parallel import ParallelReads, outcome, with_manager
 from webapp.microsoft.properties import RowState, diff_rows
 from webapp.microsoft.sharepoint import SharePointClient
 from webapp.profile.fields import (
@@ -143,19 +143,37 @@ def build_view(
     rows = {row.attribute: row for row in diff_rows(user, profile)}
     synced_account = Refusal.ON_PREMISES in read_only.values()
     managed: list[ManagedRow] = []
-    read = {"graph_read": user is not None, "sharepoint_read": profile is not None}
+    sharepoint_read = profile is not None
     for spec in MANAGED:
         owner = Owner.ON_PREMISES_AD if synced_account else spec.owner
         if spec.attribute is not None:
             row = rows[spec.attribute]
             managed.append(
-                ManagedRow(spec, row.graph_value, row.sharepoint_value, row.state, owner, **read)
+                ManagedRow(
+                    spec,
+                    row.graph_value,
+                    row.sharepoint_value,
+                    row.state,
+                    owner,
+                    graph_read=row.graph_read,
+                    sharepoint_read=sharepoint_read,
+                )
             )
         else:
             # Only the company is not copied to SharePoint (§5.5).
             value = user.company_name if user is not None else None
             state = RowState.NOT_SYNCED if user is not None else RowState.UNAVAILABLE
-            managed.append(ManagedRow(spec, value, None, state, owner, **read))
+            managed.append(
+                ManagedRow(
+                    spec,
+                    value,
+                    None,
+                    state,
+                    owner,
+                    graph_read=user is not None,
+                    sharepoint_read=sharepoint_read,
+                )
+            )
     return ProfileView(editable, tuple(managed), graph_error, sharepoint_error, backed_error)
 
 
@@ -191,11 +209,13 @@ def read_profile(
 
     :raise AuthRequiredError: a service refused the token even after a refresh.
     """
-    with ParallelReads("profile", workers=3) as reads:
+    with ParallelReads("profile", workers=4) as reads:
         me = reads.start(graph.me, select=DIRECTORY_SELECT)
         backed_me = reads.start(graph.me, select=BACKED_SELECT)
+        manager = reads.start(graph.manager)
         properties = reads.start(sharepoint.my_properties)
-        user, graph_error = outcome(me)
+        # A manager that could not be read shows as "not read" in its row.
+        user, graph_error, _ = with_manager(me, manager)
         backed, backed_error = outcome(backed_me)
         profile, sharepoint_error = outcome(properties)
     read_only = remembered_refusals(memory)

@@ -81,7 +81,6 @@ STATES = {
     RowState.SAME: _l("Both sides agree."),
     RowState.DIFFERS: _l("The two sides differ."),
     RowState.NOT_SYNCED: _l("SharePoint keeps its own copy; Microsoft does not copy this field."),
-    RowState.SHAREPOINT_ONLY: _l("Only SharePoint shows this field to us."),
     RowState.UNAVAILABLE: _l("One side could not be read just now."),
 }
 
@@ -118,7 +117,6 @@ SPREAD_NOTICE = _l(
 KEPT_STORED = _l("Kept what is stored in Microsoft 365; nothing was changed.")
 NOT_READ = _l("(could not be read)")
 NOT_IN_SHAREPOINT = _l("(not copied to SharePoint)")
-NOT_SHOWN = _l("(not read from Entra ID)")
 
 
 def label(name: str) -> str:
@@ -173,18 +171,13 @@ def side(row: EditableRow | ManagedRow, which: str) -> str:
             return str(NOT_READ)
         return value(row.graph_value if which == "graph" else row.sharepoint_value)
     if which == "graph":
-        if row.field.graph_property is None:
-            return str(NOT_SHOWN)
         return value(row.graph_value) if row.graph_read else str(NOT_READ)
     if row.field.attribute is None:
         return str(NOT_IN_SHAREPOINT)
     if not row.sharepoint_read:
         return str(NOT_READ)
-    shown = row.sharepoint_value
-    if shown and row.field.name == "manager":
-        # SharePoint names the manager by claims account, `i:0#.f|membership|{upn}` (§4.2).
-        shown = shown.rsplit("|", 1)[-1]
-    return value(shown)
+    # The manager's claims account name comes as its sign-in name (properties.MAP).
+    return value(row.sharepoint_value)
 
 
 def problem(item: FieldProblem) -> str:
@@ -297,9 +290,7 @@ def outcome_lines(result: SaveResult) -> list[tuple[str, str]]:
 
 def change_request(row: ManagedRow, *, name: str, username: str) -> str:
     """A ready-to-send request asking the helpdesk to change one organisation-owned field."""
-    # Graph's manager is not read here; SharePoint's copy is what we know (properties.MAP).
-    shown_by = "sharepoint" if row.field.graph_property is None else "graph"
-    current = side(row, shown_by)
+    current = side(row, "graph")
     lines = [
         _("Hello,"),
         "",

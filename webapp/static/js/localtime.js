@@ -1,5 +1,6 @@
-/* "Your changes": show each <time data-local-time> in the browser's time zone and the page's
-   language. Without JavaScript (or Intl) the UTC text the server wrote stays. */
+/* Every page: show each <time data-local-time> (the local_time template filter) in the
+   browser's time zone and the page's language. Without JavaScript (or Intl) the UTC text the
+   server wrote stays. */
 (function () {
   "use strict";
   var format;
