@@ -955,6 +955,9 @@ def test_the_photo_policy_refusal_is_lasting_and_changes_nothing(
         False,
         False,
     )
+    # SharePoint was never called and never will be: it reads as final, not as "yet".
+    sharepoint = next(s for s in status["sides"] if s["service"] == "sharepoint")
+    assert (sharepoint["label"], sharepoint["css"]) == ("Not changed", "status-neutral")
     token = form_fields(client, response.headers["Location"], "/logout")["csrf_token"]
     undo = client.post(
         "/photo/undo", data={"csrf_token": token, "op_id": op.id, "form_token": "f" * 32}

@@ -296,7 +296,8 @@ class StatusView:
             "served": self.served,
             "next_steps": self.next_steps,
             "sides": [
-                {"service": s.service, "state": s.state.value, "label": s.label} for s in self.sides
+                {"service": s.service, "state": s.state.value, "label": s.label, "css": s.css}
+                for s in self.sides
             ],
             "following": self.following,
             "elapsed": self.elapsed,
@@ -314,6 +315,7 @@ def status_view(op: Operation) -> StatusView:
     sides = [("graph", op.graph)] if op.writes_graph else []
     sides.append(("sharepoint", op.sharepoint))
     served = wording.served(op)
+    ended = any(side.state.lasting for _, side in sides)
     return StatusView(
         op=op,
         outcome=result,
@@ -326,8 +328,8 @@ def status_view(op: Operation) -> StatusView:
                 service=name,
                 name=service_name(name),
                 state=side.state,
-                label=str(wording.side_state(side.state)),
-                css=wording.state_class(side.state),
+                label=str(wording.side_state(side.state, final=ended)),
+                css=wording.state_class(side.state, final=ended),
             )
             for name, side in sides
         ],

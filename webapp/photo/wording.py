@@ -58,11 +58,17 @@ STATE_CLASSES: dict[SideState, str] = {
 }
 
 
-def side_state(state: SideState) -> LazyString:
+def side_state(state: SideState, *, final: bool = False) -> LazyString:
+    """`final`: the change ended for good (a lasting refusal), so a side never called stays
+    as it is, and "yet" would promise something that will not come."""
+    if final and state is SideState.PENDING:
+        return _l("Not changed")
     return _SIDE_STATES[state]
 
 
-def state_class(state: SideState) -> str:
+def state_class(state: SideState, *, final: bool = False) -> str:
+    if final and state is SideState.PENDING:
+        return "status-neutral"
     return STATE_CLASSES.get(state, "status-pending")
 
 

@@ -20,6 +20,7 @@
       var item = section.querySelector('li[data-service="' + side.service + '"] span');
       if (item) {
         item.textContent = side.label;
+        item.className = side.css;
         item.setAttribute("data-state", side.state);
       }
     });
