@@ -57,7 +57,8 @@ class FindingCode(StrEnum):
 
 
 class Action(StrEnum):
-    """What the user can do about a finding, here or by waiting."""
+    """What the user can do about a finding, here or by waiting; a finding lists the ones it
+    offers most useful first (the page shows the first as its main button)."""
 
     RESYNC_PHOTO = "resync_photo"  # make SharePoint show the current photo now (photo/resync.py)
     UPLOAD_PHOTO = "upload_photo"  # upload a new photo (Graph, then SharePoint where it takes it)
@@ -129,6 +130,13 @@ class Diagnosis:
         return tuple(f for f in self.findings if f.code.startswith("photo_"))
 
     @property
+    def photo_actions(self) -> tuple[Action, ...]:
+        """The photo's buttons, main one first: at most two (waiting is advice, not a button)."""
+        finding = self.photo_findings[0] if self.photo_findings else None
+        actions = () if finding is None else finding.can
+        return tuple(action for action in actions if action is not Action.WAIT)[:2]
+
+    @property
     def attribute_findings(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.code.startswith("attribute"))
 
@@ -137,11 +145,14 @@ class Diagnosis:
         return tuple(r for r in self.rows if r.state in (RowState.DIFFERS, RowState.NOT_SYNCED))
 
 
-def _unavailable(code: FindingCode, service: str, retry_after: float | None) -> Finding:
+def _unavailable(
+    code: FindingCode, service: str, retry_after: float | None, then: Action | None = None
+) -> Finding:
+    """A service did not answer: read again; `then` is what else may still help meanwhile."""
     return Finding(
         code,
         {"service": service, "retry_after": retry_after},
-        can=(Action.RETRY,),
+        can=(Action.RETRY,) if then is None else (Action.RETRY, then),
         helpdesk=Helpdesk.IF_IT_PERSISTS,
     )
 
@@ -149,12 +160,19 @@ def _unavailable(code: FindingCode, service: str, retry_after: float | None) -> 
 def _sharepoint_unavailable(sharepoint: SharePointSide) -> Finding:
     error = sharepoint.served_error or sharepoint.placeholder_error
     retry_after = error.retry_after if error is not None else None
-    return _unavailable(FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE, "sharepoint", retry_after)
+    # The re-sync reads SharePoint again too, and offers it the photo where it takes one.
+    return _unavailable(
+        FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE, "sharepoint", retry_after, Action.RESYNC_PHOTO
+    )
 
 
 def _unreadable() -> tuple[PhotoVerdict, list[Finding]]:
     return PhotoVerdict.CANNOT_TELL, [
-        Finding(FindingCode.PHOTO_UNREADABLE, can=(Action.RETRY,), helpdesk=Helpdesk.IF_IT_PERSISTS)
+        Finding(
+            FindingCode.PHOTO_UNREADABLE,
+            can=(Action.RETRY, Action.UPLOAD_PHOTO),
+            helpdesk=Helpdesk.IF_IT_PERSISTS,
+        )
     ]
 
 
@@ -187,7 +205,11 @@ def _photo(snapshot: Snapshot) -> tuple[PhotoVerdict, list[Finding]]:
     if photo is not None:
         match = compare(photo.data, shown.data)
         if match is Match.SAME:
-            return PhotoVerdict.IN_SYNC, [Finding(FindingCode.PHOTO_IN_SYNC)]
+            # Nothing to fix: changing the photo comes first; the re-sync stays in reach for
+            # a SharePoint page that still shows an old picture (a page opened earlier).
+            return PhotoVerdict.IN_SYNC, [
+                Finding(FindingCode.PHOTO_IN_SYNC, can=(Action.UPLOAD_PHOTO, Action.RESYNC_PHOTO))
+            ]
         if match is Match.UNREADABLE:
             return _unreadable()
     if sharepoint.placeholder is None:
@@ -207,10 +229,10 @@ def _photo(snapshot: Snapshot) -> tuple[PhotoVerdict, list[Finding]]:
             _cached(
                 FindingCode.PHOTO_REMOVED_STILL_IN_SHAREPOINT,
                 sharepoint,
-                (Action.WAIT, Action.UPLOAD_PHOTO),
+                (Action.UPLOAD_PHOTO, Action.WAIT),
             )
         ]
-    lagging = (Action.RESYNC_PHOTO, Action.WAIT)
+    lagging = (Action.RESYNC_PHOTO, Action.UPLOAD_PHOTO, Action.WAIT)
     if placeholder:
         return PhotoVerdict.SHAREPOINT_PLACEHOLDER, [
             _cached(FindingCode.PHOTO_SHAREPOINT_PLACEHOLDER, sharepoint, lagging)
