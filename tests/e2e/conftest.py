@@ -109,3 +109,12 @@ def demo_sign_in(page: Page, live_server: LiveServer, key: str, start: str = "/"
     if page.get_by_role("button", name="Accept").count():
         page.get_by_role("button", name="Accept").click()
     page.wait_for_url(lambda url: "/_m365/" not in url and "/auth/redirect" not in url)
+
+
+def tab_to(page: Page, selector: str, limit: int = 60) -> None:
+    """Press Tab until `selector` has the focus, as a keyboard user would."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} cannot be reached with Tab")

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.e2e
 DONE_UPLOAD = "Done: Outlook, Teams and SharePoint show the same photo."
 DONE_RESYNC = "Done: SharePoint shows your current photo."
 CACHED = "SharePoint pages still show the previous picture, from SharePoint's cache."
+COACH = "Still seeing your previous photo somewhere?"
 
 
 def _no_axe_violations(page: Page) -> None:
@@ -127,11 +128,21 @@ def test_a_new_photo_ends_done_once_sharepoints_cache_serves_it(
         "data-state", "refused_by_sharepoint"
     )
     expect(page.locator(".status-failed")).to_have_count(0)
+    expect(page.get_by_role("heading", name=COACH)).to_have_count(0)  # not while checking
     # The cache's lifetime passes on the emulator's clock; the page's own polling sees it.
     tenant.clock.advance(tenant.photo_cache_lifetime)
     expect(page.locator("#status-headline")).to_have_text(DONE_UPLOAD, timeout=30_000)
     graph, sharepoint = _shown(live_server, "in-sync")
     assert same_picture(graph, sharepoint)
+    # Verified: where the previous photo may still show (the polling reloads the page).
+    expect(page.get_by_role("heading", name=COACH)).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("up to 60 days")).to_be_visible()
+    _no_axe_violations(page)
+    # The overview offers it again, one click away.
+    page.get_by_role("navigation", name="Your pages").get_by_role("link", name="Overview").click()
+    page.locator("[data-coach]").get_by_role("link").click()
+    expect(page).to_have_url(f"{live_server.url}/photo/caches")
+    expect(page.get_by_role("heading", name=COACH)).to_be_visible()
     assert page.csp_violations == []  # type: ignore[attr-defined]
 
 
