@@ -129,6 +129,9 @@ def test_a_new_photo_ends_done_once_sharepoints_cache_serves_it(
     )
     expect(page.locator(".status-failed")).to_have_count(0)
     expect(page.get_by_role("heading", name=COACH)).to_have_count(0)  # not while checking
+    # The status page belongs to the photo section of the navigation.
+    nav = page.get_by_role("navigation", name="Your pages")
+    expect(nav.locator('[aria-current="page"]')).to_have_attribute("href", "/photo")
     # The cache's lifetime passes on the emulator's clock; the page's own polling sees it.
     tenant.clock.advance(tenant.photo_cache_lifetime)
     expect(page.locator("#status-headline")).to_have_text(DONE_UPLOAD, timeout=30_000)
