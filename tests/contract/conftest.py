@@ -7,9 +7,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
+import msal
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
@@ -19,6 +23,13 @@ from m365_emulator import create_app
 from m365_emulator.seed import seed_demo_tenant
 from m365_emulator.tenant import DEMO_CLIENT_ID, Origins, Tenant, User
 from m365_emulator.tokens import GRAPH_RESOURCE, issue_access_token
+from tests.conftest import (
+    TEST_CLIENT_ID,
+    TEST_CLIENT_SECRET,
+    TEST_REDIRECT_URI,
+    AuthorizePages,
+    Emulator,
+)
 
 PHOTO_PULL_INTERVAL = 3600.0
 ATTRIBUTE_IMPORT_DELAY = 600.0
@@ -146,3 +157,58 @@ def make_image(fmt: str, size: tuple[int, int] = (64, 64), colour: str = "orange
 def mean_colour(data: bytes) -> tuple[int, ...]:
     with Image.open(io.BytesIO(data)) as image:
         return image.convert("RGB").resize((1, 1)).getpixel((0, 0))
+
+
+@dataclass
+class MsalSession:
+    """A user signed in to the test app through real MSAL and the emulator's pages."""
+
+    app: msal.ConfidentialClientApplication
+    account: dict[str, Any]
+    result: dict[str, Any]  # what acquire_token_by_auth_code_flow returned
+
+
+MsalSignIn = Callable[..., MsalSession]
+
+
+@pytest.fixture
+def msal_sign_in(
+    emulator: Emulator, tenant: Tenant, http: requests.Session, pages: AuthorizePages
+) -> MsalSignIn:
+    """`msal_sign_in("in-sync", capabilities=["CP1"])`: the auth-code flow as the app runs it.
+
+    The browser (`pages`) keeps the emulator's sign-in cookie, so a second call signs in
+    through the existing session, as a returning user would.
+    """
+
+    def sign_in(
+        key: str,
+        scopes: Iterable[str] = GRAPH_SCOPES,
+        *,
+        capabilities: list[str] | None = None,
+        claims_challenge: str | None = None,
+        app: msal.ConfidentialClientApplication | None = None,
+    ) -> MsalSession:
+        app = app or msal.ConfidentialClientApplication(
+            TEST_CLIENT_ID,
+            client_credential=TEST_CLIENT_SECRET,
+            authority=emulator.authority,
+            http_client=http,
+            instance_discovery=False,
+            client_capabilities=capabilities,
+        )
+        user = tenant.user(key)
+        flow = app.initiate_auth_code_flow(
+            list(scopes),
+            redirect_uri=TEST_REDIRECT_URI,
+            response_mode="form_post",
+            login_hint=user.upn,
+            claims_challenge=claims_challenge,
+        )
+        answer = pages.complete(flow["auth_uri"], user.oid)
+        result = app.acquire_token_by_auth_code_flow(flow, answer, scopes=list(scopes))
+        assert "access_token" in result, result
+        (account,) = app.get_accounts(username=user.upn)
+        return MsalSession(app, account, result)
+
+    return sign_in

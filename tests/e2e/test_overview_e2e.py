@@ -33,6 +33,12 @@ EXPECTED = {
     "synced-onprem": NO_PHOTO,
     "cached-photo": OLDER,
     "legacy-copy": SAME,
+    # SharePoint refuses every token of theirs: after one round through sign-in its part
+    # could not be read (issue 14).
+    "no-sharepoint": CANNOT_TELL,
+    "photo-blocked": SAME,
+    # Graph demands a stronger sign-in: verified once on Entra's page, then the page works.
+    "step-up": SAME,
     # Last: its Retry-After holds SharePoint back for every user of this app for a while.
     "sharepoint-down": CANNOT_TELL,
 }
@@ -44,6 +50,9 @@ ALL_IMAGES_SHOWN = """
 # profile. Users without a photo have nothing to copy to SharePoint: they are offered to add one.
 JOBS = {"photo": "/photo", "resync": "/photo/resync", "profile": "/profile"}
 WITHOUT_PHOTO = {"no-photo", "half-profile", "synced-onprem"}
+# SharePoint refuses every token of theirs: it takes no copy, so there is no button for it; a
+# new photo still reaches Outlook and Teams, and SharePoint shows it by itself.
+SHAREPOINT_REFUSES = {"no-sharepoint"}
 TECHNICAL_TERMS = ("SPS-", "ETag", "PictureURL", "Graph", "request id", "Microsoft's reference")
 
 
@@ -197,6 +206,11 @@ def test_on_a_phone_each_job_is_one_visible_click_away_and_the_verdicts_come_fir
             assert shown == [], key  # nothing to copy: "Add a photo" instead
             expect(page.get_by_role("link", name="Add a photo")).to_be_visible()
             continue
+        if job == "resync" and key in SHAREPOINT_REFUSES:
+            assert shown == [], key  # no "Try again" either: signing in again did not help
+            expect(page.locator("#photo-area")).to_contain_text("signing in again did not help")
+            expect(page.get_by_role("link", name="Try again")).to_have_count(0)
+            continue
         assert shown, (key, job)
     # Each area opens with its verdict; nothing technical is on screen until the details open.
     areas = page.locator("section.area")
@@ -214,7 +228,7 @@ def test_on_a_phone_each_job_is_one_visible_click_away_and_the_verdicts_come_fir
     assert not [term for term in TECHNICAL_TERMS if term in visible], key
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     # One click: the photo area's job opens its page.
-    target = JOBS["photo"] if key in WITHOUT_PHOTO else JOBS["resync"]
+    target = JOBS["photo"] if key in WITHOUT_PHOTO | SHAREPOINT_REFUSES else JOBS["resync"]
     page.locator(f'#photo-area a[href="{target}"]').click()
     expect(page).to_have_url(f"{live_server.url}{target}")
     page.context.clear_cookies()

@@ -7,6 +7,7 @@ drives the real MSAL auth-code flow through the emulator's pages (flaskr's AuthA
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from m365_emulator.faults import Fault
 from m365_emulator.tenant import Tenant
 from tests.conftest import (
     TEST_CLIENT_ID,
@@ -22,6 +24,7 @@ from tests.conftest import (
     Emulator,
 )
 from webapp import create_app
+from webapp.microsoft.requester import RetryPolicy
 from webapp.settings import Settings
 
 APP_URL = "http://localhost:5000"
@@ -43,6 +46,31 @@ def settings(emulator: Emulator) -> Settings:
     )
     settings.validate()
     return settings
+
+
+@pytest.fixture
+def hour_long_tokens(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Access tokens that expire after an hour: the app declares CP1, so its tokens live the
+    CAE lifetime (about a day) otherwise, and moving the clock an hour forces no refresh."""
+    monkeypatch.setattr(tenant, "cae_token_lifetime", 3600)
+
+
+@pytest.fixture
+def unreachable_push(tenant: Tenant) -> None:
+    """SharePoint's SetMyProfilePicture never answers (the connection drops): a failure a
+    retry may cure, unlike a refusal (issue 14: a push refused with a status is final)."""
+    tenant.faults.add(
+        "sharepoint", Fault(network="drop", method="POST", path_contains="SetMyProfilePicture")
+    )
+
+
+@pytest.fixture
+def single_tries(app: Flask) -> None:
+    """Each call to Microsoft is tried once (no retry after a dropped connection or a 503):
+    what these tests look at is what the app makes of one failed call, not the retry policy."""
+    options = app.extensions["call_options"]
+    once = RetryPolicy(budget=1.0, max_retries=0)
+    app.extensions["call_options"] = dataclasses.replace(options, retry=once)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from html import unescape
@@ -11,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from m365_emulator import entra
+from m365_emulator.faults import Fault
 from m365_emulator.seed import DEMO_USERS, DRIFTED_ATTRIBUTES
 from m365_emulator.tenant import Tenant
 from tests.integration.conftest import SignIn
@@ -18,8 +20,14 @@ from webapp.microsoft.requester import CallOptions
 
 
 def page_for(client: FlaskClient, sign_in: SignIn, key: str, path: str = "/") -> str:
+    """The page `key` reads at `path`, after the one sign-in round the app may ask for on the
+    way (a stronger sign-in for step-up, SharePoint refusing no-sharepoint's tokens)."""
     sign_in.as_user(key)
     response = client.get(path)
+    if response.status_code == 302 and response.headers["Location"].startswith("/login?"):
+        auth_uri = client.get(response.headers["Location"]).headers["Location"]
+        sign_in.finish(sign_in.answer(auth_uri, key))
+        response = client.get(path)
     assert response.status_code == 200, response.status_code
     return unescape(response.get_data(as_text=True))
 
@@ -304,12 +312,24 @@ def test_sharepoint_down_keeps_the_graph_side_and_offers_a_retry(
 ) -> None:
     page = page_for(client, sign_in, "sharepoint-down", "/?ticket=INC0012345")
     assert verdict(page) == "cannot_tell"
-    assert "SharePoint did not answer, so we cannot compare your photos." in page
+    assert "SharePoint could not be read, so we cannot compare your photos." in page
     assert "try again in 5 s" in page
     assert any(s.startswith("/pictures/graph") for s in images(page))
     assert 'href="/?ticket=INC0012345"' in page  # Try again reloads the same page
     assert page.count('role="alert"') == 1  # said once, on the SharePoint side
     assert "Problems reaching Microsoft:" in summary(page) or "Problem reaching" in summary(page)
+
+
+def test_a_sharepoint_that_refuses_the_users_tokens_for_good_offers_no_try_again(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    # no-sharepoint: SharePoint refuses their tokens, and again after the one sign-in round.
+    found = areas(page_for(client, sign_in, "no-sharepoint"))
+    assert "signing in again did not help" in found["photo"]
+    # Reading again or copying to SharePoint cannot help; a new photo still reaches Outlook
+    # and Teams, and the profile's directory fields can still be edited.
+    assert buttons(found["photo"]) == ["/photo"]
+    assert buttons(found["profile"]) == ["/profile", "/attributes"]
 
 
 def test_sharepoint_error_without_retry_after_reads_as_not_available(
@@ -338,7 +358,7 @@ def test_sharepoint_that_never_answers_is_reported_not_an_error_page(
 
 
 def test_expired_access_token_is_refreshed_silently(
-    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, hour_long_tokens: None
 ) -> None:
     sign_in.as_user("in-sync")
     tenant.clock.advance(2 * 3600)
@@ -348,7 +368,7 @@ def test_expired_access_token_is_refreshed_silently(
 
 
 def test_revoked_session_goes_back_through_sign_in_to_the_same_page(
-    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, hour_long_tokens: None
 ) -> None:
     sign_in.as_user("in-sync")
     entra.revoke_refresh_tokens(tenant, tenant.user("in-sync").oid)
@@ -585,3 +605,24 @@ def test_a_stale_picture_hint_is_not_trusted(
     assert verdict(page) == "sharepoint_older"
     with client.session_transaction() as session:
         assert session["pictures.hint"]["picture_url"] == real
+
+
+def test_size_links_of_an_entra_stored_photo_come_from_width_and_height(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    default = {"id": "Default", "@odata.mediaContentType": "image/jpeg"}
+    listing = {"value": [{**default, "width": w, "height": w} for w in (96, 240, 96)]}
+    tenant.faults.add(
+        "graph",
+        Fault(
+            200, method="GET", path_contains="/v1.0/me/photos", body=json.dumps(listing).encode()
+        ),
+    )
+    page = unescape(client.get("/").get_data(as_text=True))
+    links = re.findall(r'href="(/pictures/graph/[^"?]+)\?', page)
+    assert links == ["/pictures/graph/96x96", "/pictures/graph/240x240"]
+    tenant.faults.heal("graph")
+    picture = client.get(links[1], headers={"Sec-Fetch-Site": "same-origin"})
+    assert picture.status_code == 200
+    assert picture.mimetype == "image/jpeg"

@@ -42,6 +42,8 @@ _SETTING_NAMES = (
     "GRAPH_ENDPOINT",
     "SHAREPOINT_URL",
     "SECRET_KEY",
+    "ORGANISATION_NAME",
+    "SHAREPOINT_SCOPES",
     "REDIS_URL",
     "PUBLIC_URL",
     "TRUSTED_PROXIES",
@@ -216,6 +218,7 @@ def instances(
         GRAPH_ENDPOINT=f"{emulator.url}/v1.0",
         SHAREPOINT_URL=emulator.url,
         SECRET_KEY=SECRET_KEY,
+        ORGANISATION_NAME="Contoso",
         REDIS_URL=redis_server.url,
         PUBLIC_URL=PUBLIC_URL,
         # The tests act as one proxy in front of both: X-Forwarded-For names the client.

@@ -15,6 +15,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from webapp.imaging.fingerprint import Match, compare
+from webapp.microsoft.errors import UpstreamError
 from webapp.microsoft.properties import AttributeRow, RowState, diff_rows
 from webapp.overview.snapshot import SharePointSide, Snapshot
 
@@ -146,24 +147,28 @@ class Diagnosis:
 
 
 def _unavailable(
-    code: FindingCode, service: str, retry_after: float | None, then: Action | None = None
+    code: FindingCode, service: str, error: UpstreamError | None, then: Action | None = None
 ) -> Finding:
-    """A service did not answer: read again; `then` is what else may still help meanwhile."""
+    """A service could not be read: read again; `then` is what else may still help meanwhile.
+    A lasting refusal (tokens refused again after a sign-in round, reference §9.2) is not
+    cured by reading again right away, so only `then` is offered."""
+    retry = () if error is not None and error.lasting else (Action.RETRY,)
     return Finding(
         code,
-        {"service": service, "retry_after": retry_after},
-        can=(Action.RETRY,) if then is None else (Action.RETRY, then),
+        {"service": service, "retry_after": error.retry_after if error is not None else None},
+        can=retry if then is None else (*retry, then),
         helpdesk=Helpdesk.IF_IT_PERSISTS,
     )
 
 
 def _sharepoint_unavailable(sharepoint: SharePointSide) -> Finding:
     error = sharepoint.served_error or sharepoint.placeholder_error
-    retry_after = error.retry_after if error is not None else None
-    # The re-sync reads SharePoint again too, and offers it the photo where it takes one.
-    return _unavailable(
-        FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE, "sharepoint", retry_after, Action.RESYNC_PHOTO
-    )
+    # The re-sync reads SharePoint again too, and offers it the photo where it takes one. A
+    # SharePoint that refuses the user's tokens for good takes no copy either; a new photo
+    # still reaches Outlook and Teams, and SharePoint shows it by itself (§9.1).
+    lasting = error is not None and error.lasting
+    then = Action.UPLOAD_PHOTO if lasting else Action.RESYNC_PHOTO
+    return _unavailable(FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE, "sharepoint", error, then)
 
 
 def _unreadable() -> tuple[PhotoVerdict, list[Finding]]:
@@ -194,9 +199,8 @@ def _cached(code: FindingCode, sharepoint: SharePointSide, can: tuple[Action, ..
 def _photo(snapshot: Snapshot) -> tuple[PhotoVerdict, list[Finding]]:
     graph, sharepoint = snapshot.graph, snapshot.sharepoint
     if graph.photo_error is not None:
-        error = graph.photo_error
         return PhotoVerdict.CANNOT_TELL, [
-            _unavailable(FindingCode.PHOTO_GRAPH_UNAVAILABLE, "graph", error.retry_after)
+            _unavailable(FindingCode.PHOTO_GRAPH_UNAVAILABLE, "graph", graph.photo_error)
         ]
     shown = sharepoint.shown
     if shown is None:
@@ -267,12 +271,7 @@ def _attributes(
         failed = "graph" if graph.user is None else "sharepoint"
         error = graph.profile_error if graph.user is None else sharepoint.profile_error
         return AttributeVerdict.CANNOT_TELL, [
-            Finding(
-                FindingCode.ATTRIBUTES_UNAVAILABLE,
-                {"service": failed, "retry_after": error.retry_after if error else None},
-                can=(Action.RETRY,),
-                helpdesk=Helpdesk.IF_IT_PERSISTS,
-            )
+            _unavailable(FindingCode.ATTRIBUTES_UNAVAILABLE, failed, error)
         ]
     findings: list[Finding] = []
     for row in rows:

@@ -28,7 +28,7 @@ from flask import (
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from webapp import audit
+from webapp import about, audit
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
@@ -45,6 +45,7 @@ from webapp.photo.resync import resync as start_resync
 from webapp.web import context
 from webapp.web.errors import request_id
 from webapp.web.pictures import current_picture_urls
+from webapp.web.ticket import current_ticket
 from webapp.wording import service_name
 
 bp = Blueprint("photo", __name__)
@@ -236,6 +237,7 @@ class StatusView:
     # The photo Outlook and Teams show changed and the checks ended: where the previous one
     # may still show, and for how long (reference §9.1).
     caches: bool = False
+    summary: str | None = None
 
     def as_json(self) -> dict[str, object]:
         """The polled JSON: states and sentences only, never bytes (security.md E8)."""
@@ -287,6 +289,14 @@ def status_view(op: Operation) -> StatusView:
         caches=op.writes_graph
         and op.graph.state is SideState.VERIFIED
         and result in (update.Outcome.VERIFIED, update.Outcome.SHAREPOINT_LATER),
+        summary=wording.helpdesk_summary(
+            op,
+            result,
+            name=context.user().name,
+            username=context.user().username,
+            ticket=current_ticket(),
+            version=about.VERSION,
+        ),
     )
 
 
