@@ -1018,6 +1018,10 @@ def test_the_photo_policy_refusal_is_lasting_and_changes_nothing(
     page = unescape(client.get(response.headers["Location"]).get_data(as_text=True))
     assert POLICY_REFUSAL in page
     assert "ask your helpdesk" in page
+    # The summary waits in the folded details, after what happened and what to do.
+    folded = page.index('<details class="helpdesk-details" id="details">')
+    assert page.index(POLICY_REFUSAL) < page.index("ask your helpdesk") < folded
+    assert page.index("<textarea") > folded
     assert 'id="retry"' not in page and 'id="undo"' not in page
     summary = re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S)
     assert summary and "status 403, code ErrorAccessDenied, request id " in summary.group(1)
