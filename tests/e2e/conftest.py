@@ -141,3 +141,12 @@ def axe_report(page: Page) -> str:
     return f"\n== {page.url} ({page.locator('html').get_attribute('lang')})\n" + (
         results.generate_report()
     )
+
+
+def tab_to(page: Page, selector: str, limit: int = 60) -> None:
+    """Press Tab until `selector` has the focus, as a keyboard user would."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} cannot be reached with Tab")

@@ -15,7 +15,7 @@ from flask import render_template
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests import imagegen
-from tests.e2e.conftest import LiveServer, axe_report, demo_sign_in
+from tests.e2e.conftest import LiveServer, axe_report, demo_sign_in, tab_to
 
 pytestmark = pytest.mark.e2e
 
@@ -80,15 +80,6 @@ def test_the_expired_form_page_is_clean(open_page, live_server: LiveServer, lang
     assert not axe_report(page)
 
 
-def _tab_to(page: Page, selector: str, limit: int = 60) -> None:
-    """Press Tab until `selector` has the focus, as a keyboard user would."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
-            return
-    raise AssertionError(f"{selector} cannot be reached with Tab")
-
-
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_upload_and_crop_with_the_keyboard_alone(
     open_page, live_server: LiveServer, tmp_path: Path, language: str
@@ -101,36 +92,36 @@ def test_upload_and_crop_with_the_keyboard_alone(
     demo_sign_in(page, live_server, "stale-photo", start="/login")
     page.goto("/photo/resync")
     # To the upload page by keyboard: the re-sync page offers an upload instead.
-    _tab_to(page, "main a[href^='/photo']:not([href^='/photo/'])")
+    tab_to(page, "main a[href^='/photo']:not([href^='/photo/'])")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/photo$"))
 
-    _tab_to(page, "#photo")
+    tab_to(page, "#photo")
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Space")
     chooser.value.set_files(str(photo))
     expect(page.locator("#crop-box")).to_be_visible()
     expect(page.locator("#crop-size")).to_have_value("900")
-    _tab_to(page, "#crop-box")
+    tab_to(page, "#crop-box")
     for key in ("-", "-", "ArrowRight", "ArrowRight", "ArrowDown"):
         page.keyboard.press(key)
     size = int(page.locator("#crop-size").input_value())
     assert size < 900
     assert int(page.locator("#crop-x").input_value()) > (1200 - size) // 2
     assert page.locator("#crop-position").inner_text().strip()  # read out to screen readers
-    _tab_to(page, "button[data-crop='centre']")
+    tab_to(page, "button[data-crop='centre']")
     page.keyboard.press("Enter")
     # "Centre" starts over from the largest centred square.
     expect(page.locator("#crop-size")).to_have_value("900")
     expect(page.locator("#crop-x")).to_have_value("150")
-    _tab_to(page, "button[data-crop='smaller']")
+    tab_to(page, "button[data-crop='smaller']")
     page.keyboard.press("Enter")
-    _tab_to(page, "#crop-box")
+    tab_to(page, "#crop-box")
     page.keyboard.press("ArrowLeft")
     assert int(page.locator("#crop-size").input_value()) < 900
     report = axe_report(page)
 
-    _tab_to(page, "#save-photo")
+    tab_to(page, "#save-photo")
     page.keyboard.press("Enter")
     for service in ("graph", "sharepoint"):
         expect(page.locator(f'[data-service="{service}"] span')).to_have_attribute(

@@ -4,6 +4,7 @@ the classic sync (stale-photo, placeholder), where SharePoint takes the push at 
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.e2e
 DONE_UPLOAD = "Done: Outlook, Teams and SharePoint show the same photo."
 DONE_RESYNC = "Done: SharePoint shows your current photo."
 CACHED = "SharePoint pages still show the previous picture, from SharePoint's cache."
+COACH = "Still seeing your previous photo somewhere?"
 
 
 def _no_axe_violations(page: Page) -> None:
@@ -127,11 +129,24 @@ def test_a_new_photo_ends_done_once_sharepoints_cache_serves_it(
         "data-state", "refused_by_sharepoint"
     )
     expect(page.locator(".status-failed")).to_have_count(0)
+    expect(page.get_by_role("heading", name=COACH)).to_have_count(0)  # not while checking
+    # The status page belongs to the photo section of the navigation.
+    nav = page.get_by_role("navigation", name="Your pages")
+    expect(nav.locator('[aria-current="page"]')).to_have_attribute("href", "/photo")
     # The cache's lifetime passes on the emulator's clock; the page's own polling sees it.
     tenant.clock.advance(tenant.photo_cache_lifetime)
     expect(page.locator("#status-headline")).to_have_text(DONE_UPLOAD, timeout=30_000)
     graph, sharepoint = _shown(live_server, "in-sync")
     assert same_picture(graph, sharepoint)
+    # Verified: where the previous photo may still show (the polling reloads the page).
+    expect(page.get_by_role("heading", name=COACH)).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("up to 60 days")).to_be_visible()
+    _no_axe_violations(page)
+    # The overview offers it again, one click away.
+    page.get_by_role("navigation", name="Your pages").get_by_role("link", name="Overview").click()
+    page.locator("[data-coach]").get_by_role("link").click()
+    expect(page).to_have_url(f"{live_server.url}/photo/caches")
+    expect(page.get_by_role("heading", name=COACH)).to_be_visible()
     assert page.csp_violations == []  # type: ignore[attr-defined]
 
 
@@ -150,4 +165,31 @@ def test_resync_on_the_current_model_says_what_time_fixes_then_ends_done(
     expect(page.locator("#status-headline")).to_have_text(DONE_RESYNC, timeout=30_000)
     graph, sharepoint = _shown(live_server, "cached-photo")
     assert same_picture(graph, sharepoint)
+    assert page.csp_violations == []  # type: ignore[attr-defined]
+
+
+def test_a_photo_the_organisations_policy_refuses_is_said_first_with_the_details_folded(
+    page: Page, live_server: LiveServer, tmp_path: Path
+) -> None:
+    live_server.tenant.reset()
+    page.set_viewport_size({"width": 360, "height": 740})
+    demo_sign_in(page, live_server, "photo-blocked")
+    page.locator("#photo-area").get_by_role("link", name="Change my photo").click()
+    _choose_photo(page, tmp_path)
+    page.get_by_role("button", name="Save my new photo").click()
+    expect(page.locator("#status-headline")).to_have_text(
+        "Your organisation does not let you change your photo here. Nothing was changed."
+    )
+    expect(page.get_by_text("give them the summary in “Details for the helpdesk”")).to_be_visible()
+    nav = page.get_by_role("navigation", name="Your pages")
+    expect(nav.locator('[aria-current="page"]')).to_have_attribute("href", "/photo")
+    expect(page.get_by_role("button", name="Try again")).to_have_count(0)
+    # Microsoft's code and reference wait in the folded details, for the helpdesk.
+    summary = page.get_by_label("Summary for your helpdesk")
+    expect(summary).to_be_hidden()
+    page.get_by_text("Details for the helpdesk", exact=True).click()
+    expect(summary).to_be_visible()
+    expect(summary).to_have_value(re.compile("status 403, code ErrorAccessDenied"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    _no_axe_violations(page)
     assert page.csp_violations == []  # type: ignore[attr-defined]

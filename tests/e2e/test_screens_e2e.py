@@ -36,6 +36,7 @@ SIGNED_IN_PAGES = (
     "/photo",
     "/photo/resync",
     "/photo/remove",
+    "/photo/caches",
     "/profile",
     "/history",
     "/helpdesk",

@@ -160,6 +160,12 @@ def test_a_challenge_no_sign_in_satisfies_is_explained_after_one_round(
         # Graph's request id (error.innerError.request-id, reference §3.1) to quote.
         assert re.search(r"Microsoft's reference</dt>\s*<dd><code>[0-9a-f-]{36}</code>", page)
         assert "Summary for your helpdesk" in page
+        # What happened and what to do first, the facts folded away below (issue 15), and
+        # the navigation as on every signed-in page.
+        folded = page.index('<details class="helpdesk-details" id="details">')
+        assert page.index("signing in again did not help") < folded
+        assert page.index("Microsoft's answer") > folded
+        assert 'aria-label="Your pages"' in page
     assert authorizations(tenant) == 2
 
 

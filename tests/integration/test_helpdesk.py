@@ -18,6 +18,7 @@ PAGE_PATHS = {
     "overview.index": "/",
     "photo.upload": "/photo",
     "photo.resync": "/photo/resync",
+    "photo.caches": "/photo/caches",
     "overview.attributes": "/attributes",
     "profile.index": "/profile",
     "history.index": "/history",

@@ -14,15 +14,21 @@ from flask.testing import FlaskClient
 
 from m365_emulator import entra, sync
 from m365_emulator.faults import Fault
-from m365_emulator.seed import DRIFTED_ATTRIBUTES
+from m365_emulator.seed import DEMO_USERS, DRIFTED_ATTRIBUTES
 from m365_emulator.tenant import Tenant
 from tests.integration.conftest import SignIn
 from webapp.microsoft.requester import CallOptions
 
 
 def page_for(client: FlaskClient, sign_in: SignIn, key: str, path: str = "/") -> str:
+    """The page `key` reads at `path`, after the one sign-in round the app may ask for on the
+    way (a stronger sign-in for step-up, SharePoint refusing no-sharepoint's tokens)."""
     sign_in.as_user(key)
     response = client.get(path)
+    if response.status_code == 302 and response.headers["Location"].startswith("/login?"):
+        auth_uri = client.get(response.headers["Location"]).headers["Location"]
+        sign_in.finish(sign_in.answer(auth_uri, key))
+        response = client.get(path)
     assert response.status_code == 200, response.status_code
     return unescape(response.get_data(as_text=True))
 
@@ -161,7 +167,9 @@ def test_no_photo_anywhere_offers_an_upload_and_shows_no_image(
     assert "You have no profile photo in Microsoft 365 yet." in page
     assert images(page) == []
     assert 'data-state="no-photo"' in page
-    assert 'href="/photo"' in page and "Upload a new photo" in page
+    assert 'href="/photo"' in page and "Add a photo" in page
+    # Nothing to copy to SharePoint: no re-sync offered.
+    assert 'href="/photo/resync"' not in page
 
 
 @pytest.mark.parametrize("key", ["half-profile", "synced-onprem"])
@@ -185,7 +193,7 @@ def test_a_removed_photo_still_served_from_the_cache_is_older_then_no_photo(
     tenant.user("in-sync").photo = None  # removed elsewhere (Outlook on the web)
     page = unescape(client.get("/").get_data(as_text=True))
     assert verdict(page) == "sharepoint_older"
-    assert "They show the placeholder once the cache refreshes by itself." in page
+    assert "SharePoint shows the placeholder once its cache refreshes." in page
     tenant.clock.advance(tenant.photo_cache_lifetime)
     assert verdict(unescape(client.get("/").get_data(as_text=True))) == "no_photo_anywhere"
 
@@ -199,19 +207,21 @@ def test_department_changed_in_entra_is_shown_beside_sharepoints_old_value(
     old_department = user.sharepoint.properties["Department"]
     new_department = DRIFTED_ATTRIBUTES["department"]
     assert (
-        f"Department is “{new_department}” in Entra ID but “{old_department}” in SharePoint."
-        in page
+        f"Department is “{new_department}” in Outlook and Teams but “{old_department}” in "
+        "SharePoint." in page
     )
-    assert "Job title is “Senior Program Manager” in Entra ID" in page
+    assert "Job title is “Senior Program Manager” in Outlook and Teams" in page
+    assert "Microsoft does not say when" in page
+    # The comparison marks the rows and says why SharePoint cannot be changed by hand.
+    page = unescape(client.get("/attributes").get_data(as_text=True))
     assert "You cannot change Department in SharePoint" in page
-    assert "Microsoft does not guarantee when" in page
     rows = re.findall(r'<tr class="row-differs">\s*<th scope="row">([^<]+)</th>', page)
     assert set(rows) == {"Job title", "Department"}
 
 
 def test_attribute_comparison_has_its_own_deep_link(client: FlaskClient, sign_in: SignIn) -> None:
     page = page_for(client, sign_in, "drifted-attributes", "/attributes?ticket=INC0012345")
-    assert "Your profile details in Entra ID and SharePoint" in page
+    assert "Your profile details in Outlook, Teams and SharePoint" in page
     assert "Senior Program Manager" in page
     assert "Reference from your helpdesk link:" in page and "INC0012345" in page
     assert "Ticket: INC0012345" in summary(page)
@@ -271,14 +281,14 @@ def test_the_manager_entra_names_is_shown_beside_sharepoints(
     boss = tenant.user("in-sync")
     assert manager_row(page) == (
         "same",
-        f"Isabel Santos ({boss.upn}) manager",
-        f"{boss.upn.lower()} Manager",
+        f"Isabel Santos ({boss.upn})",
+        boss.upn.lower(),
     )
 
 
 def test_no_manager_anywhere_is_the_same(client: FlaskClient, sign_in: SignIn) -> None:
     page = page_for(client, sign_in, "in-sync")
-    assert manager_row(page) == ("same", "(empty) manager", "(empty) Manager")
+    assert manager_row(page) == ("same", "(empty)", "(empty)")
 
 
 def test_a_new_manager_not_yet_imported_to_sharepoint_differs(
@@ -290,8 +300,8 @@ def test_a_new_manager_not_yet_imported_to_sharepoint_differs(
     state, entra_id, sharepoint = manager_row(page)
     assert (state, entra_id, sharepoint) == (
         "differs",
-        f"Priya Raman ({new_boss.upn}) manager",
-        f"{old_boss.upn.lower()} Manager",
+        f"Priya Raman ({new_boss.upn})",
+        old_boss.upn.lower(),
     )
     assert (
         f"Manager is “Priya Raman ({new_boss.upn})” in Entra ID but “{old_boss.upn.lower()}” "
@@ -310,12 +320,55 @@ def test_a_manager_graph_refuses_to_show_names_the_missing_permission(
     assert entra_id == (
         "Microsoft 365 does not let ProfileFix read your manager: that needs the Microsoft "
         "Graph permission User.ReadBasic.All (in some organisations User.Read.All), which your "
-        "administrator can grant. manager"
+        "administrator can grant."
     )
-    assert sharepoint == f"{tenant.user('in-sync').upn.lower()} Manager"
+    assert sharepoint == tenant.user("in-sync").upn.lower()
     # Everything else is still compared.
     assert 'data-attributes-verdict="in_sync"' in page
     assert "status 403, code Authorization_RequestDenied" in summary(page)
+
+
+# -- the page's shape: verdict first, one main button, details folded away ---------------------
+
+TECHNICAL_TERMS = ("SPS-", "ETag", "PictureURL", "Graph", "request id", "Microsoft's reference")
+
+
+def areas(page: str) -> dict[str, str]:
+    """The photo and profile areas of an overview, by name."""
+    found = re.findall(
+        r'<section class="area [^"]*" id="([a-z]+)-area"[^>]*>(.*?)</section>', page, re.S
+    )
+    return dict(found)
+
+
+def buttons(html: str) -> list[str]:
+    return re.findall(r'<a class="button[^"]*" href="([^"]+)"', html)
+
+
+@pytest.mark.parametrize("key", [user.key for user in DEMO_USERS])
+def test_each_area_opens_with_its_verdict_and_technical_terms_wait_in_the_details(
+    client: FlaskClient, sign_in: SignIn, key: str
+) -> None:
+    page = page_for(client, sign_in, key)
+    main = page[page.index("<main") : page.index("</main>")]
+    # Collapsed until asked for, and nothing technical before it.
+    assert '<details class="helpdesk-details" id="details">' in main
+    folded = main.index('<details class="helpdesk-details"')
+    for term in TECHNICAL_TERMS:
+        at = main.find(term)
+        assert at == -1 or at > folded, (key, term)
+    assert summary(page) in main[folded:]
+    found = areas(page)
+    assert set(found) == {"photo", "profile"}
+    for name, body in found.items():
+        first = re.search(r"<p[^>]*>", body)
+        assert first and "verdict-text" in first.group(0), (key, name)
+        # One main button, at most one more.
+        assert 1 <= len(buttons(body)) <= 2, (key, name)
+        assert body.count('class="button"') == 1, (key, name)
+    # No action offered twice.
+    offered = buttons(main)
+    assert len(offered) == len(set(offered)), (key, offered)
 
 
 # -- failure modes ------------------------------------------------------------------------------
@@ -360,6 +413,18 @@ def test_sharepoint_down_keeps_the_graph_side_and_offers_a_retry(
     assert 'href="/?ticket=INC0012345"' in page  # Try again reloads the same page
     assert page.count('role="alert"') == 1  # said once, on the SharePoint side
     assert "Problems reaching Microsoft:" in summary(page) or "Problem reaching" in summary(page)
+
+
+def test_a_sharepoint_that_refuses_the_users_tokens_for_good_offers_no_try_again(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    # no-sharepoint: SharePoint refuses their tokens, and again after the one sign-in round.
+    found = areas(page_for(client, sign_in, "no-sharepoint"))
+    assert "signing in again did not help" in found["photo"]
+    # Reading again or copying to SharePoint cannot help; a new photo still reaches Outlook
+    # and Teams, and the profile's directory fields can still be edited.
+    assert buttons(found["photo"]) == ["/photo"]
+    assert buttons(found["profile"]) == ["/profile", "/attributes"]
 
 
 def test_sharepoint_error_without_retry_after_reads_as_not_available(

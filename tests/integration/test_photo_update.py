@@ -31,6 +31,7 @@ from m365_emulator.faults import Fault, Faults
 from m365_emulator.tenant import Tenant
 from tests import imagegen
 from tests.integration.conftest import SignIn
+from webapp.changes.log import DAY, PHOTO_CACHE_DAYS
 from webapp.imaging.fingerprint import same_picture
 from webapp.microsoft.throttle import LocalThrottleGate
 from webapp.photo.operations import Kind, OperationStore, SideState
@@ -246,6 +247,83 @@ def test_upload_while_sharepoint_serves_its_cached_copy_is_done_once_the_cache_r
     assert (data["outcome"], data["following"]) == ("verified", False)
     page = client.get(status_page).get_data(as_text=True)
     assert "Done: Outlook, Teams and SharePoint show the same photo." in page
+
+
+def test_the_upload_page_shows_the_photo_it_replaces_as_each_service_shows_it(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.requests.clear()
+    page = unescape(client.get("/photo").get_data(as_text=True))
+    # The page itself asks Microsoft nothing: the browser fetches the pictures after it.
+    assert not [r for r in tenant.requests if r.service in ("graph", "sharepoint")]
+    sources = re.findall(r'<img src="(/pictures/[^"]+)"', page)
+    assert [source.split("?")[0] for source in sources] == [
+        "/pictures/graph",
+        "/pictures/sharepoint/L",
+    ]
+    assert "Photo of Sam Okafor as Outlook and Teams show it" in page
+    assert "Photo of Sam Okafor as SharePoint shows it" in page
+    outlook, sharepoint = (client.get(source) for source in sources)
+    assert same_picture(outlook.data, graph_photo(tenant, "stale-photo"))
+    assert not same_picture(sharepoint.data, outlook.data)  # SharePoint's older copy
+    # A new look at the page never gets a picture the browser cached before a change.
+    again = unescape(client.get("/photo").get_data(as_text=True))
+    assert not set(re.findall(r'<img src="(/pictures/[^"]+)"', again)) & set(sources)
+
+
+COACH = "Still seeing your previous photo somewhere?"
+TEAMS_CACHE_ARTICLE = (
+    "https://learn.microsoft.com/troubleshoot/microsoftteams/teams-administration/clear-teams-cache"
+)
+
+
+def test_after_a_checked_change_the_person_learns_where_the_previous_photo_may_still_show(
+    client: FlaskClient, sign_in: SignIn, phone_photo: bytes
+) -> None:
+    sign_in.as_user("in-sync")
+    response = upload(client, phone_photo)
+    status = unescape(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert "Done: Outlook, Teams and SharePoint show the same photo." in status
+    # Microsoft's figures (reference §9.1) and Microsoft's own steps.
+    assert COACH in status
+    assert "up to 3 days" in status and "up to 60 days" in status
+    assert "sign out and sign back in" in status
+    assert f'href="{TEAMS_CACHE_ARTICLE}"' in status
+    assert "You cannot refresh it for them" in status
+    # The overview offers it again, with the time of the change.
+    overview = unescape(client.get("/").get_data(as_text=True))
+    assert "data-coach" in overview and 'href="/photo/caches"' in overview
+    assert "You changed your photo on" in overview
+    caches = unescape(client.get("/photo/caches").get_data(as_text=True))
+    assert COACH in caches and f'href="{TEAMS_CACHE_ARTICLE}"' in caches
+
+
+def test_while_sharepoint_is_still_checked_the_status_page_does_not_coach_yet(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("in-sync")
+    client.get("/")  # SharePoint's cache now holds the current photo
+    response = upload(client, phone_photo)
+    status_page = response.headers["Location"]
+    assert COACH not in client.get(status_page).get_data(as_text=True)
+    looked_at_later(app, tenant, "in-sync", op_id(response), after=FOLLOW_THROUGH_SECONDS)
+    page = client.get(status_page).get_data(as_text=True)
+    assert "still shows the previous picture from its cache" in page
+    assert COACH in unescape(page)
+
+
+def test_the_overview_stops_offering_the_advice_three_days_after_the_change(
+    app: Flask, client: FlaskClient, sign_in: SignIn, phone_photo: bytes
+) -> None:
+    history = app.extensions["history"]
+    sign_in.as_user("in-sync")
+    history.clock = lambda: time.time() - (PHOTO_CACHE_DAYS * DAY + 60)
+    upload(client, phone_photo)
+    history.clock = time.time
+    overview = client.get("/").get_data(as_text=True)
+    assert "data-coach" not in overview
+    assert "New photo" in client.get("/history").get_data(as_text=True)  # still recorded
 
 
 def test_checking_stops_after_a_bounded_time_saying_when_to_look_again(
@@ -940,6 +1018,10 @@ def test_the_photo_policy_refusal_is_lasting_and_changes_nothing(
     page = unescape(client.get(response.headers["Location"]).get_data(as_text=True))
     assert POLICY_REFUSAL in page
     assert "ask your helpdesk" in page
+    # The summary waits in the folded details, after what happened and what to do.
+    folded = page.index('<details class="helpdesk-details" id="details">')
+    assert page.index(POLICY_REFUSAL) < page.index("ask your helpdesk") < folded
+    assert page.index("<textarea") > folded
     assert 'id="retry"' not in page and 'id="undo"' not in page
     summary = re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S)
     assert summary and "status 403, code ErrorAccessDenied, request id " in summary.group(1)

@@ -76,6 +76,9 @@ def test_resync_where_sharepoint_already_serves_the_photo_is_done_at_once(
     assert DONE in page
     assert "status-failed" not in page
     assert sharepoint_large(tenant, key) == library  # the legacy library is left alone
+    # Outlook and Teams kept their photo: no advice on Teams' caches, here or on the overview.
+    assert "Still seeing your previous photo" not in page
+    assert "data-coach" not in client.get("/").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("key", ["stale-photo", "placeholder"])

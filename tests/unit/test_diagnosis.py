@@ -134,7 +134,9 @@ def test_same_photo_resized_and_recompressed_by_each_service_is_in_sync(
     assert diagnosis.verdict is PhotoVerdict.IN_SYNC
     in_sync = finding(diagnosis, FindingCode.PHOTO_IN_SYNC)
     assert in_sync.helpdesk is Helpdesk.NOT_NEEDED
-    assert in_sync.can == ()
+    # Nothing to fix: changing the photo is the main button, the re-sync stays in reach.
+    assert in_sync.can == (Action.UPLOAD_PHOTO, Action.RESYNC_PHOTO)
+    assert diagnosis.photo_actions == (Action.UPLOAD_PHOTO, Action.RESYNC_PHOTO)
     # No delay is promised: Microsoft gives none for SharePoint's photo cache (reference §9.1).
     assert in_sync.params == {}
 
@@ -143,7 +145,9 @@ def test_an_older_copy_served_from_sharepoints_cache_is_older_with_resync_and_wa
     diagnosis = diagnose(snapshot(sharepoint=sharepoint_side(OLD)))
     assert diagnosis.verdict is PhotoVerdict.SHAREPOINT_OLDER
     older = finding(diagnosis, FindingCode.PHOTO_SHAREPOINT_OLDER)
-    assert older.can == (Action.RESYNC_PHOTO, Action.WAIT)
+    assert older.can == (Action.RESYNC_PHOTO, Action.UPLOAD_PHOTO, Action.WAIT)
+    # Waiting is advice, not a button.
+    assert diagnosis.photo_actions == (Action.RESYNC_PHOTO, Action.UPLOAD_PHOTO)
     assert older.cannot == (Limit.SHAREPOINT_CACHE,)
     assert older.helpdesk is Helpdesk.PICTURE_SYNC
     assert older.params == {"fresh_for": None}
@@ -165,7 +169,7 @@ def test_the_placeholder_served_while_graph_has_a_photo_is_reported_as_placehold
     diagnosis = diagnose(snapshot(sharepoint=sharepoint_side(None)))
     assert diagnosis.verdict is PhotoVerdict.SHAREPOINT_PLACEHOLDER
     placeholder = finding(diagnosis, FindingCode.PHOTO_SHAREPOINT_PLACEHOLDER)
-    assert placeholder.can == (Action.RESYNC_PHOTO, Action.WAIT)
+    assert placeholder.can == (Action.RESYNC_PHOTO, Action.UPLOAD_PHOTO, Action.WAIT)
     assert placeholder.helpdesk is Helpdesk.PICTURE_SYNC
 
 
@@ -186,6 +190,8 @@ def test_no_photo_in_graph_and_the_placeholder_served_is_no_photo_anywhere() -> 
     assert diagnosis.verdict is PhotoVerdict.NO_PHOTO_ANYWHERE
     none = finding(diagnosis, FindingCode.PHOTO_NONE_ANYWHERE)
     assert none.can == (Action.UPLOAD_PHOTO,)
+    # Nothing to copy to SharePoint: no re-sync offered.
+    assert diagnosis.photo_actions == (Action.UPLOAD_PHOTO,)
     assert none.helpdesk is Helpdesk.NOT_NEEDED
 
 
@@ -201,7 +207,8 @@ def test_photo_removed_in_microsoft_365_but_still_served_by_sharepoint_is_older(
     diagnosis = diagnose(snapshot(graph=no_graph_photo(), sharepoint=sharepoint_side(OLD)))
     assert diagnosis.verdict is PhotoVerdict.SHAREPOINT_OLDER
     removed = finding(diagnosis, FindingCode.PHOTO_REMOVED_STILL_IN_SHAREPOINT)
-    assert removed.can == (Action.WAIT, Action.UPLOAD_PHOTO)
+    assert removed.can == (Action.UPLOAD_PHOTO, Action.WAIT)
+    assert diagnosis.photo_actions == (Action.UPLOAD_PHOTO,)
     assert removed.cannot == (Limit.SHAREPOINT_CACHE,)
     assert removed.helpdesk is Helpdesk.PICTURE_SYNC
 
@@ -249,7 +256,8 @@ def test_sharepoint_down_cannot_tell_and_offers_a_retry() -> None:
     assert diagnosis.verdict is PhotoVerdict.CANNOT_TELL
     assert diagnosis.attributes is AttributeVerdict.CANNOT_TELL
     unavailable = finding(diagnosis, FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE)
-    assert unavailable.can == (Action.RETRY,)
+    # Reading again first; the re-sync reads SharePoint again too and offers it the photo.
+    assert unavailable.can == (Action.RETRY, Action.RESYNC_PHOTO)
     assert unavailable.helpdesk is Helpdesk.IF_IT_PERSISTS
     assert unavailable.params == {"service": "sharepoint", "retry_after": None}
     attributes = finding(diagnosis, FindingCode.ATTRIBUTES_UNAVAILABLE)
@@ -261,7 +269,9 @@ def test_graph_throttled_cannot_tell_and_carries_retry_after() -> None:
     graph = GraphSide(photo_error=error, profile_error=error)
     diagnosis = diagnose(snapshot(graph=graph))
     assert diagnosis.verdict is PhotoVerdict.CANNOT_TELL
-    assert finding(diagnosis, FindingCode.PHOTO_GRAPH_UNAVAILABLE).params["retry_after"] == 41
+    graph_unavailable = finding(diagnosis, FindingCode.PHOTO_GRAPH_UNAVAILABLE)
+    assert graph_unavailable.params["retry_after"] == 41
+    assert diagnosis.photo_actions == (Action.RETRY,)
     assert finding(diagnosis, FindingCode.ATTRIBUTES_UNAVAILABLE).params == {
         "service": "graph",
         "retry_after": 41,
@@ -304,7 +314,7 @@ def test_unreadable_served_bytes_cannot_tell() -> None:
     diagnosis = diagnose(snapshot(sharepoint=side))
     assert diagnosis.verdict is PhotoVerdict.CANNOT_TELL
     unreadable = finding(diagnosis, FindingCode.PHOTO_UNREADABLE)
-    assert unreadable.can == (Action.RETRY,)
+    assert unreadable.can == (Action.RETRY, Action.UPLOAD_PHOTO)
 
 
 def test_graph_profile_failing_alone_still_judges_the_photo() -> None:

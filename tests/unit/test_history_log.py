@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from tests import imagegen
-from webapp.changes.log import DAY, EntryKind, HistoryLog
+from webapp.changes.log import DAY, PHOTO_CACHE_DAYS, EntryKind, HistoryLog, last_photo_change
 from webapp.imaging.thumbnail import THUMBNAIL_SIDE, thumbnail
 from webapp.store import FileStore
 
@@ -146,3 +147,58 @@ def test_a_store_that_fails_loses_the_entry_not_the_change(
         assert saved(history, "alice", 0) is None
     assert "history entry profile_saved not recorded" in caplog.text
     assert history.recent("alice", 5) == []
+
+
+# -- the last photo change (the overview offers advice on caches for a few days after it) ------
+
+
+def photo_entry(history: HistoryLog, kind: EntryKind, graph: str | None, **details: object) -> None:
+    steps = {"sharepoint": {"step": "verified"}}
+    if graph is not None:
+        steps["graph"] = {"step": graph}
+    history.record("alice", kind, {"op": "x", "steps": steps, **details})
+
+
+def last_change(history: HistoryLog, clock: Clock) -> float | None:
+    found = last_photo_change(history.entries("alice"), datetime.fromtimestamp(clock.now, UTC))
+    return None if found is None else found.timestamp()
+
+
+def test_a_photo_outlook_and_teams_took_is_the_last_change_for_three_days(
+    history: HistoryLog, clock: Clock
+) -> None:
+    photo_entry(history, EntryKind.PHOTO_UPLOADED, "verified")
+    changed = clock.now
+    clock.now += 60
+    saved(history, "alice", 1)  # a later profile save does not hide it
+    photo_entry(history, EntryKind.PHOTO_RESYNCED, None)  # a re-sync changes no photo
+    assert last_change(history, clock) == changed
+    clock.now = changed + PHOTO_CACHE_DAYS * DAY - 1
+    assert last_change(history, clock) == changed
+    clock.now = changed + PHOTO_CACHE_DAYS * DAY + 1
+    assert last_change(history, clock) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "graph", "details", "counts"),
+    [
+        (EntryKind.PHOTO_REMOVED, "written", {}, True),
+        (EntryKind.PHOTO_UNDONE, "verified", {}, True),
+        (EntryKind.PHOTO_RESTORED, "verified", {}, True),
+        (EntryKind.PHOTO_RETRIED, "verified", {"of": "photo_uploaded"}, True),
+        (EntryKind.PHOTO_RETRIED, None, {"of": "photo_resynced"}, False),
+        (EntryKind.PHOTO_UPLOADED, "failed", {}, False),
+        (EntryKind.PHOTO_UPLOADED, "refused", {}, False),
+        (EntryKind.PHOTO_UPLOADED, "interrupted", {}, False),
+    ],
+)
+def test_only_a_change_outlook_and_teams_took_counts(
+    history: HistoryLog,
+    clock: Clock,
+    kind: EntryKind,
+    graph: str | None,
+    details: dict[str, object],
+    counts: bool,
+) -> None:
+    photo_entry(history, kind, graph, **details)
+    assert (last_change(history, clock) == clock.now) is counts

@@ -84,17 +84,68 @@ def test_every_verdict_attribute_and_state_has_words(language: str) -> None:
         assert older == "SharePoint viser stadig en ældre kopi af dit billede fra sin cache."
 
 
-@pytest.mark.parametrize(("fresh_for", "minutes"), [(90, "2"), (60, "1"), (None, None), (0, None)])
+@pytest.mark.parametrize(
+    ("fresh_for", "stated", "unit"),
+    [
+        (90, "2", "minutes"),
+        (60, "1", "minute"),
+        (7200, "2", "hours"),
+        (None, None, None),
+        (0, None, None),
+    ],
+)
 def test_waiting_for_sharepoints_cache_names_only_the_time_sharepoint_stated(
-    language: str, fresh_for: int | None, minutes: str | None
+    language: str, fresh_for: int | None, stated: str | None, unit: str | None
 ) -> None:
     finding = Finding(FindingCode.PHOTO_SHAREPOINT_OLDER, {"fresh_for": fresh_for})
     text = wording.wait_text(finding)
     sentence(text)
     digits = [c for c in text if c.isdigit()]
-    assert digits == ([minutes] if minutes else [])
+    assert digits == ([stated] if stated else [])
+    if language == "en" and unit:
+        assert f"up to {stated} more {unit}." in text
     for hours in ("24", "72"):
         assert hours not in text
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        FindingCode.PHOTO_SHAREPOINT_OLDER,
+        FindingCode.PHOTO_SHAREPOINT_PLACEHOLDER,
+        FindingCode.PHOTO_REMOVED_STILL_IN_SHAREPOINT,
+        FindingCode.ATTRIBUTE_DIFFERS,
+    ],
+)
+def test_what_waiting_brings_reads_as_whole_sentences_not_a_fragment(
+    language: str, code: FindingCode
+) -> None:
+    # Not "What you can do: Or wait: …" any more (issue 15).
+    finding = Finding(code, PARAMS)
+    for text in (wording.wait_text(finding), wording.advice(finding) or ""):
+        sentence(text)
+        assert text[0].isupper() and text.endswith(".")
+        assert not text.startswith(("Or ", "Eller "))
+
+
+def test_the_photo_buttons_say_what_they_do_for_the_finding(language: str) -> None:
+    in_sync = Finding(FindingCode.PHOTO_IN_SYNC)
+    none = Finding(FindingCode.PHOTO_NONE_ANYWHERE)
+    older = Finding(FindingCode.PHOTO_SHAREPOINT_OLDER)
+    labels = {
+        (action, finding.code): wording.action_label(action, finding)
+        for action in (Action.UPLOAD_PHOTO, Action.RESYNC_PHOTO)
+        for finding in (in_sync, none, older)
+    }
+    for label in labels.values():
+        sentence(label)
+    # Without a photo the upload adds one; in sync, the re-sync is for a page still showing
+    # an old one: neither contradicts the verdict above it.
+    assert labels[Action.UPLOAD_PHOTO, none.code] != labels[Action.UPLOAD_PHOTO, older.code]
+    assert labels[Action.RESYNC_PHOTO, in_sync.code] != labels[Action.RESYNC_PHOTO, older.code]
+    if language == "en":
+        assert labels[Action.UPLOAD_PHOTO, none.code] == "Add a photo"
+        assert labels[Action.UPLOAD_PHOTO, older.code] == "Change my photo"
 
 
 @pytest.mark.parametrize("code", list(FindingCode))
@@ -105,7 +156,12 @@ def test_every_finding_reads_as_a_sentence_with_every_way_forward(
     sentence(wording.finding_meaning(finding))
     for action in (Action.RESYNC_PHOTO, Action.UPLOAD_PHOTO, Action.RETRY):
         sentence(wording.action_label(action))
+        sentence(wording.action_label(action, finding))
     sentence(wording.wait_text(finding))
+    advice = wording.advice(finding)
+    assert (advice is None) == (code is FindingCode.PHOTO_IN_SYNC)
+    if advice is not None:
+        sentence(advice)
     for limit in Limit:
         sentence(wording.limit_text(limit, finding))
     for advice in Helpdesk:

@@ -43,6 +43,7 @@ DEEP_LINK_ENDPOINTS = frozenset(
         "overview.index",
         "photo.upload",
         "photo.resync",
+        "photo.caches",
         "overview.attributes",
         "profile.index",
         "history.index",

@@ -17,9 +17,9 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -60,6 +60,21 @@ class Step(StrEnum):
     INTERRUPTED = "interrupted"  # the request ended while the write was under way
     NOTHING_TO_COPY = "nothing_to_copy"  # re-sync: Outlook/Teams had no photo
     NOT_NEEDED = "not_needed"
+
+
+# Changes that replace the photo Outlook and Teams show (a re-sync only touches SharePoint).
+PHOTO_CHANGES = frozenset(
+    {
+        EntryKind.PHOTO_UPLOADED,
+        EntryKind.PHOTO_REMOVED,
+        EntryKind.PHOTO_UNDONE,
+        EntryKind.PHOTO_RESTORED,
+    }
+)
+# Teams' service keeps people's details, photos included, for up to three days (reference §9.1,
+# SupportArticles-docs Teams/teams-administration/user-information-not-updated.md): for that
+# long after a change the person is told where the previous photo may still show.
+PHOTO_CACHE_DAYS = 3
 
 
 class Refusal(StrEnum):
@@ -106,6 +121,26 @@ class Entry:
                 for name, data in self.thumbnails.items()
             },
         }
+
+
+def last_photo_change(entries: Iterable[Entry], now: datetime) -> datetime | None:
+    """When the newest of `entries` (newest first) that changed the person's photo in Microsoft
+    365 was made, if that was less than PHOTO_CACHE_DAYS before `now`; else None.
+
+    A change counts once Outlook and Teams took it (the Graph step written or checked),
+    including one that "Try again" finished.
+    """
+    oldest = now - timedelta(days=PHOTO_CACHE_DAYS)
+    for entry in entries:
+        if entry.at < oldest:
+            return None
+        kind = entry.details.get("of") if entry.kind is EntryKind.PHOTO_RETRIED else entry.kind
+        steps = entry.details.get("steps")
+        graph = steps.get("graph") if isinstance(steps, Mapping) else None
+        step = graph.get("step") if isinstance(graph, Mapping) else None
+        if kind in PHOTO_CHANGES and step in (Step.WRITTEN, Step.VERIFIED):
+            return entry.at
+    return None
 
 
 class HistoryLog:

@@ -85,8 +85,8 @@ DEEP_LINKS = (
             "Hello,\n\nPlease open this link and sign in with your work account: %(link)s\n\n"
             "The page shows your profile photo and details as Outlook and Teams show them and as "
             "SharePoint shows them, and what to do if they differ. If something still looks "
-            'wrong, use "Copy for helpdesk" on the page and paste the summary into your reply.'
-            "\n\nKind regards"
+            'wrong, open "Details for the helpdesk" at the bottom of the page, copy the summary '
+            "and paste it into your reply.\n\nKind regards"
         ),
     ),
     DeepLink(
@@ -120,6 +120,24 @@ DEEP_LINKS = (
             "The page does what your organisation's SharePoint allows to show your current "
             "photo there now, checks what SharePoint shows, and tells you if SharePoint's "
             "cache still needs a while.\n\nKind regards"
+        ),
+    ),
+    DeepLink(
+        "photo.caches",
+        "caches",
+        _l("Previous photo still showing after a change"),
+        _l(
+            "For a new photo that Teams or SharePoint still shows as the previous one: where, "
+            "for how long Microsoft says apps keep copies, and what the employee can do on "
+            "their own devices (sign out and in, clear the Teams cache), with Microsoft's "
+            "articles."
+        ),
+        _l(
+            "Hello,\n\nYour new photo is saved in Microsoft 365, but some apps keep copies of "
+            "photos for a while. This page explains where the previous one may still show, for "
+            "how long, and what you can do on your own devices: %(link)s\n\n"
+            "Sign in with your work account. Your colleagues' apps refresh by themselves; they "
+            "need not do anything.\n\nKind regards"
         ),
     ),
     DeepLink(

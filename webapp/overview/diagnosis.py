@@ -15,6 +15,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from webapp.imaging.fingerprint import Match, compare
+from webapp.microsoft.errors import UpstreamError
 from webapp.microsoft.properties import AttributeRow, RowState, diff_rows
 from webapp.overview.snapshot import SharePointSide, Snapshot
 
@@ -57,7 +58,8 @@ class FindingCode(StrEnum):
 
 
 class Action(StrEnum):
-    """What the user can do about a finding, here or by waiting."""
+    """What the user can do about a finding, here or by waiting; a finding lists the ones it
+    offers most useful first (the page shows the first as its main button)."""
 
     RESYNC_PHOTO = "resync_photo"  # make SharePoint show the current photo now (photo/resync.py)
     UPLOAD_PHOTO = "upload_photo"  # upload a new photo (Graph, then SharePoint where it takes it)
@@ -129,6 +131,13 @@ class Diagnosis:
         return tuple(f for f in self.findings if f.code.startswith("photo_"))
 
     @property
+    def photo_actions(self) -> tuple[Action, ...]:
+        """The photo's buttons, main one first: at most two (waiting is advice, not a button)."""
+        finding = self.photo_findings[0] if self.photo_findings else None
+        actions = () if finding is None else finding.can
+        return tuple(action for action in actions if action is not Action.WAIT)[:2]
+
+    @property
     def attribute_findings(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.code.startswith("attribute"))
 
@@ -137,24 +146,38 @@ class Diagnosis:
         return tuple(r for r in self.rows if r.state in (RowState.DIFFERS, RowState.NOT_SYNCED))
 
 
-def _unavailable(code: FindingCode, service: str, retry_after: float | None) -> Finding:
+def _unavailable(
+    code: FindingCode, service: str, error: UpstreamError | None, then: Action | None = None
+) -> Finding:
+    """A service could not be read: read again; `then` is what else may still help meanwhile.
+    A lasting refusal (tokens refused again after a sign-in round, reference §9.2) is not
+    cured by reading again right away, so only `then` is offered."""
+    retry = () if error is not None and error.lasting else (Action.RETRY,)
     return Finding(
         code,
-        {"service": service, "retry_after": retry_after},
-        can=(Action.RETRY,),
+        {"service": service, "retry_after": error.retry_after if error is not None else None},
+        can=retry if then is None else (*retry, then),
         helpdesk=Helpdesk.IF_IT_PERSISTS,
     )
 
 
 def _sharepoint_unavailable(sharepoint: SharePointSide) -> Finding:
     error = sharepoint.served_error or sharepoint.placeholder_error
-    retry_after = error.retry_after if error is not None else None
-    return _unavailable(FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE, "sharepoint", retry_after)
+    # The re-sync reads SharePoint again too, and offers it the photo where it takes one. A
+    # SharePoint that refuses the user's tokens for good takes no copy either; a new photo
+    # still reaches Outlook and Teams, and SharePoint shows it by itself (§9.1).
+    lasting = error is not None and error.lasting
+    then = Action.UPLOAD_PHOTO if lasting else Action.RESYNC_PHOTO
+    return _unavailable(FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE, "sharepoint", error, then)
 
 
 def _unreadable() -> tuple[PhotoVerdict, list[Finding]]:
     return PhotoVerdict.CANNOT_TELL, [
-        Finding(FindingCode.PHOTO_UNREADABLE, can=(Action.RETRY,), helpdesk=Helpdesk.IF_IT_PERSISTS)
+        Finding(
+            FindingCode.PHOTO_UNREADABLE,
+            can=(Action.RETRY, Action.UPLOAD_PHOTO),
+            helpdesk=Helpdesk.IF_IT_PERSISTS,
+        )
     ]
 
 
@@ -176,9 +199,8 @@ def _cached(code: FindingCode, sharepoint: SharePointSide, can: tuple[Action, ..
 def _photo(snapshot: Snapshot) -> tuple[PhotoVerdict, list[Finding]]:
     graph, sharepoint = snapshot.graph, snapshot.sharepoint
     if graph.photo_error is not None:
-        error = graph.photo_error
         return PhotoVerdict.CANNOT_TELL, [
-            _unavailable(FindingCode.PHOTO_GRAPH_UNAVAILABLE, "graph", error.retry_after)
+            _unavailable(FindingCode.PHOTO_GRAPH_UNAVAILABLE, "graph", graph.photo_error)
         ]
     shown = sharepoint.shown
     if shown is None:
@@ -187,7 +209,11 @@ def _photo(snapshot: Snapshot) -> tuple[PhotoVerdict, list[Finding]]:
     if photo is not None:
         match = compare(photo.data, shown.data)
         if match is Match.SAME:
-            return PhotoVerdict.IN_SYNC, [Finding(FindingCode.PHOTO_IN_SYNC)]
+            # Nothing to fix: changing the photo comes first; the re-sync stays in reach for
+            # a SharePoint page that still shows an old picture (a page opened earlier).
+            return PhotoVerdict.IN_SYNC, [
+                Finding(FindingCode.PHOTO_IN_SYNC, can=(Action.UPLOAD_PHOTO, Action.RESYNC_PHOTO))
+            ]
         if match is Match.UNREADABLE:
             return _unreadable()
     if sharepoint.placeholder is None:
@@ -207,10 +233,10 @@ def _photo(snapshot: Snapshot) -> tuple[PhotoVerdict, list[Finding]]:
             _cached(
                 FindingCode.PHOTO_REMOVED_STILL_IN_SHAREPOINT,
                 sharepoint,
-                (Action.WAIT, Action.UPLOAD_PHOTO),
+                (Action.UPLOAD_PHOTO, Action.WAIT),
             )
         ]
-    lagging = (Action.RESYNC_PHOTO, Action.WAIT)
+    lagging = (Action.RESYNC_PHOTO, Action.UPLOAD_PHOTO, Action.WAIT)
     if placeholder:
         return PhotoVerdict.SHAREPOINT_PLACEHOLDER, [
             _cached(FindingCode.PHOTO_SHAREPOINT_PLACEHOLDER, sharepoint, lagging)
@@ -245,12 +271,7 @@ def _attributes(
         failed = "graph" if graph.user is None else "sharepoint"
         error = graph.profile_error if graph.user is None else sharepoint.profile_error
         return AttributeVerdict.CANNOT_TELL, [
-            Finding(
-                FindingCode.ATTRIBUTES_UNAVAILABLE,
-                {"service": failed, "retry_after": error.retry_after if error else None},
-                can=(Action.RETRY,),
-                helpdesk=Helpdesk.IF_IT_PERSISTS,
-            )
+            _unavailable(FindingCode.ATTRIBUTES_UNAVAILABLE, failed, error)
         ]
     findings: list[Finding] = []
     for row in rows:

@@ -25,6 +25,7 @@ from flask import (
 from webapp import about
 from webapp.auth.guard import login_required
 from webapp.changes import wording as changes
+from webapp.changes.log import last_photo_change
 from webapp.microsoft.errors import (
     AccessRefusedError,
     AuthRequiredError,
@@ -44,6 +45,9 @@ bp = Blueprint("overview", __name__)
 logger = logging.getLogger(__name__)
 
 _GRAPH_SIZE = re.compile(r"[0-9]{1,4}x[0-9]{1,4}")
+# Enough of the person's latest changes to find a photo change of the last days behind a few
+# refused files or profile saves.
+RECENT_ENTRIES = 20
 
 
 def _recent() -> pictures.RecentPictures:
@@ -100,6 +104,9 @@ def _page(template: str) -> str:
     reference, bad_reference = current_ticket(), ticket_rejected()
     snapshot, diagnosis, picture_urls = _read()
     keep = ticket.keep()
+    # One read of the person's latest changes: the summary lists a few, and a photo change in
+    # the last days brings the advice on where the previous photo may still show.
+    recent = context.history().recent(context.user_key(), RECENT_ENTRIES)
     action_urls = {
         Action.RESYNC_PHOTO: url_for("photo.resync", **keep),
         Action.UPLOAD_PHOTO: url_for("photo.upload", **keep),
@@ -112,7 +119,7 @@ def _page(template: str) -> str:
         username=context.user().username,
         ticket=reference,
         version=about.VERSION,
-        recent_changes=changes.recent_summary(context.history(), context.user_key()),
+        recent_changes=changes.summary_lines(recent[: changes.SUMMARY_ENTRIES]),
     )
     return render_template(
         template,
@@ -125,6 +132,7 @@ def _page(template: str) -> str:
         keep=keep,
         summary=summary,
         picture_urls=picture_urls,
+        photo_changed_at=last_photo_change(recent, snapshot.taken_at),
     )
 
 

@@ -44,10 +44,11 @@ VERDICTS = {
     PhotoVerdict.CANNOT_TELL: _l("We cannot tell right now which photo SharePoint shows."),
 }
 
+# Outlook and Teams show the values Entra ID holds; the person knows the apps, not the directory.
 ATTRIBUTE_VERDICTS = {
-    AttributeVerdict.IN_SYNC: _l("SharePoint shows the same profile details as Entra ID."),
+    AttributeVerdict.IN_SYNC: _l("SharePoint shows the same profile details as Outlook and Teams."),
     AttributeVerdict.DIFFERS: _l(
-        "SharePoint shows some profile details that differ from Entra ID."
+        "SharePoint shows some profile details that differ from Outlook and Teams."
     ),
     AttributeVerdict.CANNOT_TELL: _l("We cannot compare your profile details right now."),
 }
@@ -75,9 +76,14 @@ ROW_STATES = {
 
 ACTION_LABELS = {
     Action.RESYNC_PHOTO: _l("Make SharePoint show my current photo now"),
-    Action.UPLOAD_PHOTO: _l("Upload a new photo"),
+    Action.UPLOAD_PHOTO: _l("Change my photo"),
     Action.RETRY: _l("Try again"),
 }
+# Where the person has no photo, the upload adds one; where SharePoint already shows the
+# current photo, the re-sync is for a page that still shows an old one.
+_ADD_PHOTO = _l("Add a photo")
+_RESYNC_ANYWAY = _l("Still see an old photo in SharePoint?")
+_NO_PHOTO = (FindingCode.PHOTO_NONE_ANYWHERE, FindingCode.PHOTO_REMOVED_STILL_IN_SHAREPOINT)
 
 
 def verdict(value: PhotoVerdict) -> str:
@@ -167,15 +173,15 @@ def finding_meaning(finding: Finding) -> str:
         return _("Every profile detail SharePoint copies from Entra ID matches.")
     if code is FindingCode.ATTRIBUTE_DIFFERS:
         return _(
-            "%(attribute)s is “%(graph)s” in Entra ID but “%(sharepoint)s” in SharePoint.",
+            "%(attribute)s is “%(graph)s” in Outlook and Teams but “%(sharepoint)s” in SharePoint.",
             attribute=attribute_name(_attribute(finding)),
             graph=value(p["graph_value"]),
             sharepoint=value(p["sharepoint_value"]),
         )
     if code is FindingCode.ATTRIBUTE_NOT_SYNCED:
         return _(
-            "%(attribute)s is “%(graph)s” in Entra ID and “%(sharepoint)s” in SharePoint. "
-            "Microsoft does not copy this detail to SharePoint by default.",
+            "%(attribute)s is “%(graph)s” in Outlook and Teams and “%(sharepoint)s” in "
+            "SharePoint. Microsoft does not copy this detail to SharePoint by default.",
             attribute=attribute_name(_attribute(finding)),
             graph=value(p["graph_value"]),
             sharepoint=value(p["sharepoint_value"]),
@@ -188,34 +194,68 @@ def finding_meaning(finding: Finding) -> str:
     assert_never(code)
 
 
-def action_label(action: Action) -> str:
-    """The label of a link or button for an action taken here (not WAIT)."""
+def action_label(action: Action, finding: Finding | None = None) -> str:
+    """The label of a button for an action taken here (not WAIT), as `finding` needs it."""
+    code = finding.code if finding is not None else None
+    if action is Action.UPLOAD_PHOTO and code in _NO_PHOTO:
+        return str(_ADD_PHOTO)
+    if action is Action.RESYNC_PHOTO and code is FindingCode.PHOTO_IN_SYNC:
+        return str(_RESYNC_ANYWAY)
     return str(ACTION_LABELS[action])
 
 
-def wait_text(finding: Finding) -> str:
-    """What waiting brings. Microsoft states no time for either (reference §5.5, §9.1)."""
-    if finding.code is FindingCode.ATTRIBUTE_DIFFERS:
-        return _(
-            "Or wait: SharePoint's profile import copies changes from Entra ID in batches, and "
-            "Microsoft does not guarantee when."
-        )
+def _fresh_for(finding: Finding) -> str | None:
+    """How long SharePoint said it may keep its copy, in words; None when it did not say."""
     fresh_for = finding.params.get("fresh_for")
-    if isinstance(fresh_for, int) and fresh_for > 0:
-        minutes = math.ceil(fresh_for / 60)
+    if not isinstance(fresh_for, int) or fresh_for <= 0:
+        return None
+    minutes = math.ceil(fresh_for / 60)
+    if minutes < 120:
         return ngettext(
-            "Or wait: SharePoint refreshes its copy by itself. Microsoft gives no time for it, "
-            "but SharePoint says it may keep this copy for up to %(num)d more minute. Then "
-            "reload the SharePoint page.",
-            "Or wait: SharePoint refreshes its copy by itself. Microsoft gives no time for it, "
-            "but SharePoint says it may keep this copy for up to %(num)d more minutes. Then "
-            "reload the SharePoint page.",
+            "SharePoint says it may keep this copy for up to %(num)d more minute.",
+            "SharePoint says it may keep this copy for up to %(num)d more minutes.",
             minutes,
         )
-    return _(
-        "Or wait: SharePoint refreshes its copy by itself. Microsoft gives no time for it; "
-        "reload the SharePoint page later."
+    hours = math.ceil(minutes / 60)
+    return ngettext(
+        "SharePoint says it may keep this copy for up to %(num)d more hour.",
+        "SharePoint says it may keep this copy for up to %(num)d more hours.",
+        hours,
     )
+
+
+def wait_text(finding: Finding) -> str:
+    """What waiting brings, in whole sentences. Microsoft states no time for either
+    (reference §5.5, §9.1); only what SharePoint itself said about its copy is repeated."""
+    if finding.code is FindingCode.ATTRIBUTE_DIFFERS:
+        return _(
+            "SharePoint copies these details from Entra ID, the directory behind Outlook and "
+            "Teams, by itself and in batches. Microsoft does not say when, so a change may "
+            "take a while to show there."
+        )
+    stated = _fresh_for(finding)
+    waiting = _("SharePoint refreshes its copy by itself, but Microsoft gives no time for it.")
+    return waiting if stated is None else f"{waiting} {stated}"
+
+
+def advice(finding: Finding) -> str | None:
+    """What the person reads under the photos: what the finding means for them and what time
+    does, in whole sentences; None when the verdict says it all."""
+    code = finding.code
+    if code is FindingCode.PHOTO_IN_SYNC:
+        return None
+    if code is FindingCode.PHOTO_SHAREPOINT_OLDER:
+        said = _("Outlook, Teams and the rest of Microsoft 365 already show your current photo.")
+    elif code is FindingCode.PHOTO_SHAREPOINT_PLACEHOLDER:
+        said = _("Outlook and Teams already show your photo.")
+    elif code is FindingCode.PHOTO_REMOVED_STILL_IN_SHAREPOINT:
+        said = _(
+            "You have no photo in Outlook and Teams any more. SharePoint shows the placeholder "
+            "once its cache refreshes."
+        )
+    else:
+        return finding_meaning(finding)
+    return f"{said} {wait_text(finding)}"
 
 
 def limit_text(limit: Limit, finding: Finding) -> str:
@@ -252,15 +292,16 @@ def helpdesk_text(finding: Finding) -> str | None:
         )
     if advice is Helpdesk.AFTER_HOURS:
         return _(
-            "Contact your helpdesk if it still differs %(hours)d hours after the change was "
-            "made in Entra ID, or if the Entra ID value itself is wrong.",
+            "Contact your helpdesk if it still differs %(hours)d hours after the change, or if "
+            "the value in Outlook and Teams is wrong too.",
             hours=finding.params["helpdesk_after_hours"],
         )
     if advice is Helpdesk.IF_NEEDED:
         return _("Contact your helpdesk if you need SharePoint to show it.")
     if advice is Helpdesk.IF_IT_PERSISTS:
         return _(
-            "Contact your helpdesk if this keeps happening, and copy the summary below into it."
+            "Contact your helpdesk if this keeps happening, and paste the summary from "
+            "“Details for the helpdesk” into your message."
         )
     assert_never(advice)
 
@@ -269,8 +310,8 @@ STORED_COPIES = {
     StoredCopy.NONE: _l("SharePoint's old picture library holds no picture of you."),
     StoredCopy.CURRENT: _l("SharePoint's old picture library holds a copy of your current photo."),
     StoredCopy.OLD: _l(
-        "An old copy of your photo is still stored here. SharePoint pages show the picture "
-        "above, not this copy."
+        "An old copy of your photo is still stored here. SharePoint pages show the picture at "
+        "the top of this page, not this copy."
     ),
     StoredCopy.UNKNOWN: _l("What SharePoint's old picture library holds could not be read."),
 }

@@ -48,6 +48,7 @@ from webapp.photo.operations import Operation, OperationBusyError, OperationStor
 from webapp.photo.resync import resync as start_resync
 from webapp.web import context
 from webapp.web.errors import request_id
+from webapp.web.pictures import current_picture_urls
 from webapp.web.ticket import current_ticket
 from webapp.wording import service_name
 
@@ -185,6 +186,7 @@ def _upload_page(
             # pipeline still crops and scales it itself (issue 17).
             send_side=2 * limits.output_side,
             too_large=str(wording.UPLOAD_TOO_LARGE) % {"mb": limits.max_bytes // (1024 * 1024)},
+            current_pictures=current_picture_urls(),
         ),
         status,
     )
@@ -286,6 +288,9 @@ class StatusView:
     limit: int
     can_retry: bool
     can_undo: bool
+    # The photo Outlook and Teams show changed and the checks ended: where the previous one
+    # may still show, and for how long (reference §9.1).
+    caches: bool = False
     summary: str | None = None
 
     def as_json(self) -> dict[str, object]:
@@ -338,6 +343,9 @@ def status_view(op: Operation) -> StatusView:
         limit=update.FOLLOW_THROUGH_SECONDS,
         can_retry=not running and update.retry_allowed(op, now) and latest,
         can_undo=op.undoable and latest,
+        caches=op.writes_graph
+        and op.graph.state is SideState.VERIFIED
+        and result in (update.Outcome.VERIFIED, update.Outcome.SHAREPOINT_LATER),
         summary=wording.helpdesk_summary(
             op,
             result,
@@ -359,6 +367,14 @@ def status(op_id: str) -> str:
         title=wording.KIND_TITLES[op.kind],
         **vars(status_view(op)),
     )
+
+
+@bp.get("/photo/caches")
+@login_required
+def caches() -> str:
+    """Where a changed photo may still show the previous one, for how long Microsoft says,
+    and what the person can do (reference §9.1); the overview offers it after a change."""
+    return render_template("photo/caches.html")
 
 
 @bp.get("/photo/status/<op_id>.json")

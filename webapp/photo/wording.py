@@ -179,7 +179,7 @@ def next_steps(op: Operation, result: Outcome, now: float) -> list[LazyString | 
             _l(
                 "Your photo stays as it is everywhere. Photos in your organisation are changed "
                 "by an administrator or come from another system: ask your helpdesk, and give "
-                "them the summary below."
+                "them the summary in “Details for the helpdesk” below."
             )
         ]
     if result is Outcome.INTERRUPTED:

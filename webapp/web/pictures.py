@@ -1,4 +1,5 @@
-"""How every personal picture is served (the overview's photos, the history's thumbnails).
+"""How every personal picture is served (the overview's photos, the history's thumbnails), and
+the links other pages use to show the current photo.
 
 Caching (issue 5 wants reloads not to refetch; security.md D3 wants no-store for photos):
 `Cache-Control: private, max-age=300` with a strong ETag and `Vary: Cookie`. Private keeps
@@ -10,7 +11,9 @@ minutes the browser revalidates and gets a 304.
 
 from __future__ import annotations
 
-from flask import Response, abort, request
+import time
+
+from flask import Response, abort, request, url_for
 
 MAX_AGE = 300
 
@@ -38,3 +41,17 @@ def picture_response(data: bytes | None, version: str) -> Response:
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
+
+
+def current_picture_urls() -> dict[str, str]:
+    """Links to the person's photo as Outlook and Teams show it and as SharePoint pages show
+    it (large), for a page that did not read them: the browser fetches them after the page.
+
+    The routes are the overview's (named, not imported: features stay apart). Each page view
+    gets new URLs, so a picture the browser cached before a change never passes as current.
+    """
+    version = f"now-{time.time_ns()}"
+    return {
+        "graph": url_for("overview.graph_picture", v=version),
+        "sharepoint": url_for("overview.sharepoint_picture", size="L", v=version),
+    }
