@@ -277,7 +277,7 @@ def manager_row(page: str) -> tuple[str, str, str]:
 def test_the_manager_entra_names_is_shown_beside_sharepoints(
     client: FlaskClient, sign_in: SignIn, tenant: Tenant
 ) -> None:
-    page = page_for(client, sign_in, "stale-photo")
+    page = page_for(client, sign_in, "stale-photo", "/attributes")
     boss = tenant.user("in-sync")
     assert manager_row(page) == (
         "same",
@@ -287,7 +287,7 @@ def test_the_manager_entra_names_is_shown_beside_sharepoints(
 
 
 def test_no_manager_anywhere_is_the_same(client: FlaskClient, sign_in: SignIn) -> None:
-    page = page_for(client, sign_in, "in-sync")
+    page = page_for(client, sign_in, "in-sync", "/attributes")
     assert manager_row(page) == ("same", "(empty)", "(empty)")
 
 
@@ -296,7 +296,7 @@ def test_a_new_manager_not_yet_imported_to_sharepoint_differs(
 ) -> None:
     new_boss, old_boss = tenant.user("placeholder"), tenant.user("in-sync")
     sync.set_manager(tenant, tenant.user("stale-photo"), new_boss)
-    page = page_for(client, sign_in, "stale-photo")
+    page = page_for(client, sign_in, "stale-photo", "/attributes")
     state, entra_id, sharepoint = manager_row(page)
     assert (state, entra_id, sharepoint) == (
         "differs",
@@ -304,7 +304,8 @@ def test_a_new_manager_not_yet_imported_to_sharepoint_differs(
         old_boss.upn.lower(),
     )
     assert (
-        f"Manager is “Priya Raman ({new_boss.upn})” in Entra ID but “{old_boss.upn.lower()}” "
+        f"Manager is “Priya Raman ({new_boss.upn})” in Outlook and Teams but "
+        f"“{old_boss.upn.lower()}” "
         "in SharePoint." in page
     )
     assert f"Manager (manager → Manager): Entra ID “Priya Raman ({new_boss.upn})”" in summary(page)
@@ -314,7 +315,7 @@ def test_a_manager_graph_refuses_to_show_names_the_missing_permission(
     client: FlaskClient, sign_in: SignIn, tenant: Tenant
 ) -> None:
     tenant.faults.fail_always("graph", 403, path_contains="/me/manager")
-    page = page_for(client, sign_in, "stale-photo")
+    page = page_for(client, sign_in, "stale-photo", "/attributes")
     state, entra_id, sharepoint = manager_row(page)
     assert state == "unavailable"
     assert entra_id == (
