@@ -2,7 +2,7 @@
 
 `settings` is real-tenant-shaped (CLIENT_ID, AUTHORITY, GRAPH_ENDPOINT, SHAREPOINT_URL over
 HTTPS with the emulator's CA), so these tests walk the production code path; `sign_in`
-drives the real MSAL auth-code flow through the emulator's pages (flaskr's AuthActions).
+drives the real MSAL auth-code flow through the emulator's pages (tests/support/signin.py).
 """
 
 from __future__ import annotations
@@ -12,19 +12,13 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from m365_emulator.tenant import Tenant
-from tests.conftest import (
-    TEST_CLIENT_ID,
-    TEST_CLIENT_SECRET,
-    AuthorizePages,
-    Emulator,
-)
+from tests.support.authorize import AuthorizePages
+from tests.support.emulator import TEST_CLIENT_ID, TEST_CLIENT_SECRET, Emulator
+from tests.support.signin import APP_URL, SignIn
 from webapp import create_app
 from webapp.settings import Settings
-
-APP_URL = "http://localhost:5000"
 
 
 @pytest.fixture
@@ -55,34 +49,6 @@ def app(settings: Settings, tenant: Tenant, tmp_path) -> Iterator[Flask]:  # typ
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-class SignIn:
-    """`sign_in.as_user("stale-photo")`: the whole sign-in round trip, as a browser would."""
-
-    def __init__(self, client: FlaskClient, pages: AuthorizePages, tenant: Tenant) -> None:
-        self.client = client
-        self.pages = pages
-        self.tenant = tenant
-
-    def start(self, next_page: str | None = None) -> str:
-        """GET /login; returns the authority URL the app redirected to."""
-        query = {"next": next_page} if next_page else {}
-        response = self.client.get("/login", query_string=query)
-        assert response.status_code == 302, response.status_code
-        return response.headers["Location"]
-
-    def answer(self, auth_uri: str, key: str, *, consent: bool = True) -> dict[str, str]:
-        """What the emulator posts back to the redirect URI for user `key`."""
-        return self.pages.complete(auth_uri, self.tenant.user(key).oid, consent=consent)
-
-    def finish(self, answer: dict[str, str]) -> TestResponse:
-        return self.client.post("/auth/redirect", data=answer)
-
-    def as_user(self, key: str, next_page: str | None = None) -> TestResponse:
-        response = self.finish(self.answer(self.start(next_page), key))
-        assert response.status_code == 302, response.get_data(as_text=True)[:500]
-        return response
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from tests.integration.conftest import APP_URL, SignIn
+from tests.support.signin import APP_URL, SignIn
 from webapp.auth.views import DEEP_LINK_ENDPOINTS
 from webapp.helpdesk.views import DEEP_LINKS
 

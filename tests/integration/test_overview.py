@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from m365_emulator import entra
 from m365_emulator.seed import DRIFTED_ATTRIBUTES
 from m365_emulator.tenant import Tenant
-from tests.integration.conftest import SignIn
+from tests.support.signin import SignIn
 from webapp.microsoft.requester import CallOptions
 
 

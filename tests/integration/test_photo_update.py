@@ -24,7 +24,7 @@ from werkzeug.test import TestResponse
 from m365_emulator.faults import Fault, Faults
 from m365_emulator.tenant import Tenant
 from tests import imagegen
-from tests.integration.conftest import SignIn
+from tests.support.signin import SignIn
 from webapp.imaging.fingerprint import same_picture
 from webapp.microsoft.throttle import LocalThrottleGate
 from webapp.photo.operations import OperationStore, SideState

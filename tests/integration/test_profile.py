@@ -18,8 +18,8 @@ from requests.adapters import BaseAdapter
 
 from m365_emulator import sync
 from m365_emulator.tenant import Tenant
-from tests.conftest import Emulator
-from tests.integration.conftest import SignIn
+from tests.support.emulator import Emulator
+from tests.support.signin import SignIn
 from webapp.microsoft.requester import RetryPolicy
 from webapp.microsoft.throttle import NoThrottleGate
 

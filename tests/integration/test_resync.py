@@ -8,7 +8,6 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from m365_emulator.tenant import Tenant
-from tests.integration.conftest import SignIn
 from tests.integration.test_photo_update import (
     SET_PICTURE,
     form_fields,
@@ -21,6 +20,7 @@ from tests.integration.test_photo_update import (
     user_key,
     writes,
 )
+from tests.support.signin import SignIn
 from webapp.imaging.fingerprint import same_picture
 from webapp.photo.operations import SideState
 

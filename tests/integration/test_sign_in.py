@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from m365_emulator.tenant import Tenant
-from tests.integration.conftest import SignIn
+from tests.support.signin import SignIn
 
 
 def _session_cookie(client: FlaskClient) -> str | None:

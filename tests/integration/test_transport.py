@@ -20,8 +20,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from m365_emulator.tenant import Tenant
-from tests.conftest import Emulator
-from tests.integration.conftest import SignIn
+from tests.support.emulator import Emulator
+from tests.support.signin import SignIn
 from webapp.microsoft.throttle import RedisThrottleGate
 
 

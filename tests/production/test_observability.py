@@ -7,7 +7,8 @@ import hashlib
 import requests
 
 from m365_emulator.tenant import Tenant
-from tests.production.conftest import Browser, Instance
+from tests.support.balancer import Browser
+from tests.support.gunicorn import Instance
 
 
 def test_each_request_is_one_json_line_naming_its_upstream_calls_and_no_person(

@@ -9,7 +9,9 @@ import time
 from PIL import Image
 
 from m365_emulator.tenant import Tenant
-from tests.production.conftest import Browser, Instance, RedisServer
+from tests.support.balancer import Browser
+from tests.support.gunicorn import Instance
+from tests.support.redis_server import RedisServer
 
 _HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 
