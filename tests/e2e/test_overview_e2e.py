@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveServer, demo_sign_in
+from tests.support.chromium import demo_sign_in
+from tests.support.demo_app import SHAREPOINT_DOWN_RETRY_AFTER, LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,6 @@ EXPECTED = {
     # copy; the app side of issue 13 gives them their current-model verdicts.
     "cached-photo": OLDER,
     "legacy-copy": OLDER,
-    # Last: its Retry-After holds SharePoint back for every user of this app for a while.
     "sharepoint-down": CANNOT_TELL,
 }
 
@@ -42,20 +41,7 @@ ALL_IMAGES_SHOWN = """
 """
 
 
-def wait_out_throttling(live_server: LiveServer) -> None:
-    """Let a shared Retry-After hold (microsoft/throttle.py) end, so later tests start clean."""
-    gate = live_server.app.extensions["call_options"].gate
-    time.sleep(max(gate.wait_time("graph"), gate.wait_time("sharepoint")))
-
-
 def open_overview(page: Page, live_server: LiveServer, key: str, start: str = "/") -> None:
-    # A fresh tenant per user: seeded faults re-armed, SharePoint's next pull not yet due; no
-    # Retry-After hold left over from another test's throttled user.
-    wait_out_throttling(live_server)
-    live_server.tenant.reset()
-    # A page that waits out a Retry-After (sharepoint-down: 5 s) may take a while on a busy
-    # machine; the assertions keep their own short timeouts.
-    page.set_default_timeout(30_000)
     demo_sign_in(page, live_server, key, start=start)
     page.wait_for_load_state("load")
 
@@ -74,7 +60,6 @@ def test_every_demo_user_reads_the_right_verdict(page: Page, live_server: LiveSe
                 page.get_by_text("No photo. Outlook and Teams show your initials")
             ).to_be_visible()
         page.context.clear_cookies()
-    wait_out_throttling(live_server)
     assert page.csp_violations == []  # type: ignore[attr-defined]
 
 
@@ -110,9 +95,10 @@ def test_sharepoint_down_still_shows_the_graph_side_with_a_retry(
         page.get_by_alt_text("Photo of Omar Haddad as Outlook and Teams show it")
     ).to_be_visible()
     sharepoint = page.locator("section.source-sharepoint")
-    expect(sharepoint.get_by_role("alert")).to_contain_text("try again in 5 s")
+    expect(sharepoint.get_by_role("alert")).to_contain_text(
+        f"try again in {SHAREPOINT_DOWN_RETRY_AFTER} s"
+    )
     expect(sharepoint.get_by_role("link", name="Try again")).to_be_visible()
-    wait_out_throttling(live_server)
 
 
 def test_helpdesk_summary_copies_with_the_ticket(page: Page, live_server: LiveServer) -> None:
@@ -140,5 +126,4 @@ def test_page_fits_a_360_px_phone(page: Page, live_server: LiveServer) -> None:
 def test_overview_has_no_axe_violations(page: Page, live_server: LiveServer, key: str) -> None:
     open_overview(page, live_server, key)
     results = Axe().run(page, context="#main")
-    wait_out_throttling(live_server)
     assert results.violations_count == 0, results.generate_report()

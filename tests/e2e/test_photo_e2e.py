@@ -11,7 +11,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests import imagegen
-from tests.e2e.conftest import LiveServer, demo_sign_in
+from tests.support.chromium import demo_sign_in
+from tests.support.demo_app import LiveServer
 from webapp.imaging.fingerprint import same_picture
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +36,6 @@ def _shown(live_server: LiveServer, key: str) -> tuple[bytes, bytes]:
 def test_stale_photo_user_uploads_a_rotated_phone_photo_crops_it_and_sees_both_verified(
     page: Page, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    live_server.tenant.reset()
     started = time.monotonic()
     photo = tmp_path / "IMG_0042.JPG"
     photo.write_bytes(imagegen.jpeg((1600, 1200), orientation=6, gps=True))
@@ -86,7 +86,6 @@ def test_stale_photo_user_uploads_a_rotated_phone_photo_crops_it_and_sees_both_v
 
 @pytest.mark.parametrize("key", ["stale-photo", "placeholder"])
 def test_resync_button_fixes_sharepoint(page: Page, live_server: LiveServer, key: str) -> None:
-    live_server.tenant.reset()
     demo_sign_in(page, live_server, key, start="/photo/resync")
     _no_axe_violations(page)
     page.get_by_role("button", name="Copy my photo to SharePoint").click()

@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests import imagegen
-from tests.e2e.conftest import LiveServer
-from tests.e2e.test_helpdesk_e2e import keyboard_sign_in
+from tests.support.chromium import keyboard_sign_in
+from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +87,6 @@ def test_overview_fits_the_screen(
     screen: tuple[str, Page], live_server: LiveServer, shots: Path, key: str
 ) -> None:
     size, page = screen
-    live_server.tenant.reset()
     page.goto("/login?next=/?ticket%3DINC0012345")
     keyboard_sign_in(page, live_server.tenant.user(key).upn)
     expect(page.get_by_role("heading", level=1)).to_be_visible()
@@ -105,7 +104,6 @@ def test_upload_page_fits_the_screen(
     screen: tuple[str, Page], live_server: LiveServer, shots: Path, tmp_path: Path
 ) -> None:
     size, page = screen
-    live_server.tenant.reset()
     page.goto("/photo")
     keyboard_sign_in(page, live_server.tenant.user("stale-photo").upn)
     expect(page.get_by_role("button", name="Save my new photo")).to_be_visible()
