@@ -17,6 +17,7 @@ from PIL import Image
 
 from m365_emulator.tenant import Tenant, User
 from m365_emulator.tokens import GRAPH_RESOURCE, issue_access_token
+from tests.support.clock import Clock
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.requester import CallOptions, RetryPolicy
 from webapp.microsoft.session import build_session, decorated_user_agent
@@ -46,21 +47,6 @@ def mean_colour(data: bytes) -> tuple[int, ...]:
     with Image.open(io.BytesIO(data)) as image:
         small = image.convert("RGB").resize((1, 1))
         return small.getpixel((0, 0))  # type: ignore[return-value]
-
-
-class Clock:
-    """A fake monotonic clock for the clients' waits: `sleep` records them and moves it on."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @dataclass

@@ -6,7 +6,6 @@ emulator's own log (`tenant.requests_to(service)`).
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -392,10 +391,9 @@ def test_graph_503_then_success_is_invisible(tenant, make_clients):
 def test_a_hung_service_fails_within_the_timeout(tenant, make_clients):
     clients = make_clients(timeout=(2.0, 0.5), retry=RetryPolicy(budget=10.0))
     tenant.faults.hang("graph", 3.0)
-    started = time.monotonic()
     with pytest.raises(UpstreamTimeoutError) as timed_out:
         clients.graph.photo()
-    assert time.monotonic() - started < 1.5
+    assert "read timeout=0.5" in str(timed_out.value.__cause__)  # ours, not the 3 s hang
     assert timed_out.value.service == "graph"
     assert len(tenant.requests_to("graph")) == 1
 

@@ -20,24 +20,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from m365_emulator.tenant import Tenant
+from tests.support.clock import Clock
 from tests.support.emulator import Emulator
 from tests.support.signin import SignIn
 from webapp.microsoft.throttle import RedisThrottleGate
-
-
-class Clock:
-    """A fake monotonic clock: `sleep` records the wait and moves the time on by it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
