@@ -3,10 +3,13 @@
 `settings` is real-tenant-shaped (CLIENT_ID, AUTHORITY, GRAPH_ENDPOINT, SHAREPOINT_URL over
 HTTPS with the emulator's CA), so these tests walk the production code path; `sign_in`
 drives the real MSAL auth-code flow through the emulator's pages (tests/support/signin.py).
+The app's waits for Microsoft (Retry-After, back-off, throttle holds) run on `clock`, so the
+demo users keep their real Retry-After values and no test sleeps them out.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +18,7 @@ from flask.testing import FlaskClient
 
 from m365_emulator.tenant import Tenant
 from tests.support.authorize import AuthorizePages
+from tests.support.clock import Clock, run_calls_on
 from tests.support.emulator import TEST_CLIENT_ID, TEST_CLIENT_SECRET, Emulator
 from tests.support.signin import APP_URL, SignIn
 from webapp import create_app
@@ -40,9 +44,16 @@ def settings(emulator: Emulator) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, tenant: Tenant, tmp_path) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+def clock() -> Clock:
+    """The clock the app's calls to Microsoft wait on: no test sleeps for a Retry-After."""
+    return Clock()
+
+
+@pytest.fixture
+def app(settings: Settings, tenant: Tenant, clock: Clock, tmp_path) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
     app = create_app(settings, instance_path=str(tmp_path / "instance"))
     app.config["TESTING"] = True
+    run_calls_on(app, clock)
     yield app
 
 
@@ -54,3 +65,15 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def sign_in(client: FlaskClient, pages: AuthorizePages, tenant: Tenant) -> SignIn:
     return SignIn(client, pages, tenant)
+
+
+@pytest.fixture
+def no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """After the test: no token, code or photo bytes were logged (security.md E8)."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "eyJ" not in text  # JWT header prefix: no access or ID token
+    assert "Bearer " not in text
+    assert "\xff\xd8\xff" not in text  # no raw JPEG
+    assert "/9j/" not in text  # no base64 JPEG

@@ -11,30 +11,17 @@ import re
 import ssl
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from m365_emulator.tenant import Tenant
 from tests.support.clock import Clock
 from tests.support.emulator import Emulator
 from tests.support.signin import SignIn
-from webapp.microsoft.throttle import RedisThrottleGate
-
-
-@pytest.fixture
-def clock(app: Flask) -> Clock:
-    """The app's calls wait on this clock; its throttle gate (as without Redis) too."""
-    clock = Clock()
-    options = app.extensions["call_options"]
-    app.extensions["call_options"] = replace(
-        options, clock=clock, sleep=clock.sleep, gate=RedisThrottleGate(None, clock=clock)
-    )
-    return clock
 
 
 def verdict(page: str) -> str:

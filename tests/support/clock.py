@@ -3,6 +3,13 @@ the throttle gates): waits are recorded and move the time on, nothing sleeps."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from flask import Flask
+
+from webapp.microsoft.throttle import RedisThrottleGate
+from webapp.web import observability
+
 
 class Clock:
     """`clock()` is the time; `clock.sleep(s)` records the wait in `slept` and moves it on;
@@ -21,3 +28,13 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def run_calls_on(app: Flask, clock: Clock) -> None:
+    """Make the app's calls to Microsoft wait on `clock`: Retry-After and back-off waits and
+    throttle holds are recorded on it instead of slept. Everything else stays the app's own
+    call options; the gate is the one the app builds for a store without Redis
+    (`throttle.gate_for`), with the same clock."""
+    options = app.extensions["call_options"]
+    gate = RedisThrottleGate(None, on_wait=observability.record_throttle_wait, clock=clock)
+    app.extensions["call_options"] = replace(options, clock=clock, sleep=clock.sleep, gate=gate)
