@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.contract import conftest_clients
-from tests.contract.conftest_clients import USER_AGENT, add_user, image_size, jpeg, mean_colour
+from tests.support.clients import USER_AGENT, add_user
+from tests.support.images import image_size, jpeg, mean_colour
 from webapp.microsoft.errors import (
     AuthRequiredError,
     BadRequestError,
@@ -29,11 +29,6 @@ from webapp.microsoft.models import (
 )
 from webapp.microsoft.requester import RetryPolicy
 from webapp.microsoft.throttle import LocalThrottleGate
-
-# The client fixtures, made visible to this module's tests.
-http_session = conftest_clients.http_session
-clock = conftest_clients.clock
-make_clients = conftest_clients.make_clients
 
 # -- Graph: /me -----------------------------------------------------------------------------------
 
