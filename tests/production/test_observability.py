@@ -43,7 +43,8 @@ def test_metrics_are_only_for_allowed_addresses(
     instances: tuple[Instance, Instance], browser: Browser
 ) -> None:
     a, _ = instances
-    browser.get(a, "/")
+    browser.sign_in(a)
+    browser.get(a, "/")  # an overview: upstream calls to count
     # Through the proxy a client address is known: not in METRICS_ALLOWED_FROM.
     assert browser.get(a, "/metrics").status_code == 403
     # A scraper on the host itself (no proxy hop) is allowed.

@@ -6,6 +6,7 @@ import io
 import re
 import time
 
+import pytest
 from PIL import Image
 
 from m365_emulator.tenant import Tenant
@@ -31,8 +32,12 @@ def test_a_pending_sharepoint_push_survives_a_redis_restart_and_completes(
     browser: Browser,
     tenant: Tenant,
     redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, b = instances
+    # SharePoint's own pull from Exchange is a day away (as at Microsoft), not the demo's 30 s:
+    # only the app's push can bring it the new photo, however long the test takes.
+    monkeypatch.setattr(tenant, "photo_pull_interval", 24 * 3600)
     user = tenant.user("in-sync")
     browser.sign_in(a, user="in-sync")
     started = time.time()
@@ -52,7 +57,7 @@ def test_a_pending_sharepoint_push_survives_a_redis_restart_and_completes(
     # Graph has the new photo; SharePoint's push failed: half-done, and recorded as such.
     assert user.photo is not None and user.photo.stored_at >= started
     pictures = user.sharepoint.pictures
-    assert pictures is None or pictures.taken_at < started
+    assert pictures is not None and pictures.taken_at < started  # still the seeded picture
     sides = {
         s["service"]: s["state"] for s in browser.get(a, f"{status_path}.json").json()["sides"]
     }
@@ -73,11 +78,10 @@ def test_a_pending_sharepoint_push_survives_a_redis_restart_and_completes(
         data={k: retry[k] for k in ("csrf_token", "op_id", "form_token")},
         headers={"Referer": f"{b.url}{status_path}"},
     )
-    assert retried.status_code in (302, 303), retried.status_code
+    assert retried.status_code == 303, retried.status_code
     pictures = user.sharepoint.pictures
     assert pictures is not None and pictures.taken_at >= started
     sides = {
         s["service"]: s["state"] for s in browser.get(a, f"{status_path}.json").json()["sides"]
     }
-    assert sides["sharepoint"] in ("done", "verified")
-    assert sides["graph"] in ("done", "verified")
+    assert sides == {"graph": "verified", "sharepoint": "verified"}
