@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from tests.support.ports import free_port, wait_until
+from tests.support.ports import ExitedError, free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -67,6 +67,7 @@ class Instance:
         self.threads = threads
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
+        self.started_once = False
 
     @property
     def url(self) -> str:
@@ -77,6 +78,20 @@ class Instance:
         return self.directory / "stdout.log"
 
     def start(self) -> None:
+        """Start (again: on the same port) and wait until /healthz answers. A first start
+        whose port another process took in the meantime moves to a free one."""
+        for _ in range(3):
+            try:
+                self._start()
+                self.started_once = True
+                return
+            except ExitedError:
+                if self.started_once:
+                    raise
+                self.port = free_port()
+        raise AssertionError(f"instance {self.name} found no free port")
+
+    def _start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         env = {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(self.directory / "metrics")}
         command = [
@@ -103,6 +118,7 @@ class Instance:
             lambda: requests.get(f"{self.url}/healthz", timeout=1).status_code == 200,
             self.startup_timeout,
             f"instance {self.name}",
+            self.process,
         )
 
     def stop(self) -> None:

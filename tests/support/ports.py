@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -16,13 +17,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(check: Callable[[], object], timeout: float, what: str) -> None:
+class ExitedError(AssertionError):
+    """The process that was to serve exited while it was being waited for."""
+
+
+def wait_until(
+    check: Callable[[], object],
+    timeout: float,
+    what: str,
+    process: subprocess.Popen[bytes] | None = None,
+) -> None:
     """Poll `check` until it returns something true; connection errors count as "not yet".
 
-    Raises AssertionError naming `what` when `timeout` seconds pass first.
+    Raises AssertionError naming `what` when `timeout` seconds pass first, ExitedError at once
+    when `process` (the server being waited for) exits, e.g. because its port was taken.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ExitedError(f"{what} exited with status {process.returncode}")
         try:
             if check():
                 return

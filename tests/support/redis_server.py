@@ -7,8 +7,10 @@ import subprocess
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from tests.support.ports import free_port, wait_until
+from tests.support.ports import ExitedError, free_port, wait_until
 
 
 class RedisServer:
@@ -18,6 +20,7 @@ class RedisServer:
         self.directory = directory
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.started_once = False
 
     @property
     def url(self) -> str:
@@ -27,9 +30,22 @@ class RedisServer:
         return redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=2)
 
     def start(self, directory: Path | None = None) -> None:
-        """Start (again) on the same port; a new `directory` means an empty Redis."""
+        """Start (again: on the same port); a new `directory` means an empty Redis. A first
+        start whose port another process took in the meantime moves to a free one."""
         if directory is not None:
             self.directory = directory
+        for _ in range(3):
+            try:
+                self._start()
+                self.started_once = True
+                return
+            except ExitedError:
+                if self.started_once:
+                    raise
+                self.port = free_port()
+        raise AssertionError("redis-server found no free port")
+
+    def _start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [
@@ -48,8 +64,10 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        with self.client() as client:
-            wait_until(client.ping, 10, "redis-server")
+        # One short try per poll: redis-py would otherwise retry a silent port for seconds.
+        probe = redis.Redis(port=self.port, socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
+        with probe:
+            wait_until(probe.ping, 10, "redis-server", self.process)
 
     def kill(self) -> None:
         """SIGKILL: the crash case, no chance to save anything beyond what AOF already has."""
