@@ -1,4 +1,10 @@
-"""Times the photo pipeline on a noisy 24-megapixel phone JPEG against a plain full decode."""
+"""Times the photo pipeline on a noisy 24-megapixel phone JPEG against a naive Pillow path.
+
+Issue 17's server target: the pipeline stays at least 3× faster than a naive Pillow
+decode-resize-save of the same file, with a peak at most 60 MB above an idle interpreter.
+Times are wall clock and CPU time: on a machine shared with other work the CPU time is the
+fairer comparison (JPEG decoding and resizing run in one thread).
+"""
 
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ def small_jpeg():
     Image.new("RGB", (200, 200), (90, 120, 150)).save(buffer, "JPEG")
     return buffer.getvalue()
 
-if variant == "pipeline":
+if variant in ("pipeline", "imported"):
     import importlib.util
     spec = importlib.util.spec_from_file_location("pipeline", sys.argv[3])
     pipeline = sys.modules["pipeline"] = importlib.util.module_from_spec(spec)
@@ -47,12 +53,14 @@ else:
     run = lambda data: None
 
 run(small_jpeg())  # warm-up: plugin registration and first-call costs, on a tiny picture
+if variant == "imported":  # the pipeline's own baseline: imported and warmed up, nothing decoded
+    run = lambda data: None
 data = open(path, "rb").read()
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 run(data)
-elapsed = time.perf_counter() - started
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
 peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024}))
+print(json.dumps({"seconds": elapsed, "cpu": cpu, "peak_mb": peak_kb / 1024}))
 """
 
 
@@ -86,9 +94,8 @@ def main() -> int:
         # measuring children would inherit in ru_maxrss through fork.
         subprocess.run([sys.executable, "-c", MAKE_PHOTO, str(path)], check=True, cwd=ROOT)
         size_mb = path.stat().st_size / 1e6
-        results: dict[str, list[dict[str, float]]] = {
-            variant: [] for variant in ("idle", "decode", "naive", "pipeline")
-        }
+        variants = ("idle", "imported", "decode", "naive", "pipeline")
+        results: dict[str, list[dict[str, float]]] = {variant: [] for variant in variants}
         for _ in range(args.runs):
             for variant in results:  # interleaved, so drift in machine load hits all alike
                 results[variant].append(measure(variant, path))
@@ -96,25 +103,30 @@ def main() -> int:
     def median(variant: str, key: str) -> float:
         return statistics.median(r[key] for r in results[variant])
 
-    decode_ms = median("decode", "seconds") * 1000
-    pipeline_ms = median("pipeline", "seconds") * 1000
-    ratio = decode_ms / pipeline_ms
+    def ms(variant: str) -> str:
+        wall, cpu = median(variant, "seconds") * 1000, median(variant, "cpu") * 1000
+        return f"{wall:7.1f} ms, CPU {cpu:6.1f} ms"
+
+    def ratio(variant: str) -> str:
+        wall = median(variant, "seconds") / median("pipeline", "seconds")
+        return f"{wall:5.2f}x, CPU {median(variant, 'cpu') / median('pipeline', 'cpu'):5.2f}x"
+
     peak = max(r["peak_mb"] for r in results["pipeline"])
-    idle = median("idle", "peak_mb")
+    idle, imported = median("idle", "peak_mb"), median("imported", "peak_mb")
     print(f"input: 6000x4000 JPEG, quality 90, EXIF orientation 6, noisy, {size_mb:.1f} MB")
     print(f"runs: {args.runs} per variant, each in a fresh process; figures are medians")
-    print(f"plain full decode (Image.open().load()): {decode_ms:7.1f} ms")
-    print(f"pipeline normalise() -> 648x648 JPEG:    {pipeline_ms:7.1f} ms")
-    print(f"ratio full decode / pipeline:            {ratio:7.2f}x   (target >= 3x)")
-    naive_ms = median("naive", "seconds") * 1000
-    print(
-        f"for context, naive pipeline (full decode, exif_transpose, fit, save): {naive_ms:.1f} ms,"
-        f" {naive_ms / pipeline_ms:.2f}x the pipeline, peak RSS {median('naive', 'peak_mb'):.1f} MB"
-    )
-    print(f"peak RSS, pipeline process (max of runs): {peak:6.1f} MB  (target <= 60 MB)")
-    print(f"peak RSS, full-decode process (median):  {median('decode', 'peak_mb'):6.1f} MB")
-    print(f"peak RSS, idle interpreter with Pillow:  {idle:6.1f} MB  (baseline)")
-    print(f"pipeline above that baseline:            {peak - idle:6.1f} MB")
+    print(f"pipeline normalise() -> 648x648 JPEG:        {ms('pipeline')}")
+    print(f"naive: full decode, exif_transpose, fit, save: {ms('naive')}")
+    print(f"plain full decode (Image.open().load()):     {ms('decode')}")
+    print(f"naive / pipeline:       {ratio('naive')}   (target >= 3x, issue 17)")
+    print(f"full decode / pipeline: {ratio('decode')}")
+    print(f"peak RSS, pipeline process (max of runs):   {peak:6.1f} MB")
+    print(f"peak RSS, naive process (median):           {median('naive', 'peak_mb'):6.1f} MB")
+    print(f"peak RSS, full-decode process (median):     {median('decode', 'peak_mb'):6.1f} MB")
+    print(f"peak RSS, idle interpreter with Pillow:     {idle:6.1f} MB")
+    print(f"peak RSS, idle with the pipeline imported:  {imported:6.1f} MB")
+    print(f"pipeline above the idle interpreter:        {peak - idle:6.1f} MB  (target <= 60 MB)")
+    print(f"of which the decode itself (above import):  {peak - imported:6.1f} MB")
     return 0
 
 

@@ -62,7 +62,14 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 
 def on_starting(server: Any) -> None:
-    """Start from zero: files left by an earlier run would be counted again."""
+    """Check the settings once, here, and start the metrics from zero.
+
+    Wrong settings stop gunicorn with the app's one line: otherwise each worker would fail to
+    boot with a traceback. Metrics files left by an earlier run would be counted again.
+    """
+    from webapp.settings import from_environment
+
+    from_environment()
     os.makedirs(_metrics_dir, exist_ok=True)
     for name in os.listdir(_metrics_dir):
         path = os.path.join(_metrics_dir, name)

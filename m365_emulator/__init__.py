@@ -8,9 +8,10 @@ against the tenant's configured origins. It never imports the product (`webapp`)
 from __future__ import annotations
 
 import time
+from typing import Protocol, TypedDict, Unpack
 
 import jwt
-from flask import Flask, g, request
+from flask import Blueprint, Flask, Response, g, request
 
 from m365_emulator.tenant import LoggedRequest, Origins, Tenant
 
@@ -22,7 +23,23 @@ _LOGGED_HEADERS = ("User-Agent", "Accept", "Content-Type", "client-request-id", 
 DEMO_PHOTO_CACHE_LIFETIME = 30.0
 
 
-def demo_tenant(origins: Origins | None = None, **options: object) -> Tenant:
+class _Service(Protocol):
+    """What each service module (`entra`, `graph`, `sharepoint`) provides to the app."""
+
+    bp: Blueprint
+
+    def error_response(self, status: int, retry_after: int | None) -> Response: ...
+
+
+class DemoOptions(TypedDict, total=False):
+    """The `Tenant` options a caller of `demo_tenant` may override."""
+
+    photo_pull_interval: float
+    photo_cache_lifetime: float
+    photo_model: str
+
+
+def demo_tenant(origins: Origins | None = None, **options: Unpack[DemoOptions]) -> Tenant:
     """The demo tenant with its seeded users, with demo timings unless overridden."""
     from m365_emulator.seed import seed_demo_tenant
 
@@ -39,12 +56,12 @@ def create_app(tenant: Tenant | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     app.extensions["m365_tenant"] = tenant
-    services = {"entra": entra, "graph": graph, "sharepoint": sharepoint}
+    services: dict[str, _Service] = {"entra": entra, "graph": graph, "sharepoint": sharepoint}
     for module in services.values():
         app.register_blueprint(module.bp)
 
     @app.before_request
-    def _apply_fault_plan():  # type: ignore[no-untyped-def]
+    def _apply_fault_plan() -> Response | None:
         service = request.blueprint
         if service not in services:
             return None
@@ -68,7 +85,7 @@ def create_app(tenant: Tenant | None = None) -> Flask:
         return None
 
     @app.after_request
-    def _finish_log(response):  # type: ignore[no-untyped-def]
+    def _finish_log(response: Response) -> Response:
         entry = g.get("m365_log")
         if entry is not None:
             entry.status = response.status_code

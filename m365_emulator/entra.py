@@ -33,6 +33,7 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.wrappers import Response as BaseResponse
 
 from m365_emulator import tokens
 from m365_emulator.tenant import ClientRegistration, Tenant, User
@@ -267,7 +268,7 @@ def keys(tenant_ref: str) -> Response:
 
 
 @bp.route("/<tenant_ref>/oauth2/v2.0/authorize", methods=["GET", "POST"])
-def authorize(tenant_ref: str) -> Response:
+def authorize(tenant_ref: str) -> BaseResponse:
     """The first leg (reference §1.4): validate, then sign in, consent and answer."""
     tenant = _tenant()
     params = request.form if request.method == "POST" else request.args
@@ -306,7 +307,7 @@ def authorize(tenant_ref: str) -> Response:
 
 
 @bp.post("/<tenant_ref>/oauth2/v2.0/authorize/signin")
-def sign_in(tenant_ref: str) -> Response:
+def sign_in(tenant_ref: str) -> BaseResponse:
     """The picker's submit: sign the chosen user in to the emulator, then consent or answer."""
     tenant = _tenant()
     try:
@@ -322,6 +323,7 @@ def sign_in(tenant_ref: str) -> Response:
         return _error_page(tenant, failure)
     back = _Answer(ctx["redirect_uri"], ctx["response_mode"])
     session = _new_session(tenant, user)
+    response: BaseResponse
     if ctx["prompt"] == "consent" or _missing_consent(tenant, user, client, ctx["scope"]):
         response = _consent_page(tenant, client, user, ctx, session["sid"])
     else:
@@ -331,7 +333,7 @@ def sign_in(tenant_ref: str) -> Response:
 
 
 @bp.post("/<tenant_ref>/oauth2/v2.0/authorize/consent")
-def consent(tenant_ref: str) -> Response:
+def consent(tenant_ref: str) -> BaseResponse:
     """The consent page's submit: Accept records the grant and answers, Cancel declines."""
     tenant = _tenant()
     try:
@@ -441,7 +443,7 @@ def _validate_authorize(
 
 def _continue(
     tenant: Tenant, client: ClientRegistration, ctx: dict[str, Any], back: _Answer
-) -> Response:
+) -> BaseResponse:
     """After validation: use the emulator session (SSO) or show the picker."""
     session = _read_session(tenant)
     user: User | None = None
@@ -538,7 +540,7 @@ def _issue_code(
     ctx: dict[str, Any],
     session: dict[str, Any],
     back: _Answer,
-) -> Response:
+) -> BaseResponse:
     """A one-time code for this request, delivered the way `response_mode` asks."""
     code = "1.A" + secrets.token_urlsafe(48)
     with tenant.lock:
@@ -568,7 +570,7 @@ class _Answer:
         self.redirect_uri = redirect_uri
         self.response_mode = response_mode
 
-    def send(self, tenant: Tenant, fields: dict[str, str]) -> Response:
+    def send(self, tenant: Tenant, fields: dict[str, str]) -> BaseResponse:
         if self.response_mode == "form_post":
             # Reference §1.4: form_post = the same fields as an urlencoded POST body.
             return _page(
@@ -582,7 +584,7 @@ class _Answer:
         _no_store(response)
         return response
 
-    def error(self, tenant: Tenant, failure: EntraError, state: str | None) -> Response:
+    def error(self, tenant: Tenant, failure: EntraError, state: str | None) -> BaseResponse:
         trace = _Trace.new(tenant)
         fields = {
             "error": failure.error,
@@ -874,7 +876,7 @@ def _grant_user(tenant: Tenant, oid: str) -> User:
 
 
 @bp.get("/<tenant_ref>/oauth2/v2.0/logout")
-def logout(tenant_ref: str) -> Response:
+def logout(tenant_ref: str) -> BaseResponse:
     """Sign out of the emulator; back to a registered `post_logout_redirect_uri` if given.
 
     https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#send-a-sign-out-request
@@ -1082,7 +1084,7 @@ def _read_session(tenant: Tenant) -> dict[str, Any] | None:
     return {"oid": claims["oid"], "sid": claims["sid"], "auth_time": claims["auth_time"]}
 
 
-def _set_session_cookie(tenant: Tenant, response: Response, session: dict[str, Any]) -> None:
+def _set_session_cookie(tenant: Tenant, response: BaseResponse, session: dict[str, Any]) -> None:
     key = tokens.signing_key(tenant)
     value = jwt.encode(
         {"typ": "session", "tid": tenant.tenant_id, **session},
@@ -1170,7 +1172,7 @@ def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def _no_store(response: Response) -> None:
+def _no_store(response: BaseResponse) -> None:
     # RFC 6749 §5.1: token responses (and pages carrying codes) must not be cached.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"

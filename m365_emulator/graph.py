@@ -188,7 +188,8 @@ def _error_body(status: int, code: str, message: str) -> Response:
 
 
 def _tenant() -> Tenant:
-    return current_app.extensions["m365_tenant"]
+    tenant: Tenant = current_app.extensions["m365_tenant"]
+    return tenant
 
 
 # Bearer failures in Graph's words. The 401 code `InvalidAuthenticationToken` and these messages

@@ -69,8 +69,8 @@ def initials_photo(initials: str, version: int, size: int = 648) -> bytes:
 @lru_cache(maxsize=256)
 def square_rendition(data: bytes, size: int) -> bytes:
     """`data` centre-cropped to a square and resized to `size` px, as JPEG."""
-    with Image.open(io.BytesIO(data)) as image:
-        image = ImageOps.exif_transpose(image).convert("RGB")
+    with Image.open(io.BytesIO(data)) as opened:
+        image = ImageOps.exif_transpose(opened).convert("RGB")
         fitted = ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS)
     return _jpeg(fitted)
 

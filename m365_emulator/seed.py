@@ -11,6 +11,7 @@ that still syncs the old way, where a push to SharePoint works.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from m365_emulator import pictures, sync
@@ -50,7 +51,7 @@ class DemoUser:
     on_premises_synced: bool = False
     photo_not_found_code: str = "ImageNotFound"
     photo_size: int = 648
-    profile: dict[str, object] = field(default_factory=dict)
+    profile: Mapping[str, object] = field(default_factory=dict)
     photo_model: str | None = None  # None: the tenant's photo model
     # Version SharePoint's front-door cache still holds (None: nothing cached, it fetches the
     # Graph photo at the first request); its lifetime starts at the first request.

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from m365_emulator import pictures, sync
 from m365_emulator.tenant import Tenant, User
@@ -145,7 +146,8 @@ def _flavour() -> str:
 
 
 def _tenant() -> Tenant:
-    return current_app.extensions["m365_tenant"]
+    tenant: Tenant = current_app.extensions["m365_tenant"]
+    return tenant
 
 
 def _called_origin() -> str:
@@ -310,7 +312,7 @@ def _upa_properties(tenant: Tenant, user: User) -> list[tuple[str, str]]:
         "Fax": "",
         "Office": props.get("Office", ""),
         "SPS-Location": props.get("SPS-Location", ""),
-        "SPS-PictureTimestamp": sync.picture_timestamp(pics.taken_at) if showing else "",
+        "SPS-PictureTimestamp": sync.picture_timestamp(pics.taken_at) if pics and showing else "",
         "SPS-PicturePlaceholderState": sp.placeholder_state,
         "SPS-PictureExchangeSyncState": sp.exchange_sync_state,
         "SPS-MUILanguages": props.get("SPS-MUILanguages", ""),
@@ -487,7 +489,7 @@ def _null_result(method: str) -> Response:
 
 @bp.get("/_layouts/15/userphoto.aspx")
 @bp.get("/sites/<site>/_layouts/15/userphoto.aspx")
-def userphoto(site: str | None = None) -> Response:
+def userphoto(site: str | None = None) -> BaseResponse:
     """A user's picture at S/M/L (reference §4.7), as the photo model has SharePoint serve it.
 
     Current model: a 302 to the front-door cache on the same origin, outside any site (reference

@@ -93,7 +93,8 @@ class WSGIAdapter(BaseAdapter):
             reason=reason,
             preload_content=False,
             decode_content=False,
-            original_response=_OriginalResponse(message),
+            # The stubs want an http.client.HTTPResponse, which needs a socket.
+            original_response=_OriginalResponse(message),  # type: ignore[arg-type]  # .msg suffices
             request_method=request.method,
             request_url=request.url,
         )
@@ -105,7 +106,7 @@ class WSGIAdapter(BaseAdapter):
         response.raw = raw
         response.url = request.url or ""
         response.request = request
-        response.connection = self
+        response.connection = self  # type: ignore[assignment]  # stubs: HTTPAdapter only
         # Set-Cookie reaches the session's jar as over a socket.
         extract_cookies_to_jar(response.cookies, request, raw)
         return response

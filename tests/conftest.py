@@ -15,8 +15,7 @@ from tests.support.emulator import Emulator, register_test_client, serve_emulato
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """The emulator served over HTTPS on a free loopback port for the whole test session."""
-    # The app still assumes the classic photo model: app side of issue 13 removes this.
-    with serve_emulator(tmp_path_factory.mktemp("tls"), photo_model="classic") as served:
+    with serve_emulator(tmp_path_factory.mktemp("tls")) as served:
         yield served
 
 

@@ -131,6 +131,25 @@ def png(size: tuple[int, int] = (400, 300), image: Image.Image | None = None) ->
     return encode(image if image is not None else card(size), "PNG")
 
 
+def png_turned(
+    size: tuple[int, int] = (400, 300), orientation: int = 6, exif_after_pixels: bool = False
+) -> bytes:
+    """The card stored as a camera with `orientation` does, as a PNG with an eXIf chunk.
+
+    Pillow writes eXIf before IDAT; libpng may write it after (its second png_write_eXIf call),
+    which `exif_after_pixels` imitates by moving the chunk behind the pixels.
+    """
+    stored = card(size).transpose(_STORE_TRANSPOSE[orientation])
+    data = encode(stored, "PNG", exif=exif(orientation))
+    if not exif_after_pixels:
+        return data
+    start = data.index(b"eXIf") - 4
+    end = start + 12 + struct.unpack(">I", data[start : start + 4])[0]
+    chunk, rest = data[start:end], data[:start] + data[end:]
+    iend = rest.index(b"IEND") - 4
+    return rest[:iend] + chunk + rest[iend:]
+
+
 def webp(size: tuple[int, int] = (400, 300), image: Image.Image | None = None) -> bytes:
     return encode(image if image is not None else card(size), "WEBP", quality=90)
 
@@ -231,26 +250,43 @@ def heic(size: tuple[int, int] = (320, 240), orientation: int = 1, quality: int 
     return buffer.getvalue()
 
 
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid 1-bit greyscale PNG of all-black rows, written by hand: tiny file, huge canvas.
+# PNG colour type and bit depth of each kind of hand-written bomb, named by the Pillow mode it
+# opens as; "P" carries a two-entry palette whose first (used) entry is transparent.
+_PNG_KINDS = {
+    "1": (0, 1),
+    "I;16": (0, 16),
+    "RGB": (2, 8),
+    "P": (3, 8),
+    "RGBA": (6, 8),
+    "RGBA;16": (6, 16),
+}
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 6: 4}
 
-    50,000 × 50,000 gives ≈ 304 KB (security.md §2.2); results are cached since zlib needs ~0.6 s.
+
+def png_bomb(width: int, height: int, kind: str = "1") -> bytes:
+    """A valid PNG of all-zero rows (black or transparent), written by hand: tiny file, big canvas.
+
+    `kind` is the mode Pillow opens it as (`_PNG_KINDS`; "RGBA;16" opens as RGBA). 50,000 × 50,000
+    of "1" gives ≈ 304 KB (security.md §2.2), 8,000 × 6,250 of "RGBA" ≈ 0.2 MB for 800 MB of
+    pixels; results are cached since zlib needs up to a second.
     """
-    return _png_bomb(width, height)
+    return _png_bomb(width, height, kind)
 
 
-@lru_cache(maxsize=4)
-def _png_bomb(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
+@lru_cache(maxsize=8)
+def _png_bomb(width: int, height: int, kind: str) -> bytes:
+    def chunk(name: bytes, body: bytes) -> bytes:
         return (
             struct.pack(">I", len(body))
-            + kind
+            + name
             + body
-            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+            + struct.pack(">I", zlib.crc32(name + body) & 0xFFFFFFFF)
         )
 
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    row = b"\x00" * (1 + (width + 7) // 8)
+    colour_type, depth = _PNG_KINDS[kind]
+    header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
+    palette = chunk(b"PLTE", b"\x00" * 6) + chunk(b"tRNS", b"\x00") if colour_type == 3 else b""
+    row = b"\x00" * (1 + (width * _PNG_CHANNELS[colour_type] * depth + 7) // 8)
     rows_per_step = max(1, 4_000_000 // len(row))
     compressor = zlib.compressobj(9)
     parts = []
@@ -263,6 +299,7 @@ def _png_bomb(width: int, height: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
+        + palette
         + chunk(b"IDAT", b"".join(parts))
         + chunk(b"IEND", b"")
     )
@@ -272,6 +309,14 @@ def jpeg_with_sof_size(width: int = 65000, height: int = 65000) -> bytes:
     """A small real JPEG whose SOF0 frame header is patched to claim `width` × `height`."""
     data = bytearray(jpeg((64, 64)))
     sof = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, height, width)
+    return bytes(data)
+
+
+def progressive_jpeg_with_sof_size(width: int = 8000, height: int = 6250) -> bytes:
+    """A small progressive JPEG whose SOF2 header is patched to claim `width` × `height`."""
+    data = bytearray(encode(card((64, 64)), "JPEG", progressive=True))
+    sof = data.find(b"\xff\xc2")
     struct.pack_into(">HH", data, sof + 5, height, width)
     return bytes(data)
 
@@ -372,6 +417,17 @@ def phone_photo(
         "comment": JPEG_COMMENT_SCRIPT,
     }
     return encode(image, "JPEG", **params)
+
+
+def camera_card(
+    size: tuple[int, int] = (4000, 3000), orientation: int = 6, grain: float = 0.2
+) -> bytes:
+    """The test card (upright `size`) as a phone camera stores it: sensor grain, so the file is
+    as large as a photo's, EXIF `orientation` and GPS. The corner markers still tell which
+    way is up."""
+    upright = card(size)
+    noise = Image.merge("RGB", [Image.effect_noise(size, 60) for _ in range(3)])
+    return jpeg(image=Image.blend(upright, noise, grain), orientation=orientation, gps=True)
 
 
 def scene(seed: int, size: int = 648) -> Image.Image:

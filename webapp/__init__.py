@@ -8,30 +8,34 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from types import TracebackType
 from urllib.parse import urlsplit
 
 import redis
 import requests
 from cachelib import FileSystemCache
-from dotenv import load_dotenv
 from flask import Flask, request
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import about, wording
+from webapp.changes.log import HistoryLog
 from webapp.extensions import babel, csrf, limiter, select_locale, server_session
 from webapp.microsoft import throttle
 from webapp.microsoft.requester import CallOptions
 from webapp.microsoft.session import bound_concurrency, build_session, decorated_user_agent
-from webapp.settings import Settings
-from webapp.store import FileStore, RedisStore, Store, connect_redis
+from webapp.sealing import Sealer
+from webapp.settings import Settings, from_environment
+from webapp.store import FileStore, RedisStore, connect_redis
 from webapp.web import observability
 
 
 class ProfileFix(Flask):
     """Flask, with one log line (not a traceback per request) while the record store is down."""
 
-    def log_exception(self, exc_info) -> None:  # type: ignore[no-untyped-def, override]
+    def log_exception(
+        self, exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None]
+    ) -> None:
         if isinstance(exc_info[1], redis.RedisError):
             self.logger.error(
                 "record store unavailable on %s %s: %s",
@@ -61,12 +65,12 @@ def create_app(
     with no CLIENT_ID there, the app runs on the built-in demo tenant. Local sessions and
     records live under `instance_path` (default: Flask's instance folder).
 
-    :raise SettingsError: when the settings are contradictory or unsafe.
+    :raise SettingsError: when the given settings are contradictory or unsafe.
+    :raise SystemExit: with one line, when those from the environment are.
     """
     app = ProfileFix(__name__, template_folder=_template_folder(), instance_path=instance_path)
     if settings is None:
-        load_dotenv(os.environ.get("PROFILEFIX_ENV_FILE", ".env"))
-        settings = Settings.from_env()
+        settings = from_environment()
     if settings is None:
         # The one place that wires demo mode (DEVELOPERS.md: one code path).
         from webapp import demo
@@ -86,6 +90,9 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     app.extensions["http"] = http
     store = _store(app, settings)
     app.extensions["store"] = store
+    app.extensions["history"] = HistoryLog(
+        store, max_entries=settings.history_max_entries, days=settings.history_days
+    )
     # Transport policy for Graph/SharePoint calls (timeouts, retry budget, throttle holds per
     # user or app-wide shared by all instances through Redis, a cap on calls in flight per
     # service).
@@ -107,6 +114,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
         SESSION_KEY_PREFIX="profilefix:session:",
         AUTH_FLOW_COOKIE=f"{cookie_prefix}authflow",
+        LANGUAGE_COOKIE=f"{cookie_prefix}language",
         WTF_CSRF_TIME_LIMIT=settings.session_max_hours * 3600,
         WTF_CSRF_SSL_STRICT=True,
         RATELIMIT_HEADERS_ENABLED=True,
@@ -114,10 +122,10 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
     )
-    if settings.redis_url:
+    if isinstance(store, RedisStore):  # settings.redis_url is set
         app.config.update(
             SESSION_TYPE="redis",
-            SESSION_REDIS=store.client,  # type: ignore[attr-defined]
+            SESSION_REDIS=store.client,
             RATELIMIT_STORAGE_URI=settings.redis_url,
             RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
         )
@@ -136,7 +144,8 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         app.config["TRUSTED_HOSTS"] = [urlsplit(settings.public_url).hostname]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+        proxied = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+        app.wsgi_app = proxied  # type: ignore[method-assign]  # Flask's way to add middleware
 
     server_session.init_app(app)
     csrf.init_app(app)
@@ -147,6 +156,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     from webapp.auth import guard
     from webapp.auth import views as auth_views
     from webapp.helpdesk import views as helpdesk
+    from webapp.history import views as history
     from webapp.overview import views as overview
     from webapp.photo import views as photo
     from webapp.profile import views as profile
@@ -172,12 +182,14 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         photo,
         health,
         profile,
+        history,
         helpdesk,
     ):
         app.register_blueprint(module.bp)
 
 
-def _store(app: Flask, settings: Settings) -> Store:
+def _store(app: Flask, settings: Settings) -> RedisStore | FileStore:
+    sealer = Sealer.from_secret(settings.secret_key, "records")
     if settings.redis_url:
-        return RedisStore(connect_redis(settings.redis_url))
-    return FileStore(os.path.join(app.instance_path, "records"))
+        return RedisStore(connect_redis(settings.redis_url), sealer)
+    return FileStore(os.path.join(app.instance_path, "records"), sealer=sealer)

@@ -30,7 +30,8 @@ def wire(app: Flask) -> tuple[Settings, requests.Session]:
     """Mount the emulator on `app` and return settings and HTTP session pointing at it."""
     tenant = demo_tenant(Origins.virtual(BROWSER_PREFIX))
     emulator = create_emulator(tenant)
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {BROWSER_PREFIX: emulator})  # type: ignore[method-assign]
+    dispatcher = DispatcherMiddleware(app.wsgi_app, {BROWSER_PREFIX: emulator})
+    app.wsgi_app = dispatcher  # type: ignore[method-assign]  # Flask's way to add middleware
     app.extensions["demo_tenant"] = tenant
     http = build_session(user_agent=decorated_user_agent("Contoso"))
     mount(http, emulator, tenant.origins)

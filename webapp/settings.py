@@ -6,14 +6,29 @@ reads the environment at import time; `create_app()` calls `Settings.from_env()`
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
+
+from dotenv import load_dotenv
 
 GRAPH_DEFAULT = "https://graph.microsoft.com/v1.0"
 AUTHORITY_HOST_DEFAULT = "https://login.microsoftonline.com"
 MIN_SECRET_KEY_LENGTH = 32
+# What a SECRET_KEY must carry by `secret_key_bits`: "x" * 48 has 0, a repeated "abcd" 8,
+# secrets.token_hex(16) about 115 (never under 90 in 20,000 draws), token_urlsafe(48) about 330.
+MIN_SECRET_KEY_BITS = 80
+# Settings that belong to a real tenant: with any of them but no CLIENT_ID, someone meant to
+# configure one, and silently running the demo instead would hide it.
+TENANT_SETTINGS = ("CLIENT_SECRET", "TENANT_ID", "SHAREPOINT_URL", "AUTHORITY", "GRAPH_ENDPOINT")
+# Azure App Service sets this in every app's environment; the app then runs behind the
+# platform's front end, which terminates TLS and sets X-Forwarded-* (deploy/azure-app-service.md).
+APP_SERVICE_MARKER = "WEBSITE_HOSTNAME"
 
 
 class SettingsError(ValueError):
@@ -40,6 +55,9 @@ class Settings:
     session_idle_minutes: int = 30
     session_max_hours: int = 8
     metrics_allowed_from: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Each person's change history keeps this many entries at most, none older than this.
+    history_max_entries: int = 100
+    history_days: int = 400
     # Named in the User-Agent of every call (`NONISV|<organisation>|ProfileFix/<version>`):
     # SharePoint deprioritises undecorated traffic (reference §4.1, security.md §1.5).
     organisation_name: str = "ProfileFix"
@@ -60,7 +78,7 @@ class Settings:
 
         client_id = get("CLIENT_ID")
         if client_id is None:
-            for name in ("CLIENT_SECRET", "SHAREPOINT_URL", "AUTHORITY"):
+            for name in TENANT_SETTINGS:
                 if get(name):
                     raise SettingsError(
                         f"{name} is set but CLIENT_ID is not: set CLIENT_ID to the app "
@@ -95,6 +113,10 @@ class Settings:
             ),
             session_max_hours=_int(get("SESSION_MAX_HOURS"), "SESSION_MAX_HOURS", 8, 1, 72),
             organisation_name=get("ORGANISATION_NAME") or "ProfileFix",
+            history_max_entries=_int(
+                get("HISTORY_MAX_ENTRIES"), "HISTORY_MAX_ENTRIES", 100, 1, 1000
+            ),
+            history_days=_int(get("HISTORY_DAYS"), "HISTORY_DAYS", 400, 1, 3650),
             metrics_allowed_from=tuple(
                 a.strip()
                 for a in (get("METRICS_ALLOWED_FROM") or "127.0.0.1,::1").split(",")
@@ -102,6 +124,12 @@ class Settings:
             ),
         )
         settings.validate()
+        if get(APP_SERVICE_MARKER) and settings.trusted_proxies == 0 and not settings.public_url:
+            raise SettingsError(
+                f"TRUSTED_PROXIES is 0 and PUBLIC_URL is not set, but {APP_SERVICE_MARKER} says "
+                "this runs on Azure App Service behind its front end: set TRUSTED_PROXIES=1 "
+                "and PUBLIC_URL=https://<your host>."
+            )
         return settings
 
     def validate(self) -> None:
@@ -137,12 +165,8 @@ class Settings:
                 "SHAREPOINT_URL must be an origin without a path, "
                 "e.g. https://contoso.sharepoint.com (not a site URL)."
             )
-        if len(self.secret_key) < MIN_SECRET_KEY_LENGTH and not self.demo:
-            raise SettingsError(
-                f"SECRET_KEY is missing or shorter than {MIN_SECRET_KEY_LENGTH} characters: "
-                'set it to a random value, e.g. python -c "import secrets; '
-                'print(secrets.token_urlsafe(48))", the same on every instance.'
-            )
+        if not self.demo:
+            self._validate_secret_key()
         if not self.organisation_name.isprintable() or "|" in self.organisation_name:
             raise SettingsError(
                 "ORGANISATION_NAME must be plain text without '|' "
@@ -154,6 +178,12 @@ class Settings:
                 raise SettingsError(
                     f"PUBLIC_URL must be a base URL like https://profile.contoso.com "
                     f"(got {self.public_url!r})."
+                )
+            if parts.scheme == "http" and not self.demo and not _is_loopback(parts.hostname):
+                raise SettingsError(
+                    f"PUBLIC_URL must start with https:// (got {self.public_url!r}): over plain "
+                    "http the session cookie and the sign-in answer travel in the clear "
+                    "(http is accepted for localhost only)."
                 )
         if self.redis_url is not None and urlsplit(self.redis_url).scheme not in (
             "redis",
@@ -170,16 +200,28 @@ class Settings:
                 "file: give the path of the PEM file with the CA certificates to trust."
             )
 
+    def _validate_secret_key(self) -> None:
+        fix = (
+            'set it to a random value, e.g. python -c "import secrets; '
+            'print(secrets.token_urlsafe(48))", the same on every instance.'
+        )
+        if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(
+                f"SECRET_KEY is missing or shorter than {MIN_SECRET_KEY_LENGTH} characters: {fix}"
+            )
+        bits = secret_key_bits(self.secret_key)
+        if bits < MIN_SECRET_KEY_BITS:
+            raise SettingsError(
+                f"SECRET_KEY is guessable (about {bits:.0f} bits by its characters, at least "
+                f"{MIN_SECRET_KEY_BITS} needed): {fix}"
+            )
+
     @property
     def secure_cookies(self) -> bool:
         """Cookies are Secure (and `__Host-` prefixed) unless the app is served over http."""
         if self.public_url is not None:
             return self.public_url.startswith("https://")
         return not self.demo
-
-    @property
-    def sharepoint_origin(self) -> str:
-        return self.sharepoint_url
 
     @property
     def graph_scopes(self) -> list[str]:
@@ -191,9 +233,54 @@ class Settings:
         origin = (origin or self.sharepoint_url).rstrip("/")
         return [f"{origin}/AllSites.Read", f"{origin}/AllSites.Write"]
 
-    def with_overrides(self, **changes: object) -> Settings:
-        """A copy with some fields changed (tests, demo wiring)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests build their variants with it)."""
+        return replace(self, **changes)  # replace() refuses names that are not fields
+
+
+def secret_key_bits(key: str) -> float:
+    """A measurable estimate of a key's entropy, in bits.
+
+    The key is cut to the shortest unit it repeats ("abcdabcd…" → "abcd"); the estimate is that
+    unit's length times the Shannon entropy of its character frequencies. It catches what people
+    type (one character, a word or pattern repeated); it cannot tell a random-looking phrase
+    from a random key, which is why the key must also be long.
+    """
+    unit = key[: _period(key)]
+    counts = Counter(unit)
+    per_char = -sum(n / len(unit) * math.log2(n / len(unit)) for n in counts.values())
+    return len(unit) * per_char
+
+
+def _period(text: str) -> int:
+    """The length of the shortest prefix that `text` repeats (a last copy may be cut short)."""
+    for size in range(1, len(text)):
+        if all(text[i] == text[i % size] for i in range(size, len(text))):
+            return size
+    return len(text)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def from_environment() -> Settings | None:
+    """Settings from the environment and `.env` (PROFILEFIX_ENV_FILE names another file), for
+    starting a server: None selects the demo.
+
+    :raise SystemExit: with one line naming the setting and the fix, instead of a traceback
+        (and instead of the demo, when a tenant was half configured).
+    """
+    load_dotenv(os.environ.get("PROFILEFIX_ENV_FILE", ".env"))
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(f"ProfileFix cannot start: {exc}") from None
 
 
 def _int(raw: str | None, name: str, default: int, low: int, high: int) -> int:

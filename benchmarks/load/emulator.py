@@ -138,8 +138,9 @@ def main() -> int:
         ssl_context=context,
     )
     origin = f"https://127.0.0.1:{server.server_port}"
-    # The app still assumes the classic photo model (the report reads SharePoint's library):
-    # app side of issue 13 removes this.
+    # Classic photo model: the report checks that every accepted upload reached SharePoint's
+    # own copy (its library), which only a classic tenant keeps and takes pushes into; on the
+    # current model SharePoint serves Graph's photo through its cache (reference §9.1).
     tenant = demo_tenant(Origins.single(origin), photo_model="classic")
     register_demo_client(tenant, args.redirect_uri)
     add_load_users(tenant, args.users)

@@ -158,6 +158,25 @@ def test_delete_removes_the_photo_and_is_idempotent(tenant, make_clients):
     assert ("DELETE", 200) in methods and ("DELETE", 404) in methods
 
 
+def padded_jpeg(length: int) -> bytes:
+    data = jpeg((64, 64))
+    return data + b"\0" * (length - len(data))  # bytes after the end marker: still a JPEG
+
+
+def test_graph_takes_a_photo_of_exactly_4_000_000_bytes_from_the_client(tenant, make_clients):
+    # Microsoft's 4 MB is decimal (reference §9.1), so the client's limit must match Graph's.
+    clients = make_clients()
+    clients.graph.put_photo(padded_jpeg(4_000_000))
+    assert [r.status for r in tenant.requests_to("graph")] == [200]
+
+
+def test_the_client_refuses_one_byte_more_without_calling_graph(tenant, make_clients):
+    clients = make_clients()
+    with pytest.raises(ValueError):
+        clients.graph.put_photo(padded_jpeg(4_000_001))
+    assert tenant.requests_to("graph") == []
+
+
 def test_a_new_photo_replaces_the_old_and_changes_the_etag(tenant, make_clients):
     graph = make_clients().graph
     graph.put_photo(jpeg(colour=(200, 30, 30)))
@@ -208,16 +227,75 @@ def test_every_json_flavour_parses_to_the_same_profile(tenant, make_clients, htt
     assert SharePointProfile.from_sharepoint(raw.json()) == ours
 
 
-def test_request_own_photo_makes_sharepoint_pull_the_graph_photo(tenant, make_clients):
+@pytest.fixture
+def classic(tenant, monkeypatch):
+    """The tenant on the classic photo model (reference §5.2): a tenant that still syncs the
+    Exchange photo into SharePoint's library and takes pushes."""
+    monkeypatch.setattr(tenant, "photo_model", "classic")
+    return tenant
+
+
+def put_and_fetch(clients, colour=(30, 160, 30)) -> None:
+    clients.graph.put_photo(jpeg((300, 300), colour=colour))
+
+
+def test_served_picture_follows_the_redirect_to_the_front_door_cache(tenant, make_clients):
     clients = make_clients()
-    clients.graph.put_photo(jpeg((300, 300), colour=(30, 160, 30)))
+    put_and_fetch(clients)
+    sizes = {}
+    for size in ("S", "M", "L"):
+        picture = clients.sharepoint.served_picture(size, clients.user.upn)
+        assert picture.content_type == "image/jpeg"
+        sizes[size] = image_size(picture.data)
+        red, green, blue = mean_colour(picture.data)
+        assert green > 120 > red
+    assert sizes == {"S": (48, 48), "M": (72, 72), "L": (240, 240)}
+    logged = tenant.requests_to("sharepoint")
+    assert [(r.path, r.status) for r in logged[:2]] == [
+        ("/_layouts/15/userphoto.aspx", 302),
+        ("/_vti_bin/afdcache.ashx/_userprofile/userphoto.jpg", 200),
+    ]
+    assert f"accountname={clients.user.upn}".replace("@", "%40") in logged[0].query
+    sharepoint_tokens = [r for r in clients.tokens.issued if r != "https://graph.microsoft.com"]
+    assert set(sharepoint_tokens) == {tenant.origins.sharepoint}  # the same origin throughout
+    # The legacy library is never written on the current model (reference §9.1).
     assert clients.user.sharepoint.pictures is None
-    clients.sharepoint.request_own_photo(clients.user.upn, size="M")
-    # The pull happened on that request, before anything else asked SharePoint.
+
+
+def test_served_picture_says_how_long_the_cache_keeps_its_copy(tenant, make_clients):
+    clients = make_clients()
+    put_and_fetch(clients)
+    first = clients.sharepoint.served_picture("L", clients.user.upn)
+    assert first.fresh_for is not None and 0 < first.fresh_for <= tenant.photo_cache_lifetime
+    put_and_fetch(clients, colour=(30, 30, 200))
+    cached = clients.sharepoint.served_picture("L", clients.user.upn)
+    assert mean_colour(cached.data)[1] > 120  # still the green one
+    tenant.clock.advance(tenant.photo_cache_lifetime)
+    fresh = clients.sharepoint.served_picture("L", clients.user.upn)
+    red, green, blue = mean_colour(fresh.data)
+    assert blue > 150 > green
+
+
+def test_the_placeholder_is_what_an_unknown_account_is_served(tenant, make_clients):
+    clients = make_clients()
+    placeholder = clients.sharepoint.placeholder_picture("L")
+    without_photo = clients.sharepoint.served_picture("L", clients.user.upn)
+    assert placeholder.data == without_photo.data
+    assert "placeholder.invalid" in tenant.requests_to("sharepoint")[0].query
+
+
+def test_on_classic_the_own_picture_request_makes_sharepoint_pull_the_graph_photo(
+    classic, make_clients
+):
+    clients = make_clients()
+    put_and_fetch(clients)
+    assert clients.user.sharepoint.pictures is None
+    served = clients.sharepoint.served_picture("M", clients.user.upn)
+    # The pull happened on that request (reference §5.2 step 1), answered with the image itself.
     assert clients.user.sharepoint.pictures is not None
-    [logged] = tenant.requests_to("sharepoint")
-    assert logged.path.endswith("/_layouts/15/userphoto.aspx")
-    assert "accountname=" in logged.query and "size=M" in logged.query
+    assert image_size(served.data) == (72, 72)
+    [logged] = classic.requests_to("sharepoint")
+    assert (logged.path, logged.status) == ("/_layouts/15/userphoto.aspx", 200)
     before = datetime.now(UTC) - timedelta(minutes=1)
     profile = clients.sharepoint.my_properties()
     assert not profile.placeholder
@@ -225,10 +303,10 @@ def test_request_own_photo_makes_sharepoint_pull_the_graph_photo(tenant, make_cl
     assert profile.picture_url and "_MThumb" in profile.picture_url
 
 
-def test_sharepoint_pictures_come_in_three_sizes_from_the_library(tenant, make_clients):
+def test_on_classic_the_library_holds_three_sizes(classic, make_clients):
     clients = make_clients()
-    clients.graph.put_photo(jpeg((300, 300), colour=(30, 160, 30)))
-    clients.sharepoint.request_own_photo(clients.user.upn)  # SharePoint pulls it (§5.2)
+    put_and_fetch(clients)
+    clients.sharepoint.served_picture("M", clients.user.upn)  # SharePoint pulls it (§5.2)
     profile = clients.sharepoint.my_properties()
     sizes = {}
     for size in ("S", "M", "L"):
@@ -238,26 +316,26 @@ def test_sharepoint_pictures_come_in_three_sizes_from_the_library(tenant, make_c
         red, green, blue = mean_colour(picture.data)
         assert green > 120 > red
     assert sizes == {"S": (48, 48), "M": (72, 72), "L": (240, 240)}
-    paths = [r.path for r in tenant.requests_to("sharepoint")][2:]
+    paths = [r.path for r in classic.requests_to("sharepoint")][2:]
     assert [p.rsplit("_", 1)[-1] for p in paths] == ["SThumb.jpg", "MThumb.jpg", "LThumb.jpg"]
 
 
-def test_a_picture_missing_from_the_library_is_none(tenant, make_clients):
+def test_a_picture_missing_from_the_library_is_none(classic, make_clients):
     clients = make_clients()
-    clients.graph.put_photo(jpeg())
-    clients.sharepoint.request_own_photo(clients.user.upn)
+    put_and_fetch(clients)
+    clients.sharepoint.served_picture("M", clients.user.upn)
     profile = clients.sharepoint.my_properties()
     clients.user.sharepoint.pictures = None  # the library lost the files since
     assert clients.sharepoint.picture("M", profile) is None
-    last = tenant.requests_to("sharepoint")[-1]
+    last = classic.requests_to("sharepoint")[-1]
     assert last.status == 404
     assert "application/json;odata=nometadata" in last.headers["Accept"]
 
 
-def test_set_my_profile_picture_shows_at_once(tenant, make_clients):
-    clients = make_clients(add_user(tenant, has_mailbox=False))
+def test_on_classic_set_my_profile_picture_shows_at_once(classic, make_clients):
+    clients = make_clients(add_user(classic, has_mailbox=False))
     clients.sharepoint.set_my_profile_picture(jpeg((400, 400), colour=(30, 30, 200)))
-    [logged] = tenant.requests_to("sharepoint")
+    [logged] = classic.requests_to("sharepoint")
     assert (logged.method, logged.status) == ("POST", 200)
     assert logged.headers["Content-Type"] == "application/octet-stream"
     profile = clients.sharepoint.my_properties()
@@ -266,28 +344,39 @@ def test_set_my_profile_picture_shows_at_once(tenant, make_clients):
     assert large is not None and image_size(large.data) == (240, 240)
     red, green, blue = mean_colour(large.data)
     assert blue > 150 > red
+    served = clients.sharepoint.served_picture("L", clients.user.upn)
+    assert mean_colour(served.data)[2] > 150
 
 
-def test_refused_local_upload_is_a_typed_error(tenant, make_clients):
+def test_on_current_set_my_profile_picture_is_a_typed_refusal(tenant, make_clients):
     clients = make_clients()
-    tenant.local_uploads_disabled = True
+    with pytest.raises(ForbiddenError) as refused:
+        clients.sharepoint.set_my_profile_picture(jpeg())
+    assert refused.value.service == "sharepoint"
+    assert refused.value.status == 403
+    assert "UnauthorizedAccessException" in (refused.value.code or "")
+
+
+def test_refused_local_upload_on_classic_is_a_typed_error(classic, make_clients):
+    clients = make_clients()
+    classic.local_uploads_disabled = True
     try:
         with pytest.raises(ForbiddenError) as refused:
             clients.sharepoint.set_my_profile_picture(jpeg())
     finally:
-        tenant.local_uploads_disabled = False
+        classic.local_uploads_disabled = False
     assert refused.value.service == "sharepoint"
     assert "UnauthorizedAccessException" in (refused.value.code or "")
 
 
-def test_pictures_use_a_token_for_the_host_called(tenant, make_clients):
+def test_pictures_use_a_token_for_the_host_called(classic, make_clients):
     clients = make_clients()
-    clients.graph.put_photo(jpeg())
-    clients.sharepoint.request_own_photo(clients.user.upn)
+    put_and_fetch(clients)
+    clients.sharepoint.served_picture("S", clients.user.upn)
     profile = clients.sharepoint.my_properties()
     clients.sharepoint.picture("S", profile)
     sharepoint_tokens = [r for r in clients.tokens.issued if r != "https://graph.microsoft.com"]
-    assert sharepoint_tokens == [tenant.origins.sharepoint] * 2 + [tenant.origins.mysite]
+    assert sharepoint_tokens == [classic.origins.sharepoint] * 2 + [classic.origins.mysite]
 
 
 # -- tokens ---------------------------------------------------------------------------------------
@@ -341,11 +430,11 @@ def test_a_long_retry_after_raises_throttled_at_once(tenant, make_clients, clock
     assert len(tenant.requests_to("graph")) == 1
 
 
-def test_sharepoint_throttling_is_honoured_for_the_picture_post(tenant, make_clients, clock):
-    clients = make_clients(add_user(tenant, has_mailbox=False))
-    tenant.faults.fail_next("sharepoint", 1, 503, retry_after=1)
+def test_sharepoint_throttling_is_honoured_for_the_picture_post(classic, make_clients, clock):
+    clients = make_clients(add_user(classic, has_mailbox=False))
+    classic.faults.fail_next("sharepoint", 1, 503, retry_after=1)
     clients.sharepoint.set_my_profile_picture(jpeg())
-    posts = [(r.method, r.status) for r in tenant.requests_to("sharepoint")]
+    posts = [(r.method, r.status) for r in classic.requests_to("sharepoint")]
     assert posts == [("POST", 503), ("POST", 200)]
     assert clock.slept == [1.0]
 
@@ -398,11 +487,10 @@ def test_every_call_is_decorated_and_correlated(tenant, make_clients):
     clients.graph.me()
     clients.graph.put_photo(jpeg())
     clients.graph.photo()
-    clients.sharepoint.request_own_photo(clients.user.upn)
-    profile = clients.sharepoint.my_properties()
-    clients.sharepoint.picture("L", profile)
+    clients.sharepoint.served_picture("L", clients.user.upn)
+    clients.sharepoint.my_properties()
     logged = tenant.requests_to("graph") + tenant.requests_to("sharepoint")
-    assert len(logged) == 6
+    assert len(logged) == 6  # the redirect and its target are two calls, each its own id
     ids = [r.headers.get("client-request-id") for r in logged]
     assert all(r.headers.get("User-Agent") == USER_AGENT for r in logged)
     assert USER_AGENT.startswith("NONISV|Contoso|ProfileFix/")

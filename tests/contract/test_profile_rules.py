@@ -153,7 +153,7 @@ def test_a_graph_edit_reads_back_from_sharepoint_at_once(m365) -> None:  # type:
 
 
 def test_a_year_less_birthday_round_trips_in_its_placeholder_year(m365) -> None:  # type: ignore[no-untyped-def]
-    # The app stores a birthday without a year in 1604 (webapp/profile/editing.py NO_YEAR).
+    # The app stores a birthday without a year in 1604 (webapp/profile/values.py NO_YEAR).
     change = {"birthday": "1604-02-29T00:00:00Z"}
     assert m365.graph("PATCH", "/me", "half-profile", json=change).status_code == 204
     assert selected(m365, "half-profile", "birthday")["birthday"] == "1604-02-29T00:00:00Z"

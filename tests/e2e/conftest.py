@@ -21,9 +21,6 @@ from tests.support.demo_app import LiveServer, script_throttled_users_without_wa
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """This test's demo app, as `./dev demo` runs it, on a free port."""
     with serve_demo_app(tmp_path_factory.mktemp("instance")) as server:
-        # The app still assumes the classic photo model: app side of issue 13 removes this.
-        server.tenant.photo_model = "classic"
-        server.tenant.reset()  # seeded for that model
         script_throttled_users_without_waits(server.tenant)
         yield server
 

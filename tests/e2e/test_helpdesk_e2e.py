@@ -50,7 +50,7 @@ def staff_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     ("path", "heading"),
     [
         ("/photo?ticket=INC0012345", "Skift dit billede"),
-        ("/photo/resync?ticket=INC0012345", "Vis dit billede i SharePoint"),
+        ("/photo/resync?ticket=INC0012345", "Vis dit aktuelle billede i SharePoint"),
         ("/attributes?ticket=INC0012345", "Dine profiloplysninger i Entra ID og SharePoint"),
         ("/?ticket=INC0012345", "Hej Sam Okafor"),
     ],
@@ -69,7 +69,7 @@ def test_a_helpdesk_link_on_a_danish_phone_leads_through_sign_in_to_its_page(
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
     ticket = page.get_by_text("INC0012345", exact=True).first
     expect(ticket).to_be_visible()
-    expect(page.get_by_text("Helpdesk-sag:").first).to_be_visible()
+    expect(page.get_by_text("Reference fra dit helpdesk-link:").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
@@ -80,9 +80,9 @@ def test_a_malformed_ticket_is_shown_as_a_note_not_as_markup(
     page.goto("/photo?ticket=%3Cscript%3Ealert(1)%3C/script%3E")
     keyboard_sign_in(page, live_server.tenant.user("in-sync").upn)
     page.wait_for_url(re.compile(r"/photo\?ticket="))
-    expect(page.get_by_text("Sagsnummeret i dit link var ikke gyldigt")).to_be_visible()
+    expect(page.get_by_text("Referencen i dit link er ikke et sagsnummer")).to_be_visible()
     assert "<script>alert(1)" not in page.content()
-    expect(page.get_by_text("Helpdesk-sag:")).to_have_count(0)
+    expect(page.get_by_text("Reference fra dit helpdesk-link:")).to_have_count(0)
 
 
 def test_an_old_link_lands_on_the_overview_with_a_note(
@@ -172,7 +172,9 @@ def test_deep_links_survive_sign_in_twenty_times_out_of_twenty(
             page.goto(target)
             keyboard_sign_in(page, live_server.tenant.user("in-sync").upn)
             expect(page).to_have_url(f"{live_server.url}{target}")
-            expect(page.locator("main")).to_contain_text(f"Helpdesk-sag: INC{run:07d}")
+            expect(page.locator("main")).to_contain_text(
+                f"Reference fra dit helpdesk-link: INC{run:07d}"
+            )
             landed += 1
         finally:
             context.close()

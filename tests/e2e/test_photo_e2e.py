@@ -1,5 +1,6 @@
-"""In Chromium: a user with a stale SharePoint photo fixes it by uploading a phone photo (cropped
-with the keyboard) and, separately, with the re-sync button; both end with both sides equal."""
+"""In Chromium: a new phone photo (cropped with the keyboard) and the re-sync button, on the
+current photo model, where the page ends "done" once SharePoint's cache serves the photo, and on
+the classic sync (stale-photo, placeholder), where SharePoint takes the push at once."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from webapp.imaging.fingerprint import same_picture
 pytestmark = pytest.mark.e2e
 
 DONE_UPLOAD = "Done: Outlook, Teams and SharePoint show the same photo."
-DONE_RESYNC = "Done: SharePoint shows the same photo as Outlook and Teams."
+DONE_RESYNC = "Done: SharePoint shows your current photo."
+CACHED = "SharePoint pages still show the previous picture, from SharePoint's cache."
 
 
 def _no_axe_violations(page: Page) -> None:
@@ -28,12 +30,25 @@ def _no_axe_violations(page: Page) -> None:
 
 
 def _shown(live_server: LiveServer, key: str) -> tuple[bytes, bytes]:
+    """Graph's photo and the picture SharePoint shows: its cache's copy on the current model,
+    its library on the classic one."""
     user = live_server.tenant.user(key)
-    assert user.photo is not None and user.sharepoint.pictures is not None
+    assert user.photo is not None
+    if live_server.tenant.photo_model_of(user) == "current":
+        assert user.sharepoint.front_door is not None and user.sharepoint.front_door.data
+        return user.photo.data, user.sharepoint.front_door.data
+    assert user.sharepoint.pictures is not None
     return user.photo.data, user.sharepoint.pictures.large
 
 
-def test_stale_photo_user_uploads_a_rotated_phone_photo_crops_it_and_sees_both_verified(
+def _choose_photo(page: Page, tmp_path: Path) -> None:
+    photo = tmp_path / "IMG_0042.JPG"
+    photo.write_bytes(imagegen.jpeg((1600, 1200), orientation=6, gps=True))
+    page.get_by_label("Photo", exact=True).set_input_files(str(photo))
+    expect(page.locator("#crop-box")).to_be_visible()
+
+
+def test_classic_stale_photo_user_uploads_a_rotated_phone_photo_crops_it_and_sees_both_verified(
     page: Page, live_server: LiveServer, tmp_path: Path
 ) -> None:
     started = time.monotonic()
@@ -85,11 +100,51 @@ def test_stale_photo_user_uploads_a_rotated_phone_photo_crops_it_and_sees_both_v
 
 
 @pytest.mark.parametrize("key", ["stale-photo", "placeholder"])
-def test_resync_button_fixes_sharepoint(page: Page, live_server: LiveServer, key: str) -> None:
+def test_classic_resync_button_fixes_sharepoint(
+    page: Page, live_server: LiveServer, key: str
+) -> None:
     demo_sign_in(page, live_server, key, start="/photo/resync")
     _no_axe_violations(page)
-    page.get_by_role("button", name="Copy my photo to SharePoint").click()
+    page.get_by_role("button", name="Make SharePoint show my current photo now").click()
     expect(page.locator("#status-headline")).to_have_text(DONE_RESYNC, timeout=30_000)
     graph, sharepoint = _shown(live_server, key)
+    assert same_picture(graph, sharepoint)
+    assert page.csp_violations == []  # type: ignore[attr-defined]
+
+
+def test_a_new_photo_ends_done_once_sharepoints_cache_serves_it(
+    page: Page, live_server: LiveServer, tmp_path: Path
+) -> None:
+    tenant = live_server.tenant
+    demo_sign_in(page, live_server, "in-sync")  # the overview: SharePoint's cache is filled now
+    page.goto("/photo")
+    _choose_photo(page, tmp_path)
+    page.get_by_role("button", name="Save my new photo").click()
+    expect(page.locator("#status-served")).to_have_text(CACHED)
+    expect(page.locator('[data-service="sharepoint"] span')).to_have_attribute(
+        "data-state", "refused_by_sharepoint"
+    )
+    expect(page.locator(".status-failed")).to_have_count(0)
+    # The cache's lifetime passes on the emulator's clock; the page's own polling sees it.
+    tenant.clock.advance(tenant.photo_cache_lifetime)
+    expect(page.locator("#status-headline")).to_have_text(DONE_UPLOAD, timeout=30_000)
+    graph, sharepoint = _shown(live_server, "in-sync")
+    assert same_picture(graph, sharepoint)
+    assert page.csp_violations == []  # type: ignore[attr-defined]
+
+
+def test_resync_on_the_current_model_says_what_time_fixes_then_ends_done(
+    page: Page, live_server: LiveServer
+) -> None:
+    tenant = live_server.tenant
+    demo_sign_in(page, live_server, "cached-photo", start="/photo/resync")
+    page.get_by_role("button", name="Make SharePoint show my current photo now").click()
+    expect(page.locator("#status-headline")).to_have_text("Checking what SharePoint shows…")
+    expect(page.locator("#status-served")).to_have_text(CACHED)
+    expect(page.get_by_text("That is not an error")).to_be_visible()
+    _no_axe_violations(page)
+    tenant.clock.advance(tenant.photo_cache_lifetime)
+    expect(page.locator("#status-headline")).to_have_text(DONE_RESYNC, timeout=30_000)
+    graph, sharepoint = _shown(live_server, "cached-photo")
     assert same_picture(graph, sharepoint)
     assert page.csp_violations == []  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ def test_add_a_skill_and_about_me_then_see_both_sides_after_reload(
 
     expect(page.get_by_text("Saved: About me, Skills.")).to_be_visible()
     expect(page.get_by_text("may take up to 48 hours").first).to_be_visible()
-    for side in ("Stored in Entra ID (Microsoft Graph)", "Shown in SharePoint"):
+    for side in ("Stored in Entra ID", "Shown in SharePoint"):
         skills_side = page.locator("#sides-skills div", has_text=side)
         expect(skills_side).to_contain_text("Onboarding, Employment law, Payroll")
         about_side = page.locator("#sides-about_me div", has_text=side)

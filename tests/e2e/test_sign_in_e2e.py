@@ -11,26 +11,26 @@ from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
 
-SAME = "SharePoint shows the same photo as Outlook and Teams."
-OLDER = "SharePoint shows an older photo than Outlook and Teams."
+SAME = "SharePoint shows your current photo, the same as Outlook and Teams."
+OLDER = "SharePoint still shows an older copy of your photo from its cache."
 PLACEHOLDER = "SharePoint shows a placeholder instead of your photo."
 NO_PHOTO = "You have no profile photo in Microsoft 365 yet."
-CANNOT_TELL = "We cannot tell right now whether your photo is in sync."
+CANNOT_TELL = "We cannot tell right now which photo SharePoint shows."
 
+# The demo tenant runs the current photo model (reference §9.1); stale-photo and placeholder
+# keep the classic sync.
 EXPECTED = {
     "in-sync": SAME,
     "stale-photo": OLDER,
     "placeholder": PLACEHOLDER,
     "no-photo": NO_PHOTO,
     "drifted-attributes": SAME,
-    "no-mailbox": PLACEHOLDER,
+    "no-mailbox": SAME,
     "graph-throttled": SAME,
     "half-profile": NO_PHOTO,
     "synced-onprem": NO_PHOTO,
-    # On the classic model (tests/e2e/conftest.py) these two show SharePoint's older library
-    # copy; the app side of issue 13 gives them their current-model verdicts.
     "cached-photo": OLDER,
-    "legacy-copy": OLDER,
+    "legacy-copy": SAME,
     "sharepoint-down": CANNOT_TELL,
 }
 

@@ -13,13 +13,14 @@ from webapp.auth.views import DEEP_LINK_ENDPOINTS
 from webapp.helpdesk.views import DEEP_LINKS
 
 UNKNOWN_LINK_NOTE = "That link does not lead to a page here, so you are on the start page."
-BAD_TICKET_NOTE = "The ticket reference in your link was not valid"
+BAD_TICKET_NOTE = "The reference in your link is not a ticket number"
 PAGE_PATHS = {
     "overview.index": "/",
     "photo.upload": "/photo",
     "photo.resync": "/photo/resync",
     "overview.attributes": "/attributes",
     "profile.index": "/profile",
+    "history.index": "/history",
 }
 
 
@@ -89,7 +90,7 @@ def test_a_ticket_typed_on_the_staff_page_goes_into_links_and_replies(
         assert url in _textarea(page, f"reply-{link.key}-en")
         assert url in _textarea(page, f"reply-{link.key}-da")
     # Trying links out on the staff page does not tag the staff member's own visit.
-    assert "Helpdesk ticket:" not in client.get("/").get_data(as_text=True)
+    assert "Reference from your helpdesk link:" not in client.get("/").get_data(as_text=True)
 
 
 def test_a_malformed_ticket_on_the_staff_page_is_not_echoed(client: FlaskClient) -> None:
@@ -113,7 +114,7 @@ def test_helpdesk_link_survives_sign_in_and_shows_the_ticket(
     done = sign_in.as_user("stale-photo", "/photo?ticket=INC0012345")
     assert done.headers["Location"] == "/photo?ticket=INC0012345"
     page = client.get(done.headers["Location"]).get_data(as_text=True)
-    assert "Helpdesk ticket:" in page and "<strong>INC0012345</strong>" in page
+    assert "Reference from your helpdesk link: <strong>INC0012345</strong>" in page
 
 
 def test_the_ticket_stays_for_the_rest_of_the_visit(client: FlaskClient, sign_in: SignIn) -> None:
@@ -122,7 +123,7 @@ def test_the_ticket_stays_for_the_rest_of_the_visit(client: FlaskClient, sign_in
     for path in ("/photo", "/photo/resync", "/profile", "/"):
         page = client.get(path).get_data(as_text=True)
         assert page.count("INC-42") >= 1, path
-        assert page.count("Helpdesk ticket") == 1, path  # shown once, not twice
+        assert page.count("Reference from your helpdesk link") == 1, path  # once, not twice
 
 
 @pytest.mark.parametrize(
@@ -135,6 +136,8 @@ def test_the_ticket_stays_for_the_rest_of_the_visit(client: FlaskClient, sign_in
         "A" * 33,
         "INC0012345\nSet-Cookie: x=1",
         "INC_0012345",
+        "CALL-HELPDESK-NOW",
+        "VISIT-EVIL-EXAMPLE-COM",
     ],
 )
 def test_a_malformed_ticket_is_dropped_with_a_note(
@@ -145,7 +148,7 @@ def test_a_malformed_ticket_is_dropped_with_a_note(
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert BAD_TICKET_NOTE in page
-    assert "Helpdesk ticket:" not in page
+    assert "Reference from your helpdesk link" not in page
     if set(raw) & set("<>\"'&"):
         assert raw not in page  # never unescaped, not even in the language switch's return path
     # Apart from that return path (escaped), the value is not shown anywhere.

@@ -2,15 +2,21 @@
 
 Each test signs in through real MSAL, drives the pages as a browser would (CSRF tokens from the
 forms) and checks what Microsoft received in the emulator's request log (security.md §5 B, C, E).
+The tenant runs the current photo model (reference §9.1); `stale-photo` keeps the classic sync,
+where SharePoint takes the push, so the push's failures and retries are tested with it.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
+import logging
 import re
 import threading
 import time
 from collections.abc import Callable
+from html import unescape
 
 import pytest
 from flask import Flask, request
@@ -26,7 +32,9 @@ from tests.support.photo import (
     SET_PICTURE,
     calls,
     form_fields,
+    front_door,
     graph_photo,
+    looked_at_later,
     op_id,
     ops,
     post_form,
@@ -37,7 +45,8 @@ from tests.support.photo import (
 )
 from tests.support.signin import SignIn
 from webapp.imaging.fingerprint import same_picture
-from webapp.photo.operations import SideState
+from webapp.photo.operations import Kind, SideState
+from webapp.photo.update import CHECK_INTERVAL, FOLLOW_THROUGH_SECONDS, MAX_PUSH_ATTEMPTS
 
 # After each test: no token, code or photo bytes were logged (security.md E8).
 pytestmark = pytest.mark.usefixtures("no_secrets_in_logs")
@@ -73,32 +82,140 @@ def phone_photo() -> bytes:
 # -- the happy path ------------------------------------------------------------------------------
 
 
-def test_upload_saves_the_previous_photo_then_writes_graph_then_sharepoint_and_verifies(
+def test_upload_saves_the_previous_photo_writes_graph_offers_sharepoint_once_and_verifies(
     app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
 ) -> None:
-    sign_in.as_user("stale-photo")
-    before = graph_photo(tenant, "stale-photo")
+    sign_in.as_user("in-sync")
+    before = graph_photo(tenant, "in-sync")
     tenant.requests.clear()
 
     response = upload(client, phone_photo)
-    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
+    op = ops(app).get(user_key(tenant, "in-sync"), op_id(response))
 
     assert op is not None and op.previous == before  # the undo copy (E1)
     order = [(r.method, r.path) for r in tenant.requests if r.service != "entra"]
     first_put = order.index(("PUT", f"/v1.0{PHOTO_PATH}"))
     assert ("GET", f"/v1.0{PHOTO_PATH}") in order[:first_put]  # read before the first write
+    # One offer to SharePoint, which a current tenant refuses (reference §9.1).
     assert writes(tenant) == [
         ("graph", "PUT", f"/v1.0{PHOTO_PATH}"),
         ("sharepoint", "POST", f"/_api/SP.UserProfiles.PeopleManager/{SET_PICTURE}"),
     ]
-    assert calls(tenant, "sharepoint", "GET", "userphoto.aspx") >= 1  # the own-photo trigger
+    assert [r.status for r in tenant.requests_to("sharepoint") if r.method == "POST"] == [403]
+    assert calls(tenant, "sharepoint", "GET", "afdcache.ashx") >= 1  # what SharePoint serves
     assert op.graph.state is SideState.VERIFIED
     assert op.sharepoint.state is SideState.VERIFIED
-    assert same_picture(graph_photo(tenant, "stale-photo"), op.image)
-    assert same_picture(sharepoint_large(tenant, "stale-photo"), op.image)
+    assert same_picture(graph_photo(tenant, "in-sync"), op.image)
+    assert same_picture(front_door(tenant, "in-sync"), op.image)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Outlook, Teams and SharePoint show the same photo" in page
     assert "Undo this change" in page
+    assert "could not be updated" not in page and "status-failed" not in page
+
+
+def test_upload_while_sharepoint_serves_its_cached_copy_is_done_once_the_cache_refreshes(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("in-sync")
+    client.get("/")  # SharePoint's cache now holds the current photo
+    before = graph_photo(tenant, "in-sync")
+    response = upload(client, phone_photo)
+    status_page = response.headers["Location"]
+    op = ops(app).get(user_key(tenant, "in-sync"), op_id(response))
+    assert op is not None and op.graph.state is SideState.VERIFIED
+    assert op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT
+    assert same_picture(front_door(tenant, "in-sync"), before)
+
+    data = client.get(f"{status_page}.json").get_json()
+    assert (data["outcome"], data["following"]) == ("checking", True)
+    assert data["served"] == (
+        "SharePoint pages still show the previous picture, from SharePoint's cache."
+    )
+    assert any("That is not an error" in step for step in data["next_steps"])
+    assert "status-failed" not in client.get(status_page).get_data(as_text=True)
+
+    tenant.clock.advance(tenant.photo_cache_lifetime)
+    looked_at_later(app, tenant, "in-sync", op.id, after=CHECK_INTERVAL)
+    data = client.get(f"{status_page}.json").get_json()
+    assert (data["outcome"], data["following"]) == ("verified", False)
+    page = client.get(status_page).get_data(as_text=True)
+    assert "Done: Outlook, Teams and SharePoint show the same photo." in page
+
+
+def test_checking_stops_after_a_bounded_time_saying_when_to_look_again(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("in-sync")
+    client.get("/")
+    response = upload(client, phone_photo)
+    status_page = response.headers["Location"]
+    looked_at_later(app, tenant, "in-sync", op_id(response), after=FOLLOW_THROUGH_SECONDS)
+
+    data = client.get(f"{status_page}.json").get_json()
+    assert (data["outcome"], data["following"]) == ("sharepoint_later", False)
+    page = unescape(client.get(status_page).get_data(as_text=True))
+    assert (
+        "Saved. Outlook and Teams show it; SharePoint still shows the previous picture from its "
+        "cache." in page
+    )
+    # The demo cache keeps a copy 30 s; SharePoint said so (Cache-Control), the page says when.
+    assert "may keep its copy for up to 1 more minute: look again then" in page
+    assert 'id="retry"' not in page and "status-failed" not in page
+    assert "24 hours" not in page and "72 hours" not in page
+
+    tenant.clock.advance(tenant.photo_cache_lifetime)
+    looked_at_later(app, tenant, "in-sync", op_id(response), after=CHECK_INTERVAL)
+    page = client.get(status_page).get_data(as_text=True)  # "Check again"
+    assert "Done: Outlook, Teams and SharePoint show the same photo." in page
+
+
+def test_a_push_failing_with_a_server_error_is_no_failure_once_sharepoint_serves_the_photo(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    # Where local uploads are disabled, 5xx answers are seen as well as 403 (reference §9.1).
+    sign_in.as_user("in-sync")
+    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
+    response = upload(client, phone_photo)
+    op = ops(app).get(user_key(tenant, "in-sync"), op_id(response))
+    assert op is not None and op.verified
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Done: Outlook, Teams and SharePoint show the same photo." in page
+    assert "could not be updated" not in page
+
+
+def test_a_push_that_keeps_failing_is_offered_once_more_then_left_to_sharepoint(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("in-sync")
+    client.get("/")  # the cache holds the old photo, so the read-back cannot settle it
+    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
+    response = upload(client, phone_photo)
+    status_page = response.headers["Location"]
+    page = client.get(status_page).get_data(as_text=True)
+    assert "Outlook and Teams have the change, but SharePoint could not be updated yet" in page
+    assert 'id="retry"' in page
+
+    post_form(client, status_page, "/photo/retry")
+    assert calls(tenant, "sharepoint", "POST", SET_PICTURE) == MAX_PUSH_ATTEMPTS
+    page = unescape(client.get(status_page).get_data(as_text=True))
+    assert "ProfileFix stops sending it" in page
+    assert 'id="retry"' not in page
+    assert "could not be updated" not in page
+    assert calls(tenant, "graph", "PUT", PHOTO_PATH) == 1
+
+
+def test_classic_upload_pushes_to_sharepoint_which_shows_it_at_once(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    # stale-photo keeps the classic sync (reference §5.2): the push is taken and shown.
+    sign_in.as_user("stale-photo")
+    response = upload(client, phone_photo)
+    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
+    assert op is not None and op.verified and op.sharepoint.writes == 1
+    assert [r.status for r in tenant.requests_to("sharepoint") if r.method == "POST"] == [200]
+    assert same_picture(sharepoint_large(tenant, "stale-photo"), op.image)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Outlook, Teams and SharePoint show the same photo" in page
 
 
 def test_chosen_crop_square_is_what_both_services_show(
@@ -180,7 +297,7 @@ def test_sharepoint_failure_is_a_visible_partial_state_and_retry_sends_one_share
     op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
 
     assert op is not None
-    assert op.graph.state is SideState.DONE  # written; not read back while SharePoint failed
+    assert op.graph.state is SideState.VERIFIED  # written and read back despite SharePoint
     assert op.sharepoint.state is SideState.FAILED
     page = client.get(status_page).get_data(as_text=True)
     assert "Outlook and Teams have the change, but SharePoint could not be updated yet" in page
@@ -351,6 +468,39 @@ def test_two_uploads_at_once_end_with_one_photo_on_both_sides(
     assert any(same_picture(shown_graph, photo) for photo in photos)
 
 
+def test_a_change_asked_for_while_another_runs_shows_the_running_one(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    records, user = ops(app), user_key(tenant, "in-sync")
+    running = records.new(user, Kind.UPLOAD)
+    records.save(running)
+    fields = form_fields(client, "/photo/remove", "/photo/remove")
+    with records.lock(user, running.id):
+        response = client.post("/photo/remove", data=fields)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/photo/status/{running.id}"
+    assert "still being saved" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert writes(tenant) == []
+
+
+def test_an_upload_while_another_change_runs_is_not_even_decoded(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    # Issue 16 item 2: the lock comes before the pipeline, so a PDF is answered "busy", not 422.
+    sign_in.as_user("in-sync")
+    records, user = ops(app), user_key(tenant, "in-sync")
+    running = records.new(user, Kind.UPLOAD)
+    records.save(running)
+    with records.lock(user, running.id):
+        response = upload(client, imagegen.pdf(), filename="photo.pdf")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/photo/status/{running.id}"
+    assert writes(tenant) == []
+    # Nothing of the refused attempt is recorded: the running change stays the latest.
+    assert records.latest(user).id == running.id
+
+
 # -- undo and remove ------------------------------------------------------------------------------
 
 
@@ -364,9 +514,16 @@ def test_undo_puts_the_previous_photo_back_on_both_sides(
     response = post_form(client, status_page, "/photo/undo")
     undo = ops(app).get(user_key(tenant, "in-sync"), op_id(response))
 
-    assert undo is not None and undo.verified
+    assert undo is not None and undo.graph.state is SideState.VERIFIED
     assert same_picture(graph_photo(tenant, "in-sync"), before)
-    assert same_picture(sharepoint_large(tenant, "in-sync"), before)
+    # SharePoint's cache still serves the photo undone until it refreshes by itself.
+    assert not undo.verified
+    tenant.clock.advance(tenant.photo_cache_lifetime)
+    looked_at_later(app, tenant, "in-sync", undo.id, after=CHECK_INTERVAL)
+    client.get(response.headers["Location"])
+    undo = ops(app).get(user_key(tenant, "in-sync"), undo.id)
+    assert undo is not None and undo.verified
+    assert same_picture(front_door(tenant, "in-sync"), before)
     # The undone change offers no second undo.
     page = client.get(status_page).get_data(as_text=True)
     assert "Undo this change" not in page
@@ -418,6 +575,7 @@ BAD_INPUTS: dict[str, Callable[[], bytes]] = {
     "png-bad-crc": imagegen.png_bad_crc,
     "tiny": lambda: imagegen.jpeg((60, 60)),
     "pixel-bomb-png": lambda: imagegen.png_bomb(50_000, 50_000),
+    "50-mp-rgba-png": lambda: imagegen.png_bomb(8_000, 6_250, "RGBA"),
     "huge-sof-jpeg": imagegen.jpeg_with_sof_size,
     "animated-webp": imagegen.animated_webp,
     "apng": imagegen.apng,
@@ -436,6 +594,17 @@ def test_every_bad_input_gets_a_message_and_changes_nothing(
     assert "Nothing was changed" in page
     assert "JPEG, PNG, HEIC/HEIF or WebP" in page
     assert [r for r in tenant.requests if r.service != "entra"] == []
+
+
+def test_a_small_png_that_would_take_800_mb_to_decode_is_refused_with_what_to_do(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    response = upload(client, imagegen.png_bomb(8_000, 6_250, "RGBA"), filename="scan.png")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "too large to handle safely as it is saved" in page
+    assert "standard JPEG photo or at a smaller size" in page
 
 
 ACCEPTED_INPUTS: dict[str, Callable[[], bytes]] = {
@@ -529,3 +698,110 @@ def test_status_json_reports_each_service(
     assert [s["service"] for s in data["sides"]] == ["graph", "sharepoint"]
     assert {s["state"] for s in data["sides"]} == {"verified"}
     assert base64.b64encode(b"\xff\xd8\xff").decode() not in str(data)
+
+
+# -- the per-user lock (issue 16 item 3) ---------------------------------------------------------
+
+
+def test_a_superseded_change_is_not_retried_from_a_stale_tab(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
+    first, second = (imagegen.jpeg(image=imagegen.scene(seed)) for seed in (1, 2))
+    older = upload(client, first).headers["Location"]
+    stale_retry = form_fields(client, older, "/photo/retry")  # the form stays open in a tab
+    tenant.faults.heal("sharepoint")
+    newer = ops(app).get(user_key(tenant, "stale-photo"), op_id(upload(client, second)))
+    assert newer is not None and newer.verified
+    tenant.requests.clear()
+
+    response = client.post("/photo/retry", data=stale_retry)
+
+    assert writes(tenant) == []
+    assert same_picture(sharepoint_large(tenant, "stale-photo"), second)
+    assert same_picture(graph_photo(tenant, "stale-photo"), second)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'id="retry"' not in page
+
+
+def test_the_follow_through_waits_while_another_request_holds_the_lock(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+) -> None:
+    sign_in.as_user("stale-photo")
+    status_page = upload(client, phone_photo).headers["Location"]
+    store = ops(app)
+    op = store.get(user_key(tenant, "stale-photo"), status_page.rsplit("/", 1)[1])
+    assert op is not None
+    # Written a moment ago and not yet seen on SharePoint: the status page keeps checking.
+    op.sharepoint.state, op.written_at, op.checked_at = SideState.DONE, time.time(), None
+    store.save(op)
+    checks = op.checks
+    tenant.requests.clear()
+
+    with store.lock(op.user, "a-retry-in-another-tab"):
+        client.get(f"{status_page}.json")
+        assert [r for r in tenant.requests if r.service != "entra"] == []
+        again = store.get(op.user, op.id)
+        assert again is not None and again.checks == checks
+
+    client.get(f"{status_page}.json")
+    again = store.get(op.user, op.id)
+    assert again is not None and again.checks == checks + 1
+
+
+# -- security events (issue 16 item 10) ----------------------------------------------------------
+
+
+def _security_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "profilefix.security" and r.levelno == logging.INFO
+    ]
+
+
+def test_photo_writes_removals_undos_and_refusals_are_security_events(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    phone_photo: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # stale-photo keeps the classic sync, where SharePoint takes the push: a write there too.
+    sign_in.as_user("stale-photo")
+    written = op_id(upload(client, phone_photo))
+    undone = op_id(post_form(client, f"/photo/status/{written}", "/photo/undo"))
+    removed = op_id(post_form(client, "/photo/remove", "/photo/remove"))
+    upload(client, imagegen.svg())
+
+    seen = [
+        (e["event"], e.get("op"), e.get("service"))
+        for e in _security_events(caplog)
+        if str(e["event"]).startswith("photo.")
+    ]
+    assert seen == [
+        ("photo.written", written, "graph"),
+        ("photo.written", written, "sharepoint"),
+        ("photo.undone", undone, "graph"),
+        ("photo.undone", undone, "sharepoint"),
+        ("photo.removed", removed, "graph"),
+        ("photo.refused", None, None),
+    ]
+    user = hashlib.sha256(user_key(tenant, "stale-photo").encode()).hexdigest()[:16]
+    assert all(e["user"] == user for e in _security_events(caplog))
+
+
+def test_a_push_sharepoint_refuses_is_no_write_event(
+    client: FlaskClient, sign_in: SignIn, caplog: pytest.LogCaptureFixture, phone_photo: bytes
+) -> None:
+    # On the current model SharePoint refuses the push (reference §9.1): only Graph was written.
+    sign_in.as_user("in-sync")
+    written = op_id(upload(client, phone_photo))
+    seen = [
+        (e["event"], e.get("op"), e.get("service"))
+        for e in _security_events(caplog)
+        if str(e["event"]).startswith("photo.")
+    ]
+    assert seen == [("photo.written", written, "graph")]

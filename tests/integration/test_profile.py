@@ -3,7 +3,9 @@ as the signed-in employee meets them (reference §8)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from html import unescape
@@ -172,7 +174,7 @@ def test_page_groups_fields_by_owner_with_both_sides(hannah: FlaskClient, tenant
     assert form["about_me"].startswith("HR partner for Sales and Marketing.")
     assert "may take up to 48 hours" in text
     # Both sides of the organisation's fields, who maintains them, where colleagues see them.
-    assert "Job title Stored in Entra ID (Microsoft Graph) HR Business Partner" in text
+    assert "Job title Stored in Entra ID HR Business Partner" in text
     assert "Shown in SharePoint HR Business Partner Maintained by Your HR system" in text
     assert "profile card (Outlook, Teams), people search, SharePoint profile" in text
     assert "Please change my job title in Microsoft 365 from “HR Business Partner”" in text
@@ -188,7 +190,7 @@ def test_helpdesk_summary_lists_the_fields_that_differ(
     sign_in.as_user("drifted-attributes")
     html, _ = open_profile(client)
     text = text_of(html)
-    assert "Fields that differ between Entra ID (Graph) and SharePoint:" in text
+    assert "Fields that differ between Entra ID and SharePoint:" in text
     assert "Job title: Entra ID “Senior Program Manager”, SharePoint" in text
     assert "Department: Entra ID “Operations”, SharePoint" in text
 
@@ -218,9 +220,7 @@ def test_skill_and_about_me_are_saved_in_a_request_of_their_own_and_read_back(
     ]
     # Both sides now hold it: SharePoint's own profile store too.
     assert upa(tenant, "half-profile")["SPS-Skills"] == ["Onboarding", "Employment law", "Payroll"]
-    assert "Stored in Entra ID (Microsoft Graph) Onboarding, Employment law, Payroll" in text_of(
-        page
-    )
+    assert "Stored in Entra ID Onboarding, Employment law, Payroll" in text_of(page)
     assert "Shown in SharePoint Onboarding, Employment law, Payroll" in text_of(page)
 
 
@@ -247,9 +247,7 @@ def test_birthday_without_a_year_is_kept_without_one(
     assert patch_log == [{"birthday": "1604-02-29T00:00:00Z"}]
     html, form = open_profile(hannah)
     assert (form["birthday_day"], form["birthday_month"], form["birthday_year"]) == ("29", "2", "")
-    assert "Stored in Entra ID (Microsoft Graph) February 29 Shown in SharePoint February 29" in (
-        text_of(html)
-    )
+    assert "Stored in Entra ID February 29 Shown in SharePoint February 29" in (text_of(html))
 
 
 def test_unchanged_form_sends_nothing(
@@ -357,7 +355,7 @@ def test_on_premises_synced_phone_is_read_only_with_an_explanation_from_the_star
     assert "Mobile phone Your account is maintained in your organisation's on-premises" in text
     assert "Maintained by Your IT department, in your on-premises Active Directory" in text
     phone = tenant.user("synced-onprem").directory["mobilePhone"]
-    assert f"Stored in Entra ID (Microsoft Graph) {phone}" in text
+    assert f"Stored in Entra ID {phone}" in text
     form["skills"] = "Audit"
     response = client.post("/profile", data=form)
     assert response.status_code == 302
@@ -499,3 +497,18 @@ def test_sharepoint_down_still_lets_the_employee_edit_through_graph(
     form["skills"] = "Contracts"
     assert client.post("/profile", data=form).status_code == 302
     assert patch_log == [{"skills": ["Contracts"]}]
+
+
+def test_a_saved_profile_is_a_security_event_naming_fields_not_values(
+    hannah: FlaskClient, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    _, form = open_profile(hannah)
+    form["about_me"] = "Confidential words about me"
+    assert hannah.post("/profile", data=form).status_code == 302
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "profilefix.security"]
+    (saved,) = [line for line in lines if line["event"] == "profile.saved"]
+    assert saved["fields"] == "about_me"
+    oid = tenant.user("half-profile").oid
+    assert saved["user"] == hashlib.sha256(f"{oid}.{tenant.tenant_id}".encode()).hexdigest()[:16]
+    assert "Confidential" not in "\n".join(r.getMessage() for r in caplog.records)

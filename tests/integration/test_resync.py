@@ -1,4 +1,5 @@
-"""Re-sync through the app: SharePoint gets the photo Graph already has, Graph is never written."""
+"""Re-sync through the app: "make SharePoint show my current photo now". SharePoint is offered the
+photo Graph already has, once; Graph is never written; the page says what each step achieved."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from m365_emulator.tenant import Tenant
 from tests.support.photo import (
     SET_PICTURE,
     form_fields,
+    front_door,
     graph_photo,
+    looked_at_later,
     op_id,
     ops,
     post_form,
@@ -22,6 +25,10 @@ from tests.support.photo import (
 from tests.support.signin import SignIn
 from webapp.imaging.fingerprint import same_picture
 from webapp.photo.operations import SideState
+from webapp.photo.update import CHECK_INTERVAL
+
+DONE = "Done: SharePoint shows your current photo."
+PUSH = ("sharepoint", "POST", f"/_api/SP.UserProfiles.PeopleManager/{SET_PICTURE}")
 
 # After each test: no token, code or photo bytes were logged (security.md E8).
 pytestmark = pytest.mark.usefixtures("no_secrets_in_logs")
@@ -31,8 +38,50 @@ def resync(client: FlaskClient) -> TestResponse:
     return post_form(client, "/photo/resync", "/photo/resync")
 
 
+def test_resync_while_sharepoint_serves_its_cached_copy_says_what_only_time_fixes(
+    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("cached-photo")
+    current = graph_photo(tenant, "cached-photo")
+    tenant.requests.clear()
+    response = resync(client)
+    status_page = response.headers["Location"]
+    op = ops(app).get(user_key(tenant, "cached-photo"), op_id(response))
+
+    assert writes(tenant) == [PUSH]  # offered once; refused on a current tenant
+    assert graph_photo(tenant, "cached-photo") == current
+    assert op is not None and op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT
+    page = client.get(status_page).get_data(as_text=True)
+    assert "Checking what SharePoint shows…" in page
+    assert "Takes the photo from Microsoft 365 by itself" in page
+    assert "That is not an error" in page
+    assert "still show the previous picture, from SharePoint" in page
+    assert "could not be updated" not in page and "status-failed" not in page
+
+    tenant.clock.advance(tenant.photo_cache_lifetime)
+    looked_at_later(app, tenant, "cached-photo", op.id, after=CHECK_INTERVAL)
+    assert DONE in client.get(status_page).get_data(as_text=True)
+    assert same_picture(front_door(tenant, "cached-photo"), current)
+    assert writes(tenant) == [PUSH]  # nothing more was sent
+
+
+@pytest.mark.parametrize("key", ["legacy-copy", "no-mailbox", "in-sync"])
+def test_resync_where_sharepoint_already_serves_the_photo_is_done_at_once(
+    key: str, app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user(key)
+    library = sharepoint_large(tenant, key)
+    response = resync(client)
+    op = ops(app).get(user_key(tenant, key), op_id(response))
+    assert op is not None and op.verified
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert DONE in page
+    assert "status-failed" not in page
+    assert sharepoint_large(tenant, key) == library  # the legacy library is left alone
+
+
 @pytest.mark.parametrize("key", ["stale-photo", "placeholder"])
-def test_resync_makes_sharepoint_show_the_graph_photo_without_writing_graph(
+def test_classic_resync_makes_sharepoint_show_the_graph_photo_without_writing_graph(
     key: str, app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
 ) -> None:
     sign_in.as_user(key)
@@ -46,15 +95,13 @@ def test_resync_makes_sharepoint_show_the_graph_photo_without_writing_graph(
     response = resync(client)
     op = ops(app).get(user_key(tenant, key), op_id(response))
 
-    assert writes(tenant) == [
-        ("sharepoint", "POST", f"/_api/SP.UserProfiles.PeopleManager/{SET_PICTURE}")
-    ]
+    assert writes(tenant) == [PUSH]
     assert graph_photo(tenant, key) == before
     assert op is not None and op.graph.state is SideState.NOT_NEEDED
     assert op.sharepoint.state is SideState.VERIFIED
     assert same_picture(sharepoint_large(tenant, key), before)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "SharePoint shows the same photo as Outlook and Teams" in page
+    assert DONE in page
     assert "Undo this change" not in page
 
 
@@ -69,7 +116,7 @@ def test_resync_without_a_graph_photo_writes_nothing_and_says_so(
     assert writes(tenant) == []
 
 
-def test_resync_failure_is_shown_and_retry_sends_the_stored_photo_once(
+def test_classic_resync_failure_is_shown_and_retry_sends_the_stored_photo_once(
     app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
 ) -> None:
     sign_in.as_user("stale-photo")
@@ -88,7 +135,7 @@ def test_resync_failure_is_shown_and_retry_sends_the_stored_photo_once(
     assert op is not None and op.verified
 
 
-def test_resync_when_sharepoint_refuses_local_uploads_is_not_a_failure(
+def test_classic_resync_when_sharepoint_refuses_local_uploads_is_not_a_failure(
     app: Flask,
     client: FlaskClient,
     sign_in: SignIn,
@@ -101,10 +148,10 @@ def test_resync_when_sharepoint_refuses_local_uploads_is_not_a_failure(
     sign_in.as_user("stale-photo")
     response = resync(client)
     op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
-    assert op is not None
-    assert op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT
+    assert op is not None and op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "could not be updated" not in page
+    assert "That is not an error" in page
 
 
 def test_resync_needs_the_csrf_token(client: FlaskClient, sign_in: SignIn, tenant: Tenant) -> None:

@@ -4,14 +4,20 @@ refresh, deep links and sign-out, as a user of the app would meet them."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from m365_emulator.tenant import Tenant
+from tests.support.authorize import AuthorizePages
+from tests.support.emulator import TEST_CLIENT_ID
 from tests.support.signin import SignIn
+from webapp import create_app
+from webapp.settings import Settings
 
 
 def _session_cookie(client: FlaskClient) -> str | None:
@@ -88,11 +94,39 @@ def test_expired_code_sends_the_user_back_to_start(
 
 
 def test_session_id_changes_at_sign_in(client: FlaskClient, sign_in: SignIn) -> None:
-    client.post("/language", data={"language": "en"})  # an anonymous session exists
+    sign_in.as_user("in-sync")
     before = _session_cookie(client)
     sign_in.as_user("in-sync")
     after = _session_cookie(client)
     assert before and after and before != after
+
+
+def _session_records(app: Flask) -> list[str]:
+    """The session files (cachelib's own bookkeeping file is not one)."""
+    return list(app.session_interface.cache._list_dir())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path", ["/", "/helpdesk", "/?ticket=INC0012345", "/signed-out"])
+def test_anonymous_page_views_create_no_session(app: Flask, client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert _session_records(app) == []
+
+
+def test_the_language_choice_needs_no_session(app: Flask, client: FlaskClient) -> None:
+    response = client.post("/language", data={"language": "da", "next": "/helpdesk"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/helpdesk"
+    page = client.get("/helpdesk").get_data(as_text=True)
+    assert '<html lang="da">' in page
+    assert _session_cookie(client) is None
+    assert _session_records(app) == []
+
+
+def test_another_site_cannot_switch_the_language(client: FlaskClient) -> None:
+    client.post("/language", data={"language": "da"}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert '<html lang="en">' in client.get("/").get_data(as_text=True)
 
 
 def test_deep_link_survives_sign_in(client: FlaskClient, sign_in: SignIn) -> None:
@@ -191,3 +225,59 @@ def test_every_call_to_microsoft_names_the_organisation(
     assert calls
     agents = {call.headers.get("User-Agent", "") for call in calls}
     assert all(agent.startswith("NONISV|Contoso|ProfileFix/") for agent in agents), agents
+
+
+def test_the_redirect_uri_accepts_only_the_form_post_it_asked_for(
+    client: FlaskClient, sign_in: SignIn
+) -> None:
+    answer = sign_in.answer(sign_in.start(), "in-sync")
+    assert "code" in answer and "state" in answer
+    # The same answer in a query string (response_mode=query, or a link someone sent).
+    as_query = client.get("/auth/redirect", query_string=answer)
+    assert as_query.status_code == 400
+    in_the_url = client.post("/auth/redirect", query_string=answer)
+    assert in_the_url.status_code == 400
+    assert "Hello," not in client.get("/").get_data(as_text=True)
+    # The flow was not used up: the real form post still completes it.
+    assert sign_in.finish(answer).status_code == 302
+
+
+class _HttpsClient(FlaskClient):
+    """A browser on https://localhost:5000 (Secure and __Host- cookies travel)."""
+
+    def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("base_url", "https://localhost:5000")
+        return super().open(*args, **kwargs)
+
+
+def test_sign_out_clears_only_what_this_app_owns(
+    settings: Settings, tenant: Tenant, pages: AuthorizePages, tmp_path: Path
+) -> None:
+    tenant.clients[TEST_CLIENT_ID].redirect_uris.append("https://localhost:5000/auth/redirect")
+    app = create_app(
+        settings.with_overrides(public_url="https://localhost:5000"),
+        instance_path=str(tmp_path / "instance"),
+    )
+    app.test_client_class = _HttpsClient
+    client = app.test_client()
+    SignIn(client, pages, tenant).as_user("in-sync")
+    page = client.get("/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+
+    response = client.post(
+        "/logout",
+        data={"csrf_token": token.group(1)},
+        headers={"Referer": "https://localhost:5000/"},
+    )
+
+    assert response.status_code == 302
+    # "cookies" would clear every cookie of the registrable domain (e.g. contoso.com), other
+    # apps' sign-ins included; cache and storage are the origin's own.
+    assert response.headers["Clear-Site-Data"] == '"cache", "storage"'
+    expired = [c for c in response.headers.getlist("Set-Cookie") if "Expires=Thu, 01 Jan 1970" in c]
+    session_cookie = next(c for c in expired if c.startswith("__Host-session="))
+    # A browser ignores a __Host- cookie (even an expired one) without Secure and Path=/.
+    assert "Secure" in session_cookie and "Path=/" in session_cookie
+    assert client.get_cookie("__Host-session") is None
+    assert "Hello," not in client.get("/").get_data(as_text=True)

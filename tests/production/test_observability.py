@@ -52,3 +52,20 @@ def test_metrics_are_only_for_allowed_addresses(
     assert metrics.status_code == 200
     assert 'profilefix_request_duration_seconds_bucket{endpoint="overview.index"' in metrics.text
     assert "profilefix_upstream_duration_seconds_bucket" in metrics.text
+
+
+def test_security_events_are_json_lines_on_stdout_with_the_client_the_proxy_reports(
+    instances: tuple[Instance, Instance], browser: Browser, tenant: Tenant
+) -> None:
+    a, _ = instances
+    browser.sign_in(a, user="in-sync")
+    refused = browser.post(a, "/logout", headers={"X-Request-ID": "csrf-probe-0123456"})
+    assert refused.status_code == 400
+    user = tenant.user("in-sync")
+    pseudonym = hashlib.sha256(f"{user.oid}.{tenant.tenant_id}".encode()).hexdigest()[:16]
+    events = a.security_log()
+    signed_in = [e for e in events if e["event"] == "sign_in.succeeded" and e["user"] == pseudonym]
+    assert signed_in and signed_in[-1]["client"] == browser.address
+    (csrf,) = [e for e in events if e["request_id"] == "csrf-probe-0123456"]
+    assert csrf["event"] == "csrf.failed" and csrf["user"] == pseudonym
+    assert user.oid not in a.log_path.read_text()

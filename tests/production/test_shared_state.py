@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
+
+import redis
 
 from m365_emulator.tenant import Tenant
 from tests.support.balancer import Browser
@@ -65,3 +68,34 @@ def test_a_rate_limit_is_counted_across_both_instances(
     # Another client is not affected.
     other = browser.get(a, "/login", headers={"X-Forwarded-For": "192.0.2.77"})
     assert other.status_code == 302
+
+
+def test_anonymous_page_views_leave_no_session_in_redis(
+    instances: tuple[Instance, Instance], browser: Browser, redis_client: redis.Redis
+) -> None:
+    a, b = instances
+    before = set(redis_client.scan_iter("profilefix:session:*"))
+    for instance, path in ((a, "/"), (b, "/helpdesk"), (a, "/?ticket=INC0012345")):
+        response = browser.get(instance, path)
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers
+    assert set(redis_client.scan_iter("profilefix:session:*")) == before
+
+
+def test_a_note_for_the_next_page_travels_in_the_shared_session(
+    instances: tuple[Instance, Instance], browser: Browser
+) -> None:
+    """Flashed notes are stored in the Redis session, which holds plain values only."""
+    a, b = instances
+    browser.sign_in(a, user="half-profile")
+    page = browser.get(a, "/profile").text
+    csrf_token = re.findall(r'name="csrf_token" value="([^"]+)"', page)[0]
+    # Choosing "keep what is stored" for every field saves nothing and says so on the next page.
+    kept = browser.post(
+        b,
+        "/profile/resolve",
+        data={"csrf_token": csrf_token},
+        headers={"Referer": f"{b.url}/profile"},
+    )
+    assert kept.status_code == 302, kept.text[:300]
+    assert "Kept what is stored in Microsoft 365" in browser.get(a, "/profile").text

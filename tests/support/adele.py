@@ -51,6 +51,7 @@ TIMESTAMP = str(int((TAKEN_AT - datetime(1, 1, 1, tzinfo=UTC)).total_seconds()))
 
 OLD = imagegen.portrait(1)
 NEW = imagegen.portrait(2)
+PLACEHOLDER = imagegen.placeholder()
 
 
 def graph_photo(image=NEW, side: int = 648, quality: int = 90) -> tuple[PhotoMeta, Photo]:  # type: ignore[no-untyped-def]
@@ -58,8 +59,20 @@ def graph_photo(image=NEW, side: int = 648, quality: int = 90) -> tuple[PhotoMet
     return meta, Photo(imagegen.rendition(image, side, quality), "image/jpeg", '"BA09D118"')
 
 
-def sharepoint_picture(image=NEW, quality: int = 80) -> Photo:  # type: ignore[no-untyped-def]
-    # SharePoint's M thumbnail is 72 px (reference §4.7).
+def served(image=NEW, fresh_for: int | None = None) -> dict[str, Photo]:  # type: ignore[no-untyped-def]
+    """What userphoto.aspx serves at S, M and L (48, 72, 240 px; reference §4.7)."""
+    return {
+        size: Photo(imagegen.rendition(image, side, 80), "image/jpeg", None, fresh_for)
+        for size, side in (("S", 48), ("M", 72), ("L", 240))
+    }
+
+
+def placeholder_picture() -> Photo:
+    return Photo(imagegen.encode(PLACEHOLDER.resize((240, 240)), "PNG"), "image/png", None)
+
+
+def stored_picture(image=NEW, quality: int = 80) -> Photo:  # type: ignore[no-untyped-def]
+    # The legacy library's M thumbnail is 72 px (reference §4.7).
     return Photo(imagegen.rendition(image, 72, quality), "image/jpeg", '"{1},2"')
 
 
@@ -86,12 +99,24 @@ def sp_profile(
     )
 
 
+def sharepoint_side(
+    image=NEW, *, profile: SharePointProfile | None = None, **changes
+) -> SharePointSide:  # type: ignore[no-untyped-def]
+    """SharePoint serving `image` (None: its placeholder), with a profile and a stored copy."""
+    fields: dict[str, object] = {
+        "served": served(PLACEHOLDER if image is None else image),
+        "placeholder": placeholder_picture(),
+        "profile": profile or sp_profile(CellPhone="+1 425 555 0110"),
+        "stored": stored_picture(),
+    }
+    fields.update(changes)
+    return SharePointSide(**fields)  # type: ignore[arg-type]
+
+
 def snapshot(graph: GraphSide | None = None, sharepoint: SharePointSide | None = None) -> Snapshot:
     if graph is None:
         meta, photo = graph_photo()
         graph = GraphSide(user=GraphUser.from_graph(ADELE), photo_meta=meta, photo=photo)
     if sharepoint is None:
-        sharepoint = SharePointSide(
-            profile=sp_profile(CellPhone="+1 425 555 0110"), picture=sharepoint_picture()
-        )
+        sharepoint = sharepoint_side()
     return Snapshot(graph=graph, sharepoint=sharepoint, taken_at=NOW)

@@ -140,10 +140,18 @@ class Instance:
             self.process.wait(10)
             self.process = None
 
-    def request_log(self) -> list[dict[str, Any]]:
-        """The JSON request lines this instance wrote to stdout so far."""
+    def json_log(self) -> list[dict[str, Any]]:
+        """Every JSON line this instance wrote to stdout so far."""
         lines = []
         for line in self.log_path.read_text().splitlines():
             if line.startswith("{"):
                 lines.append(json.loads(line))
         return lines
+
+    def request_log(self) -> list[dict[str, Any]]:
+        """The request lines (one per request) among them."""
+        return [line for line in self.json_log() if "event" not in line]
+
+    def security_log(self) -> list[dict[str, Any]]:
+        """The security events among them (webapp/audit.py)."""
+        return [line for line in self.json_log() if "event" in line]

@@ -93,8 +93,27 @@ def calls(tenant: Tenant, service: str, method: str, path_part: str) -> int:
 
 
 def sharepoint_large(tenant: Tenant, key: str) -> bytes | None:
+    """The large thumbnail in SharePoint's legacy library (what a classic tenant shows)."""
     pictures = tenant.user(key).sharepoint.pictures
     return None if pictures is None else pictures.large
+
+
+def front_door(tenant: Tenant, key: str) -> bytes | None:
+    """The copy SharePoint's front-door cache serves on the current model (reference §9.1)."""
+    copy = tenant.user(key).sharepoint.front_door
+    return None if copy is None else copy.data
+
+
+def looked_at_later(app: Flask, tenant: Tenant, key: str, op: str, *, after: float) -> None:
+    """As if the change had been written and last checked `after` seconds earlier: the status
+    page's next look may read back again (no real sleep; the app's record moves instead)."""
+    store = ops(app)
+    record = store.get(user_key(tenant, key), op)
+    assert record is not None and record.written_at is not None
+    record.written_at -= after
+    if record.checked_at is not None:
+        record.checked_at -= after
+    store.save(record)
 
 
 def graph_photo(tenant: Tenant, key: str) -> bytes | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -19,7 +20,8 @@ def test_import_contracts_are_kept() -> None:
     assert "BROKEN" not in result.stdout
 
 
-FEATURES = ("overview", "photo", "profile", "helpdesk")
+# Feature packages, and shared packages built the same way (views/wording may know Flask).
+FEATURES = ("overview", "photo", "profile", "helpdesk", "history", "changes")
 FLASK_ALLOWED = {"__init__", "views", "forms", "wording"}
 
 
@@ -36,3 +38,19 @@ def test_every_feature_module_outside_views_forms_wording_is_kept_free_of_flask(
         if path.stem not in FLASK_ALLOWED
     }
     assert modules - listed == set()
+
+
+# `current_app.extensions[...]`, `app.extensions.get(...)`, not the module `webapp.extensions`.
+APP_EXTENSIONS = re.compile(r"(?<!\w)(current_)?app\.extensions\b")
+
+
+def test_features_reach_settings_store_and_clients_only_through_the_request_context() -> None:
+    """`web/context.py` is the one place that knows how the app keeps them (STYLE §3.1)."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for feature in FEATURES
+        for path in sorted((ROOT / "webapp" / feature).glob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if APP_EXTENSIONS.search(line) or ".oid}" in line
+    ]
+    assert offenders == []

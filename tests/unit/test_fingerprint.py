@@ -17,7 +17,9 @@ from tests import imagegen
 from webapp.imaging import fingerprint as fp
 from webapp.imaging.fingerprint import (
     Fingerprint,
+    Match,
     UnreadablePictureError,
+    compare,
     distance,
     fingerprint,
     same_picture,
@@ -177,6 +179,27 @@ def test_a_plain_picture_matches_itself_but_not_a_photo() -> None:
 def test_graphs_one_pixel_no_photo_gif_is_readable_and_differs() -> None:
     one_pixel = imagegen.encode(Image.new("P", (1, 1), 0), "GIF")
     assert not same_picture(one_pixel, jpeg_of("scene 2"))
+
+
+@pytest.mark.parametrize(
+    ("expected", "shown", "match"),
+    [
+        (None, None, Match.SAME),  # no photo wanted, none shown
+        ("portrait 3", None, Match.NONE),
+        (None, "portrait 3", Match.DIFFERENT),
+        ("portrait 3", "portrait 3", Match.SAME),
+        ("portrait 3", "scene 3", Match.DIFFERENT),
+    ],
+)
+def test_comparing_what_a_service_shows_treats_no_photo_as_a_value(expected, shown, match) -> None:  # type: ignore[no-untyped-def]
+    def photo(name: str | None) -> bytes | None:
+        return None if name is None else jpeg_of(name, 240)
+
+    assert compare(photo(expected), photo(shown)) is match
+
+
+def test_comparing_with_bytes_that_are_no_picture_says_unreadable() -> None:
+    assert compare(jpeg_of("scene 4"), b"<html>not a picture</html>") is Match.UNREADABLE
 
 
 def test_the_fingerprint_is_a_small_comparable_value() -> None:

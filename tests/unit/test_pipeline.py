@@ -5,8 +5,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import math
+import subprocess
+import sys
 import threading
+from dataclasses import replace
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -27,6 +32,7 @@ from webapp.imaging.pipeline import (
     normalise,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 LIMITS = PipelineLimits()
 CLEAN_MARKERS = ["SOI", "APP0", "DQT", "SOF0", "DHT", "SOS", "EOI"]
 
@@ -230,6 +236,128 @@ def test_limits_above_pillows_own_bomb_threshold_are_a_configuration_error() -> 
         PipelineLimits(max_pixels=Image.MAX_IMAGE_PIXELS + 1)
 
 
+# --- Memory: what a picture costs to decode, not what the file weighs (issue 16 item 2) ----------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: imagegen.png_bomb(8_000, 6_250, "RGBA"),
+        lambda: imagegen.png_bomb(8_000, 6_250, "RGBA;16"),
+        lambda: imagegen.png_bomb(8_000, 6_250, "RGB"),
+        imagegen.progressive_jpeg_with_sof_size,
+    ],
+    ids=["png-rgba", "png-rgba-16-bit", "png-rgb", "progressive-jpeg"],
+)
+def test_a_small_50_megapixel_file_that_decodes_at_full_size_is_refused_without_decoding(
+    make, no_decoding
+) -> None:
+    data = make()
+    assert len(data) < 400_000
+    assert reason(data) is Rejection.TOO_LARGE_TO_DECODE
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: imagegen.png_bomb(8_000, 6_250, "P"),
+        lambda: imagegen.png_bomb(8_000, 6_250, "1"),
+        lambda: imagegen.jpeg_with_sof_size(8_000, 6_250),
+    ],
+    ids=["png-palette", "png-1-bit", "baseline-jpeg"],
+)
+def test_a_50_megapixel_picture_that_decodes_within_the_budget_is_not_refused(
+    make, no_decoding
+) -> None:
+    info = inspect(make(), LIMITS)
+    assert (info.width, info.height) == (8_000, 6_250)
+
+
+def test_each_format_is_charged_for_what_its_decoder_holds() -> None:
+    # 120,000 pixels: Pillow's image takes 480 KB, libheif holds 960 KB in all, libwebp 2 MB.
+    limits = PipelineLimits(max_decode_bytes=1_000_000)
+    assert run(imagegen.png((400, 300)), limits=limits).size == (300, 300)
+    assert run(imagegen.heic((400, 300)), limits=limits).size == (300, 300)
+    assert reason(imagegen.webp((400, 300)), limits=limits) is Rejection.TOO_LARGE_TO_DECODE
+
+
+def test_a_small_square_of_a_big_jpeg_is_decoded_reduced_to_fit_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded: list[tuple[int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def spy(self: ImageFile.ImageFile):
+        result = load(self)
+        decoded.append(self.size)
+        return result
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
+    # At full size 2400×1600 takes 15.4 MB, at 1/2 3.8 MB: the 800-px square comes out of 400 px.
+    data = imagegen.jpeg((2400, 1600), quality=95)
+    photo = normalise(data, CropBox(0, 0, 800, 800), PipelineLimits(max_decode_bytes=5_000_000))
+    assert set(decoded) == {(1200, 800)}
+    image = Image.open(io.BytesIO(photo.data))
+    assert image.size == (648, 648)
+    assert close(image.getpixel((310, 310)), imagegen.MARKERS["top_left"])
+    assert close(image.getpixel((338, 338)), (128, 128, 128))
+
+
+def test_a_big_transparent_picture_is_reduced_with_its_colours_intact() -> None:
+    # 2600 px is reduced by 2 in strips of 100 rows; the transparent border becomes white.
+    image = run(imagegen.rgba_transparent_border((2600, 2600), border=520))
+    assert image.size == (648, 648)
+    assert close(image.getpixel((20, 20)), (255, 255, 255), 8)
+    assert close(image.getpixel((324, 324)), (200, 0, 0), 8)
+    palette = run(imagegen.palette_with_transparency((2600, 2600), border=520))
+    assert close(palette.getpixel((20, 20)), (255, 255, 255), 8)
+    assert close(palette.getpixel((324, 324)), (0, 0, 200), 8)
+
+
+def test_a_big_16_bit_picture_keeps_its_mid_tones() -> None:
+    image = run(imagegen.png16_gradient((2600, 1300)))
+    assert abs(ImageStat.Stat(image.convert("L")).mean[0] - 127) <= 3
+
+
+# A fresh interpreter runs the pipeline, so its own peak (ru_maxrss) counts and no other test's.
+_FOUR_HOSTILE_UPLOADS = r"""
+import json, resource
+from tests import imagegen
+from webapp.imaging import pipeline
+
+files = {kind: imagegen.png_bomb(8_000, 6_250, kind) for kind in ("RGBA", "P", "I;16")}
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+outcomes = []
+for kind in ("RGBA", "RGBA", "RGBA", "RGBA", "P", "I;16"):
+    try:
+        pipeline.normalise(files[kind], None, pipeline.PipelineLimits())
+        outcomes.append("saved")
+    except pipeline.PhotoRejectedError as refused:
+        outcomes.append(refused.reason.value)
+increase = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(json.dumps({"increase_mb": increase / 1024, "outcomes": outcomes}))
+"""
+
+
+def test_four_50_megapixel_pngs_of_0_2_mb_in_a_row_stay_far_below_a_gigabyte() -> None:
+    """Issue 16 item 2: each took 800 MB to decode (0.9–2.1 GB for four in one app process).
+
+    The RGBA ones are refused from their header; a 50 MP palette and a 50 MP 16-bit grey PNG,
+    which fit the budget, are decoded after them within the same bound.
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", _FOUR_HOSTILE_UPLOADS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    assert result["increase_mb"] < 300
+    assert result["outcomes"] == ["too_large_to_decode"] * 4 + ["saved", "saved"]
+
+
 # --- Nothing of the original but its pixels reaches Microsoft -------------------------------------
 
 
@@ -300,6 +428,24 @@ def test_a_phone_photo_with_damaged_metadata_is_still_accepted_upright(
     caplog.set_level("INFO", logger="webapp.imaging.pipeline")
     assert_upright(run(imagegen.jpeg_with_corrupt_exif((400, 300), orientation=6)))
     assert "Corrupt EXIF" in caplog.text
+
+
+@pytest.mark.parametrize("after_pixels", [False, True], ids=["exif-first", "exif-after-pixels"])
+def test_a_png_turned_by_its_exif_comes_out_upright(after_pixels) -> None:
+    assert_upright(run(imagegen.png_turned((400, 300), 6, exif_after_pixels=after_pixels)))
+
+
+def test_a_big_turned_png_comes_out_upright() -> None:
+    image = run(imagegen.png_turned((2400, 1800), 8, exif_after_pixels=True))
+    assert image.size == (648, 648)
+    for corner, xy in {"top_left": (10, 10), "bottom_right": (637, 637)}.items():
+        assert close(image.getpixel(xy), imagegen.MARKERS[corner]), corner
+
+
+def test_the_crop_screen_learns_a_pngs_upright_size_without_decoding(no_decoding) -> None:
+    # Pillow's PNG plugin decodes the whole picture to find an eXIf chunk behind the pixels.
+    info = inspect(imagegen.png_turned((400, 300), 6, exif_after_pixels=True), LIMITS)
+    assert (info.upright_width, info.upright_height) == (400, 300)
 
 
 @pytest.mark.parametrize("orientation", [1, 6, 8])
@@ -550,3 +696,26 @@ def test_a_mutated_photo_is_either_processed_or_refused(seed, edits, cut, junk) 
     except PhotoRejectedError:
         return
     assert imagegen.jpeg_markers(result.data) == CLEAN_MARKERS
+
+
+def test_a_phone_heic_over_the_shared_budget_decodes_alone_within_the_solo_budget() -> None:
+    # 400×300 HEIF needs 960 KB (as above): over the shared budget, within the solo one.
+    heic = imagegen.heic((400, 300))
+    solo = PipelineLimits(max_decode_bytes=500_000, max_solo_decode_bytes=1_000_000)
+    assert run(heic, limits=solo).size == (300, 300)
+    too_big = PipelineLimits(max_decode_bytes=500_000, max_solo_decode_bytes=900_000)
+    assert reason(heic, limits=too_big) is Rejection.TOO_LARGE_TO_DECODE
+    # Only HEIF may use the solo budget: other formats can be saved smaller by the person.
+    assert reason(imagegen.webp((400, 300)), limits=solo) is Rejection.TOO_LARGE_TO_DECODE
+
+
+def test_a_solo_decode_waits_for_every_slot_and_an_ordinary_one_for_one() -> None:
+    heic = imagegen.heic((400, 300))
+    solo = PipelineLimits(max_decode_bytes=500_000, max_solo_decode_bytes=1_000_000)
+    assert pipeline._DECODE_SLOTS.acquire(timeout=1)  # another upload is decoding
+    try:
+        assert reason(heic, limits=replace(solo, busy_timeout=0.05)) is Rejection.BUSY
+        assert run(heic, limits=replace(LIMITS, busy_timeout=0.05)).size == (300, 300)
+    finally:
+        pipeline._DECODE_SLOTS.release()
+    assert run(heic, limits=solo).size == (300, 300)  # every slot was given back

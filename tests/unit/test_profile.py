@@ -1,5 +1,5 @@
-"""Validation, birthday storage, side-by-side rows and the no-silent-overwrite plan of the
-profile page (webapp/profile/editing.py), without any service."""
+"""The field catalogue, validation, birthday storage, side-by-side rows and the
+no-silent-overwrite plan of the profile page (webapp/profile/), without any service."""
 
 from __future__ import annotations
 
@@ -8,26 +8,20 @@ from datetime import date
 import pytest
 
 from webapp.microsoft.errors import ServiceUnavailableError
-from webapp.microsoft.models import GraphUser, SharePointProfile
-from webapp.microsoft.properties import RowState
-from webapp.profile.editing import (
+from webapp.microsoft.models import SHAREPOINT_BACKED, GraphUser, SharePointProfile
+from webapp.microsoft.properties import STORED_IN_SHAREPOINT, RowState
+from webapp.profile.fields import EDITABLE, MANAGED, Owner
+from webapp.profile.reading import build_view
+from webapp.profile.refusals import MEMORY_KEY, Refusal, remember_refusals, remembered_refusals
+from webapp.profile.saving import SaveResult, plan
+from webapp.profile.validation import (
     ABOUT_ME_MAX,
     LIST_ITEM_MAX,
     LIST_MAX_ITEMS,
-    MEMORY_KEY,
-    Birthday,
-    Owner,
     Problem,
-    Refusal,
-    SaveResult,
-    birthday_to_graph,
-    build_view,
-    plan,
-    remember_refusals,
-    remembered_refusals,
-    token,
     validate,
 )
+from webapp.profile.values import Birthday, birthday_to_graph, token
 
 TODAY = date(2026, 11, 26)
 
@@ -74,6 +68,25 @@ def sharepoint(**properties: str) -> SharePointProfile:
     return SharePointProfile.from_sharepoint(
         {"AccountName": "i:0#.f|membership|h@x", "UserProfileProperties": items}
     )
+
+
+# -- the catalogue ------------------------------------------------------------------------------
+
+
+def test_the_catalogue_takes_sharepoint_properties_from_the_property_map() -> None:
+    keys = {f.name: (f.upa_key, f.synced) for f in EDITABLE}
+    assert keys["about_me"] == ("AboutMe", True)
+    assert keys["responsibilities"] == ("SPS-Responsibility", True)
+    # Not in Microsoft's default sync table (§5.5): SharePoint keeps its own CellPhone.
+    assert keys["mobile_phone"] == ("CellPhone", False)
+    assert {m.name: m.graph_property for m in MANAGED}["job_title"] == "jobTitle"
+    assert {m.name: m.graph_property for m in MANAGED}["manager"] is None
+
+
+def test_the_fields_sharepoint_stores_are_the_ones_graph_returns_only_on_select() -> None:
+    assert set(STORED_IN_SHAREPOINT) == set(SHAREPOINT_BACKED)
+    stored = {f.graph_property for f in EDITABLE if f.stored_in_sharepoint}
+    assert stored == set(SHAREPOINT_BACKED)
 
 
 # -- validation ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ GOOD = {
     "CLIENT_SECRET": "s3cret",
     "TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
     "SHAREPOINT_URL": "https://contoso.sharepoint.com",
-    "SECRET_KEY": "x" * 48,
+    "SECRET_KEY": "Vq3xT8-kL2mZr9YwB4nH7cJ0fD6sA1gE5uP_iO",
 }
 
 
@@ -55,7 +55,20 @@ def test_real_tenant_defaults_follow_microsoft() -> None:
         ({"REQUESTS_CA_BUNDLE": "/no/such/file.pem"}, "REQUESTS_CA_BUNDLE"),
         ({"MAX_UPLOAD_MB": "lots"}, "MAX_UPLOAD_MB"),
         ({"TRUSTED_PROXIES": "9"}, "TRUSTED_PROXIES"),
+        ({"HISTORY_MAX_ENTRIES": "0"}, "HISTORY_MAX_ENTRIES"),
+        ({"HISTORY_DAYS": "a year"}, "HISTORY_DAYS"),
         ({"ORGANISATION_NAME": "Contoso|Evil"}, "ORGANISATION_NAME"),
+        # A real tenant over plain http: cookies and tokens in the clear (localhost excepted).
+        ({"PUBLIC_URL": "http://profile.contoso.com"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "http://10.0.0.5:8000"}, "PUBLIC_URL"),
+        # Long enough, but guessable: one repeated character, a repeated short pattern.
+        ({"SECRET_KEY": "x" * 48}, "SECRET_KEY"),
+        ({"SECRET_KEY": "abcd" * 12}, "SECRET_KEY"),
+        ({"SECRET_KEY": "0123456789abcdef" * 2}, "SECRET_KEY"),
+        ({"SECRET_KEY": "changeme-" * 5}, "SECRET_KEY"),
+        # On App Service (it sets WEBSITE_HOSTNAME) behind its front end, with nothing set to
+        # say so: redirect URIs would be built for http and the wrong host.
+        ({"WEBSITE_HOSTNAME": "profilefix.azurewebsites.net"}, "TRUSTED_PROXIES"),
     ],
 )
 def test_bad_setting_stops_start_up_with_one_line_naming_it(change: dict, named: str) -> None:
@@ -66,10 +79,37 @@ def test_bad_setting_stops_start_up_with_one_line_naming_it(change: dict, named:
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("name", ["CLIENT_SECRET", "SHAREPOINT_URL", "AUTHORITY"])
+@pytest.mark.parametrize(
+    "name", ["CLIENT_SECRET", "TENANT_ID", "SHAREPOINT_URL", "AUTHORITY", "GRAPH_ENDPOINT"]
+)
 def test_tenant_setting_without_client_id_is_refused(name: str) -> None:
     with pytest.raises(SettingsError, match=f"^{name} is set but CLIENT_ID is not"):
         Settings.from_env({name: GOOD.get(name, "https://login.example.test/t")})
+
+
+@pytest.mark.parametrize(
+    "public_url", ["http://localhost:5000", "http://127.0.0.1:5000", "http://[::1]:5000"]
+)
+def test_plain_http_is_allowed_on_this_machine_only(public_url: str) -> None:
+    assert Settings.from_env({**GOOD, "PUBLIC_URL": public_url}) is not None
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "integration-test-secret-key-0123456789abcdef",
+        # Real random keys of the documented kinds, including the shortest (32 hex digits).
+        "9f86d081884c7d659a2feaa0c55ad015",
+        "Ut8rS0y1oE7mMZ2aVfQ9hWJ3kXcLgP5tN4bRr6sD-_vGq1eHc0TzYxA8iKjLmNoP",
+    ],
+)
+def test_random_secret_keys_are_accepted(key: str) -> None:
+    assert Settings.from_env({**GOOD, "SECRET_KEY": key}) is not None
+
+
+def test_app_service_with_its_proxy_settings_starts() -> None:
+    env = {**GOOD, "WEBSITE_HOSTNAME": "profilefix.azurewebsites.net", "TRUSTED_PROXIES": "1"}
+    assert Settings.from_env(env) is not None
 
 
 def test_http_public_url_turns_off_secure_cookies() -> None:

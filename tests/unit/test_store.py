@@ -30,3 +30,44 @@ def test_a_one_time_record_is_read_once(tmp_path: Path) -> None:
     store.set("flow:abc", b"record", ttl=60)
     assert store.pop("flow:abc") == b"record"
     assert store.pop("flow:abc") is None
+
+
+class Clock:
+    """A clock the test moves by hand (no sleeps)."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_expired_lock_can_be_taken_again(tmp_path: Path) -> None:
+    clock = Clock()
+    store = FileStore(str(tmp_path), clock=clock)
+    assert store.add("op-lock:user", b"crashed-worker", ttl=60)
+    clock.now += 59
+    assert not store.add("op-lock:user", b"next", ttl=60)
+    assert store.get("op-lock:user") == b"crashed-worker"
+    clock.now += 2  # the holder died: its lock has expired
+    assert store.get("op-lock:user") is None
+    assert store.add("op-lock:user", b"next", ttl=60)
+    assert store.get("op-lock:user") == b"next"
+
+
+def test_expired_records_are_gone_for_every_reader(tmp_path: Path) -> None:
+    clock = Clock()
+    store = FileStore(str(tmp_path), clock=clock)
+    store.set("flow:abc", b"record", ttl=600)
+    clock.now += 601
+    assert store.get("flow:abc") is None
+    assert store.pop("flow:abc") is None
+
+
+def test_a_lock_is_released_only_by_its_holder(tmp_path: Path) -> None:
+    store = FileStore(str(tmp_path))
+    store.add("op-lock:user", b"second", ttl=60)
+    assert not store.delete_if("op-lock:user", b"first")
+    assert store.get("op-lock:user") == b"second"
+    assert store.delete_if("op-lock:user", b"second")
+    assert store.get("op-lock:user") is None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask, render_template_string
+from flask import Flask, g, render_template_string
 
 from webapp.web import ticket
 
 
-@pytest.mark.parametrize("value", ["INC0012345", "abc", "REQ-2026-0001", "A" * 32, "123"])
-def test_plain_short_references_are_valid(value: str) -> None:
+@pytest.mark.parametrize(
+    "value", ["INC0012345", "REQ-2026-0001", "INC-42", "INC42", "123", "CHG0000001", "9" * 32]
+)
+def test_ticket_numbers_as_the_helpdesk_page_documents_them_are_valid(value: str) -> None:
     assert ticket.is_valid(value)
 
 
@@ -18,7 +20,18 @@ def test_plain_short_references_are_valid(value: str) -> None:
     [
         "",
         "ab",
-        "A" * 33,
+        "12",
+        "9" * 33,
+        "abc",
+        "A" * 32,
+        # Words: a link must not be able to put an instruction on our pages.
+        "CALL-HELPDESK-NOW",
+        "VISIT-EVIL-EXAMPLE-COM",
+        "SEND-PASSWORD-TO-IT",
+        "PASSWORD",
+        "CALL-555-0100-NOW",
+        "INC-",
+        "INC--42",
         "INC 0012345",
         "INC_0012345",
         "<script>",
@@ -41,7 +54,17 @@ def app() -> Flask:
     return app
 
 
-def test_a_valid_ticket_is_remembered_for_the_following_pages(app: Flask) -> None:
+@pytest.fixture
+def signed_in(app: Flask) -> Flask:
+    @app.before_request
+    def _someone() -> None:
+        g.user = "someone"
+
+    return app
+
+
+def test_a_valid_ticket_is_remembered_for_the_following_pages(signed_in: Flask) -> None:
+    app = signed_in
     page = "{{ helpdesk_ticket }}|{{ ticket_rejected }}"
     app.add_url_rule("/p", "p", lambda: render_template_string(page))
     client = app.test_client()
@@ -55,3 +78,13 @@ def test_a_valid_ticket_is_remembered_for_the_following_pages(app: Flask) -> Non
 def test_a_malformed_first_ticket_leaves_none(app: Flask) -> None:
     app.add_url_rule("/p", "p", lambda: str(ticket.current_ticket()))
     assert app.test_client().get("/p?ticket=<b>").text == "None"
+
+
+def test_an_anonymous_visit_shows_the_ticket_without_remembering_it(app: Flask) -> None:
+    page = "{{ helpdesk_ticket }}"
+    app.add_url_rule("/p", "p", lambda: render_template_string(page))
+    client = app.test_client()
+    response = client.get("/p?ticket=INC0012345")
+    assert response.text == "INC0012345"
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/p").text == "None"

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask_babel import Babel, force_locale
 
-from tests.support.adele import TAKEN_AT, snapshot
+from tests.support.adele import snapshot
 from webapp import wording as vocabulary
 from webapp.extensions import LANGUAGES
 from webapp.microsoft.errors import (
@@ -23,6 +23,7 @@ from webapp.microsoft.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from webapp.microsoft.models import GraphUser
 from webapp.microsoft.properties import Attribute, RowState
 from webapp.overview import wording
 from webapp.overview.diagnosis import (
@@ -33,15 +34,15 @@ from webapp.overview.diagnosis import (
     Helpdesk,
     Limit,
     PhotoVerdict,
+    StoredCopy,
     diagnose,
 )
+from webapp.profile import wording as profile_wording
+from webapp.profile.reading import build_view
 
 PARAMS: dict[str, object] = {
-    "cache_hours": 24,
-    "pull_hours": 24,
-    "worst_case_hours": 72,
+    "fresh_for": 90,
     "helpdesk_after_hours": 72,
-    "picture_taken_at": TAKEN_AT,
     "service": "sharepoint",
     "retry_after": None,
     "attribute": Attribute.DEPARTMENT,
@@ -76,9 +77,24 @@ def test_every_verdict_attribute_and_state_has_words(language: str) -> None:
         sentence(wording.attribute_name(attribute))
     for state in RowState:
         sentence(wording.row_state(state))
+    for stored in StoredCopy:
+        sentence(wording.stored_copy(stored))
     if language == "da":
         older = wording.verdict(PhotoVerdict.SHAREPOINT_OLDER)
-        assert older == "SharePoint viser et ældre billede end Outlook og Teams."
+        assert older == "SharePoint viser stadig en ældre kopi af dit billede fra sin cache."
+
+
+@pytest.mark.parametrize(("fresh_for", "minutes"), [(90, "2"), (60, "1"), (None, None), (0, None)])
+def test_waiting_for_sharepoints_cache_names_only_the_time_sharepoint_stated(
+    language: str, fresh_for: int | None, minutes: str | None
+) -> None:
+    finding = Finding(FindingCode.PHOTO_SHAREPOINT_OLDER, {"fresh_for": fresh_for})
+    text = wording.wait_text(finding)
+    sentence(text)
+    digits = [c for c in text if c.isdigit()]
+    assert digits == ([minutes] if minutes else [])
+    for hours in ("24", "72"):
+        assert hours not in text
 
 
 @pytest.mark.parametrize("code", list(FindingCode))
@@ -147,3 +163,34 @@ def test_helpdesk_summary_names_who_when_verdicts_and_version(language: str) -> 
     assert "2026-11-26 09:30:00" in text
     assert "[in_sync]" in text
     assert "9.9.9" in text
+
+
+def test_the_profile_summary_has_the_same_frame_and_names_a_failed_service(language: str) -> None:
+    taken = snapshot()
+    down = ServiceUnavailableError("sharepoint", 503, code="serverBusy", request_id="req-42")
+    view = build_view(
+        GraphUser.from_graph({"id": "u1", "displayName": "Adele Vance"}),
+        None,
+        read_only={},
+        sharepoint_error=down,
+    )
+    text = profile_wording.helpdesk_summary(
+        view,
+        name="Adele Vance",
+        username="AdeleV@contoso.com",
+        ticket="INC0012345",
+        taken_at=taken.taken_at,
+        version="9.9.9",
+    )
+    overview = wording.helpdesk_summary(
+        diagnose(taken),
+        taken,
+        name="Adele Vance",
+        username="AdeleV@contoso.com",
+        ticket="INC0012345",
+        version="9.9.9",
+    )
+    # Title, ticket, who and when read the same on both pages.
+    assert text.splitlines()[:4] == overview.splitlines()[:4]
+    assert "req-42" in text and "503" in text and "serverBusy" in text
+    assert text.endswith("9.9.9")

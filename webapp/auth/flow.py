@@ -1,7 +1,8 @@
 """Sign-in with MSAL (auth-code flow with PKCE) and per-resource tokens, without Flask.
 
 The token cache and the signed-in user live in a `MutableMapping` the caller passes in
-(the server-side session), never in a cookie. MSAL dicts become typed errors here and go
+(the server-side session), never in a cookie; the token cache is encrypted there
+(webapp/sealing.py). MSAL dicts become typed errors here and go
 no further (STYLE §3.6). Since msal 1.38 the ID token is not validated by MSAL; we check
 signature, audience, issuer, tenant and lifetime ourselves (security.md §0 item 4).
 """
@@ -24,6 +25,7 @@ import jwt
 import msal
 import requests
 
+from webapp.sealing import Sealer
 from webapp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -89,7 +91,7 @@ class _OidcMetadata:
                 return hit[1]
         response = http.get(url, timeout=(3.05, 10), allow_redirects=False)
         response.raise_for_status()
-        document = response.json()
+        document: dict[str, Any] = response.json()
         with cls._lock:
             cls._cache[url] = (now, document)
         return document
@@ -113,6 +115,8 @@ class Auth:
         self.settings = settings
         self.http = http
         self.session = session
+        # Refresh tokens are encrypted in the session store (issue 16 item 11).
+        self._sealer = Sealer.from_secret(settings.secret_key, "token cache")
         # Upstream calls for one page run on worker threads and share one MSAL application
         # and cache (MSAL's token cache locks itself), so different resources refresh at
         # the same time; this lock guards only building it and writing it back.
@@ -124,7 +128,7 @@ class Auth:
     # -- the MSAL application ----------------------------------------------------------
     def _msal(self) -> tuple[msal.ConfidentialClientApplication, msal.SerializableTokenCache]:
         cache = msal.SerializableTokenCache()
-        blob = self.session.get(CACHE_KEY)
+        blob = self._read_cache()
         if blob:
             cache.deserialize(blob)
         app = msal.ConfidentialClientApplication(
@@ -142,7 +146,24 @@ class Auth:
 
     def _save(self, cache: msal.SerializableTokenCache) -> None:
         if cache.has_state_changed:
-            self.session[CACHE_KEY] = cache.serialize()
+            sealed = self._sealer.seal(cache.serialize().encode(), CACHE_KEY)
+            self.session[CACHE_KEY] = base64.urlsafe_b64encode(sealed).decode("ascii")
+
+    def _read_cache(self) -> str | None:
+        """The token cache, decrypted; None when there is none or it does not open (sealed
+        under an earlier SECRET_KEY, or written before encryption): sign in again."""
+        stored = self.session.get(CACHE_KEY)
+        if not isinstance(stored, str) or not stored:
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(stored)
+        except ValueError:
+            sealed = b""
+        opened = self._sealer.open(sealed, CACHE_KEY)
+        if opened is None:
+            logger.info("token cache does not open with the current SECRET_KEY: treated as empty")
+            return None
+        return opened.decode()
 
     # -- sign-in -----------------------------------------------------------------------
     def start(
@@ -160,7 +181,7 @@ class Auth:
         """
         app, _ = self._msal()
         scopes = self.settings.graph_scopes + self.settings.sharepoint_scopes()
-        return app.initiate_auth_code_flow(
+        flow: dict[str, Any] = app.initiate_auth_code_flow(
             scopes,
             redirect_uri=redirect_uri,
             # Our own CSPRNG state even though msal>=1.36 uses secrets (security.md §0.3).
@@ -170,6 +191,7 @@ class Auth:
             response_mode="form_post",
             claims_challenge=claims_challenge,
         )
+        return flow
 
     def complete(self, flow: dict[str, Any], auth_response: dict[str, str]) -> SignedInUser:
         """Redeem the code for a Graph token, validate the ID token, remember the user.
@@ -291,7 +313,8 @@ class Auth:
             )
             logger.info("silent token failed: %s", result.get("error"))
             raise InteractionRequiredError(result.get("error", ""), consent=consent)
-        return result["access_token"]
+        token: str = result["access_token"]
+        return token
 
     def sign_out(self, post_logout_redirect_uri: str) -> str:
         """Forget the user and their tokens; return the authority's sign-out URL."""

@@ -15,21 +15,22 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
-    g,
     redirect,
     render_template,
     request,
     session,
-    url_for,
 )
+from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
-from webapp.auth.flow import Auth, SignInError
+from webapp import audit
+from webapp.auth.flow import SignInError
 from webapp.auth.next_link import safe_next
 from webapp.extensions import csrf, limiter
 from webapp.store import pop_json, set_json
+from webapp.web import context
 
 bp = Blueprint("auth", __name__)
 logger = logging.getLogger(__name__)
@@ -37,29 +38,20 @@ logger = logging.getLogger(__name__)
 FLOW_TTL = 600
 # Pages a deep link may open after sign-in (helpdesk links, pages the session expired on).
 DEEP_LINK_ENDPOINTS = frozenset(
-    {"overview.index", "photo.upload", "photo.resync", "overview.attributes", "profile.index"}
+    {
+        "overview.index",
+        "photo.upload",
+        "photo.resync",
+        "overview.attributes",
+        "profile.index",
+        "history.index",
+    }
 )
-
-
-def auth() -> Auth:
-    """This request's sign-in helper over the server-side session."""
-    if "auth" not in g:
-        # The session object itself, not the proxy: upstream calls for one page run on
-        # worker threads, where Flask's context-local proxies are not bound.
-        g.auth = Auth(
-            current_app.extensions["settings"],
-            current_app.extensions["http"],
-            session._get_current_object(),  # type: ignore[attr-defined]
-        )
-    return g.auth
 
 
 def redirect_uri() -> str:
     """The registered redirect URI: from PUBLIC_URL when set, never from a spoofable Host."""
-    public_url = current_app.extensions["settings"].public_url
-    if public_url:
-        return f"{public_url}{url_for('auth.redirect_uri_view')}"
-    return url_for("auth.redirect_uri_view", _external=True)
+    return context.absolute_url("auth.redirect_uri_view")
 
 
 def is_deep_link_page(path: str) -> bool:
@@ -82,7 +74,7 @@ def login() -> Response:
     target = safe_next(request.args.get("next"), is_deep_link_page)
     claims = session.pop("auth.claims_challenge", None)
     prompt = request.args.get("prompt")
-    flow = auth().start(
+    flow = context.auth().start(
         redirect_uri(),
         prompt=prompt if prompt in ("consent", "login", "select_account") else "select_account",
         claims_challenge=claims,
@@ -90,9 +82,9 @@ def login() -> Response:
     cookie_name = current_app.config["AUTH_FLOW_COOKIE"]
     browser_token = request.cookies.get(cookie_name) or secrets.token_urlsafe(32)
     record = {"flow": flow, "next": target, "binding": _binding(browser_token)}
-    set_json(current_app.extensions["store"], f"flow:{flow['state']}", record, FLOW_TTL)
+    set_json(context.store(), f"flow:{flow['state']}", record, FLOW_TTL)
     response = redirect(flow["auth_uri"])
-    secure = current_app.extensions["settings"].secure_cookies
+    secure = context.settings().secure_cookies
     response.set_cookie(
         cookie_name,
         browser_token,
@@ -110,42 +102,62 @@ def login() -> Response:
 @bp.route("/auth/redirect", methods=["GET", "POST"], endpoint="redirect_uri_view")
 @csrf.exempt  # protected by state + PKCE + nonce + the browser-bound flow record
 def callback() -> Response | tuple[str, int]:
-    """The redirect URI: redeem the code, check the ID token, start a fresh session."""
-    params: dict[str, Any] = request.form.to_dict() if request.method == "POST" else {}
-    params = params or request.args.to_dict()
-    store = current_app.extensions["store"]
-    state = params.get("state", "")
-    record = pop_json(store, f"flow:{state}") if state else None
+    """The redirect URI: redeem the code, check the ID token, start a fresh session.
+
+    Only the response mode we ask for is accepted: a form POST (response_mode=form_post).
+    An answer in the query string (a GET, or a POST with the code in its URL) is refused
+    without touching the flow: codes in URLs end up in logs, histories and Referers
+    (security.md §0 item 2, RFC 9700 §4.3.1), and no flow of ours produces one.
+    """
     cookie = request.cookies.get(current_app.config["AUTH_FLOW_COOKIE"], "")
     try:
+        if request.method != "POST" or request.args:
+            raise SignInError("response_mode", f"answer by {request.method} with a query string")
+        params: dict[str, Any] = request.form.to_dict()
+        state = params.get("state", "")
+        record = pop_json(context.store(), f"flow:{state}") if state else None
         if record is None or not cookie or record["binding"] != _binding(cookie):
             raise SignInError("state", "no sign-in started in this browser for this state")
-        user = auth().complete(record["flow"], params)
+        user = context.auth().complete(record["flow"], params)
     except SignInError as exc:
         logger.warning("sign-in failed: %s", exc.reason)
+        audit.event("sign_in.failed", reason=exc.reason)
         return render_template("auth/failed.html", reason=exc.reason), 400
     # A new session id at every sign-in (security.md A1): keep only what was just set.
-    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
-    logger.info("sign-in succeeded for oid=%s", user.oid)
+    interface = current_app.session_interface
+    if not isinstance(interface, ServerSideSessionInterface) or not isinstance(
+        session, ServerSideSession
+    ):
+        raise RuntimeError("sign-in needs flask-session's server-side sessions (extensions.py)")
+    interface.regenerate(session)
+    audit.event("sign_in.succeeded", account=f"{user.oid}.{user.tid}")
     target = safe_next(record.get("next"), is_deep_link_page)
     response = redirect(target)
-    response.delete_cookie(current_app.config["AUTH_FLOW_COOKIE"], path="/")
+    expire_cookie(response, current_app.config["AUTH_FLOW_COOKIE"])
     return response
 
 
 @bp.post("/logout")
 def logout() -> Response:
     """Sign out here and at the authority (a POST: CSRF-protected, security.md A8)."""
-    if current_app.extensions["settings"].public_url:
-        back = current_app.extensions["settings"].public_url + url_for("auth.signed_out")
-    else:
-        back = url_for("auth.signed_out", _external=True)
-    target = auth().sign_out(back)
+    target = context.auth().sign_out(context.absolute_url("auth.signed_out"))
     session.clear()
     response = redirect(target)
-    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
-    response.delete_cookie(current_app.config["SESSION_COOKIE_NAME"], path="/")
+    # Only what this app owns. "cache" and "storage" are scoped to our origin; "cookies" would
+    # clear every cookie of the registrable domain and its subdomains (MDN, Clear-Site-Data:
+    # https://developer.mozilla.org/docs/Web/HTTP/Headers/Clear-Site-Data), e.g. the
+    # sign-ins of every other app on contoso.com. Our own cookies are expired by name instead
+    # (the language choice is a preference and stays).
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    for name in (current_app.config["SESSION_COOKIE_NAME"], current_app.config["AUTH_FLOW_COOKIE"]):
+        expire_cookie(response, name)
     return response
+
+
+def expire_cookie(response: Response, name: str) -> None:
+    """Expire one of our cookies; a `__Host-` cookie is dropped by browsers only when the
+    expiring Set-Cookie is Secure with Path=/, like the one that set it."""
+    response.delete_cookie(name, path="/", secure=context.settings().secure_cookies, httponly=True)
 
 
 @bp.get("/signed-out")

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale, gettext
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import LazyString, force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from webapp.auth.views import is_deep_link_page
-from webapp.web import ticket
+from webapp.web import context, ticket
 
 bp = Blueprint("helpdesk", __name__)
 
@@ -30,6 +30,7 @@ REPLY_LANGUAGES = ("en", "da")
 NOT_PAGES = (
     "/static/",
     "/pictures/",
+    "/history/pictures/",
     "/photo/status/",
     "/auth/",
     "/_",
@@ -65,9 +66,9 @@ class DeepLink:
 
     endpoint: str
     key: str
-    title: str
-    purpose: str
-    reply: str
+    title: LazyString
+    purpose: LazyString
+    reply: LazyString
 
 
 # Reply texts stay English msgids so the catalogue gives the Danish ones (`replies()`).
@@ -107,16 +108,18 @@ DEEP_LINKS = (
     DeepLink(
         "photo.resync",
         "resync",
-        _l("Copy the photo to SharePoint again"),
+        _l("Make SharePoint show the current photo"),
         _l(
-            "For an old photo or a grey placeholder in SharePoint: copies the photo Outlook and "
-            "Teams show to SharePoint and checks that both match."
+            "For an old photo or a grey placeholder in SharePoint: offers SharePoint the photo "
+            "Outlook and Teams show where the organisation allows it, then checks what "
+            "SharePoint shows and says what only SharePoint's cache refreshing fixes."
         ),
         _l(
             "Hello,\n\nSharePoint still shows an old photo or a grey placeholder for you. Open "
             "this link and sign in with your work account: %(link)s\n\n"
-            "The page copies your current photo from Outlook and Teams to SharePoint and "
-            "checks that both show the same photo.\n\nKind regards"
+            "The page does what your organisation's SharePoint allows to show your current "
+            "photo there now, checks what SharePoint shows, and tells you if SharePoint's "
+            "cache still needs a while.\n\nKind regards"
         ),
     ),
     DeepLink(
@@ -149,22 +152,31 @@ DEEP_LINKS = (
             "job title and department, the page tells you who can change them.\n\nKind regards"
         ),
     ),
+    DeepLink(
+        "history.index",
+        "history",
+        _l("The employee's changes"),
+        _l(
+            "Every change the employee made with ProfileFix, newest first, with the time, what "
+            "each step achieved and the request ids; they can put an earlier photo back and "
+            "download the list."
+        ),
+        _l(
+            "Hello,\n\nThis link shows every change you made with ProfileFix, with the time and "
+            "whether it went through: %(link)s\n\n"
+            "Sign in with your work account. If you want, download the list there and attach "
+            "it to your reply, or tell us the request id of the change in question."
+            "\n\nKind regards"
+        ),
+    ),
 )
-
-
-def link_base(endpoint: str) -> str:
-    """The absolute link to a page: on PUBLIC_URL when it is set, else on this request's host."""
-    public_url = current_app.extensions["settings"].public_url
-    if public_url:
-        return public_url.rstrip("/") + url_for(endpoint)
-    return url_for(endpoint, _external=True)
 
 
 def with_ticket(link: str, reference: str | None) -> str:
     return f"{link}?{ticket.PARAMETER}={reference}" if reference else link
 
 
-def replies(reply: str, link: str) -> dict[str, str]:
+def replies(reply: LazyString, link: str) -> dict[str, str]:
     """The reply text in each reply language, whatever language the page itself is in."""
     texts = {}
     for language in REPLY_LANGUAGES:
@@ -180,7 +192,7 @@ def index() -> str:
     reference = raw if raw and ticket.is_valid(raw) else None
     links = []
     for link in DEEP_LINKS:
-        base = link_base(link.endpoint)
+        base = context.absolute_url(link.endpoint)
         links.append(
             {
                 "link": link,

@@ -1,7 +1,9 @@
-"""Tells whether two photo files show the same picture, although each service re-encodes them."""
+"""The one "same picture" rule: whether two photo files show the same picture, although each
+service re-encodes and resizes them, so bytes never match (security.md E6, E7)."""
 
 from __future__ import annotations
 
+import enum
 import io
 import math
 import statistics
@@ -14,7 +16,8 @@ from webapp.imaging import pipeline
 # Photos come from Graph and SharePoint (JPEG; PNG, GIF or WebP for placeholders and "no photo"),
 # never from the user directly; still only these parsers run (security.md §2.1).
 _FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
-_MAX_PIXELS = 50_000_000  # as the pipeline's default (security.md §2.1): bombs are not decoded
+# The pixel limit, decode budget and slot wait of uploads (security.md §2.1): bombs are not decoded.
+_LIMITS = pipeline.PipelineLimits()
 
 
 # Layout is compared on a 24×24 greyscale version, normalised to zero mean and unit RMS so that
@@ -31,12 +34,13 @@ _Z_SCALE = 32  # normalised values are stored as bytes, 1/32 of a standard devia
 # tests/unit/test_fingerprint.py` prints the distribution. Ten photo-like pictures, five initials
 # pictures as the emulator draws them ("AB" v1/v2/v3 in blue/crimson/green, "AC" and "CD" in
 # blue) and the placeholder, each at 48/64/96/120/240/360/432/504/648 px × JPEG q60/75/85/95:
-#   same picture (10,080 pairs):  shape median 0.051, 99th pct 0.143, max 0.161;
-#                                 colour median 1.10, max 5.61
-#   different (7,680 pairs):      shape median 1.317; where colours agree ("AB" vs "AC", both
+#   same picture (10,080 pairs):  shape median 0.025, 99th pct 0.124, max 0.139;
+#                                 colour median 1.10, max 5.51
+#   different (7,680 pairs):      shape median 1.318; where colours agree ("AB" vs "AC", both
 #                                 blue) shape ≥ 0.449; where layouts agree ("AB v1" vs "AB v3")
-#                                 colour ≥ 175.9
-# 0.28 sits near the geometric middle of 0.161 and 0.449; 20 is 3.6× the worst same-picture
+#                                 colour ≥ 176.3
+# (measured again when decoding moved to the pipeline's reducer; before it the same-picture shape
+# maximum was 0.161). 0.28 sits between 0.139 and 0.449; 20 is 3.6× the worst same-picture
 # colour and far below any version change. A picture must pass both to count as the same.
 SHAPE_THRESHOLD = 0.28
 COLOUR_THRESHOLD = 20.0
@@ -44,6 +48,15 @@ COLOUR_THRESHOLD = 20.0
 
 class UnreadablePictureError(ValueError):
     """The bytes are not a picture this module can read (the diagnosis says "cannot tell")."""
+
+
+class Match(enum.StrEnum):
+    """What a service shows compared with the picture expected there."""
+
+    SAME = "same"  # the expected picture (or, expecting none, no picture)
+    DIFFERENT = "different"  # another picture
+    NONE = "none"  # no picture while one was expected
+    UNREADABLE = "unreadable"  # bytes the fingerprint cannot read
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,7 @@ class Distance:
 
 def fingerprint(data: bytes) -> Fingerprint:
     """Fingerprint an image file; raises UnreadablePictureError."""
-    rgb = _small_rgb(data)
+    rgb = small_square(data, _SIDE * 4)
     grey = rgb.convert("L").resize((_SIDE, _SIDE), Image.Resampling.BOX).tobytes()
     grid = rgb.resize((_GRID, _GRID), Image.Resampling.BOX)
     return Fingerprint(grey=_normalised(grey), colours=grid.tobytes())
@@ -89,6 +102,18 @@ def same_picture(a: bytes, b: bytes) -> bool:
     return distance(fingerprint(a), fingerprint(b)).same_picture
 
 
+def compare(expected: bytes | None, shown: bytes | None) -> Match:
+    """Whether `shown` is the picture `expected` is; None on either side means no picture."""
+    if shown is None:
+        return Match.SAME if expected is None else Match.NONE
+    if expected is None:
+        return Match.DIFFERENT
+    try:
+        return Match.SAME if same_picture(expected, shown) else Match.DIFFERENT
+    except UnreadablePictureError:
+        return Match.UNREADABLE
+
+
 def _normalised(grey: bytes) -> bytes:
     """Zero mean and unit RMS, so that brightness and contrast changes do not count as layout."""
     mean = statistics.fmean(grey)
@@ -98,28 +123,34 @@ def _normalised(grey: bytes) -> bytes:
     return bytes(min(255, max(0, round(128 + _Z_SCALE * (v - mean) / rms))) for v in grey)
 
 
-def _small_rgb(data: bytes) -> Image.Image:
-    """Decode at a small size (JPEG draft), upright, centre square, transparency on white."""
+def small_square(data: bytes, target: int) -> Image.Image:
+    """The centred square, upright, transparency on white, decoded at most `target` px wide as
+    the pipeline does; raises UnreadablePictureError.
+
+    Entra keeps photos of any shape (microsoft365-api.md §3.3) while the square renditions are
+    centre crops, so only the centred square of each picture is compared. Decoding goes through
+    the pipeline's decode slots and memory budget: a photo someone set through Graph directly can
+    be a pixel bomb too (issue 16 item 2). Also what the history's thumbnails are cut from
+    (`thumbnail.py`).
+    """
     try:
         with pipeline.decoding(), Image.open(io.BytesIO(data), formats=_FORMATS) as im:
-            if im.width * im.height > _MAX_PIXELS:
+            if im.width * im.height > _LIMITS.max_pixels:
                 raise UnreadablePictureError(f"{im.width}x{im.height} is too large")
-            orientation = pipeline.exif_orientation(im)
-            im.draft("RGB", (_SIDE * 4, _SIDE * 4))
-            rgba = pipeline.upright(im.convert("RGBA"), orientation)
+            width, height = im.size
+            if pipeline.exif_orientation(im, data) >= 5:
+                width, height = height, width
+            side = min(width, height)
+            left, top = (width - side) // 2, (height - side) // 2
+            box = pipeline.CropBox(left, top, left + side, top + side)
+            return pipeline.decoded_square(im, data, box, min(side, target), _LIMITS)
     except UnreadablePictureError:
         raise
+    except pipeline.PhotoRejectedError as exc:
+        raise UnreadablePictureError(str(exc)) from None
     except (
         Image.DecompressionBombError,
         Image.DecompressionBombWarning,
         *pipeline.DECODE_ERRORS,
     ) as exc:
         raise UnreadablePictureError(str(exc)) from None
-    # Entra keeps photos of any shape (microsoft365-api.md §3.3) while the square renditions are
-    # centre crops, so only the centred square of each picture is compared.
-    side = min(rgba.size)
-    left, top = (rgba.width - side) // 2, (rgba.height - side) // 2
-    square = rgba.crop((left, top, left + side, top + side))
-    canvas = Image.new("RGB", square.size, (255, 255, 255))
-    canvas.paste(square, (0, 0), square)
-    return canvas

@@ -15,8 +15,9 @@ from webapp.microsoft.responses import json_body
 _PROPERTY = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _SIZE = re.compile(r"[0-9]{1,4}[xX][0-9]{1,4}")
 
-# PUT /me/photo/$value takes at most 4 MB (reference §3.3).
-MAX_PHOTO_BYTES = 4 * 1024 * 1024
+# PUT /me/photo/$value takes at most 4 MB, Microsoft's decimal megabytes: 4,000,000 bytes
+# (reference §9.1, §3.4).
+MAX_PHOTO_BYTES = 4_000_000
 
 
 class GraphClient:
@@ -137,7 +138,7 @@ class GraphClient:
     def put_photo(self, jpeg: bytes) -> None:
         """Replace the user's photo (`PUT /me/photo/$value`, image/jpeg; any 2xx is success).
 
-        Raises ValueError above Graph's 4 MB limit without calling Graph.
+        Raises ValueError above Graph's 4,000,000-byte limit without calling Graph.
         """
         if len(jpeg) > MAX_PHOTO_BYTES:
             raise ValueError(f"photo of {len(jpeg)} bytes exceeds Graph's 4 MB limit")

@@ -194,11 +194,16 @@ class PhotoMeta:
 
 @dataclass(frozen=True)
 class Photo:
-    """Image bytes as a service served them (never logged)."""
+    """Image bytes as a service served them (never logged).
+
+    `fresh_for`: the seconds the service said its copy may still be reused
+    (`Cache-Control: max-age`), None when it said nothing.
+    """
 
     data: bytes
     content_type: str | None
     etag: str | None
+    fresh_for: int | None = None
 
     def __repr__(self) -> str:
         return f"Photo({len(self.data)} bytes, {self.content_type!r}, etag={self.etag!r})"
@@ -307,8 +312,15 @@ class SharePointProfile:
 
     @property
     def placeholder(self) -> bool:
-        """True when SharePoint shows a placeholder (`SPS-PicturePlaceholderState` not "0")."""
-        return self.properties.get("SPS-PicturePlaceholderState", "") != "0" or not self.picture_url
+        """True when the profile names no picture of its own: no `PictureURL`, or a non-zero
+        `SPS-PicturePlaceholderState` (reference §4.3: "0" shows the picture, non-zero the
+        placeholder; an empty state beside a real PictureURL is not a placeholder).
+
+        Since 2024 these properties describe the legacy picture library only; what SharePoint
+        shows is the image `userphoto.aspx` serves (reference §9.1).
+        """
+        state = self.properties.get("SPS-PicturePlaceholderState", "").strip()
+        return not self.picture_url or state not in ("", "0")
 
     @property
     def exchange_sync_state(self) -> str | None:

@@ -1,16 +1,19 @@
-"""The Entra ID ↔ SharePoint property map (Microsoft's sync table) and how both sides compare."""
+"""The Entra ID ↔ SharePoint property map: which SharePoint profile property holds each Graph
+user property (Microsoft's sync table, and the fields SharePoint stores for Graph), and how
+both sides compare. The overview's attribute rows and the profile's field catalogue use it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from types import MappingProxyType
 
 from webapp.microsoft.models import GraphUser, SharePointProfile
 
 
 class Attribute(StrEnum):
-    """An attribute the page compares; `wording.py` names it for people."""
+    """An attribute the page compares; `overview/wording.py` names it for people."""
 
     DISPLAY_NAME = "display_name"
     FIRST_NAME = "first_name"
@@ -67,7 +70,8 @@ def _plain(
     """An attribute whose Graph value is copied as is."""
 
     def read(user: GraphUser) -> str | None:
-        return getattr(user, field_name)
+        value: str | None = getattr(user, field_name)
+        return value
 
     return MappedAttribute(attribute, graph_property, sharepoint_property, read, read)
 
@@ -108,6 +112,45 @@ MAP: tuple[MappedAttribute, ...] = (
 )
 
 
+# Reference §8.1: the user properties SharePoint's profile stores and Graph reads and writes
+# through (`models.SHAREPOINT_BACKED`), by Graph property → UPA key (the keys are inferred
+# there, UNCONFIRMED). One store, so both sides are expected to show the same value.
+STORED_IN_SHAREPOINT: Mapping[str, str] = MappingProxyType(
+    {
+        "aboutMe": "AboutMe",
+        "skills": "SPS-Skills",
+        "interests": "SPS-Interests",
+        "pastProjects": "SPS-PastProjects",
+        "responsibilities": "SPS-Responsibility",
+        "schools": "SPS-School",
+        "birthday": "SPS-Birthday",
+    }
+)
+
+_BY_ATTRIBUTE = {mapping.attribute: mapping for mapping in MAP}
+_BY_GRAPH_PROPERTY = {mapping.graph_property: mapping for mapping in MAP if mapping.graph_property}
+
+
+def mapped(attribute: Attribute) -> MappedAttribute:
+    return _BY_ATTRIBUTE[attribute]
+
+
+def sharepoint_property(graph_property: str) -> str:
+    """The SharePoint profile property holding a Graph property's value (stored there, §8.1,
+    or copied there, §5.5); KeyError for a property SharePoint has no counterpart of."""
+    if graph_property in STORED_IN_SHAREPOINT:
+        return STORED_IN_SHAREPOINT[graph_property]
+    return _BY_GRAPH_PROPERTY[graph_property].sharepoint_property
+
+
+def sharepoint_follows(graph_property: str) -> bool:
+    """Whether SharePoint is expected to show Graph's value: it stores it, or Microsoft's default
+    sync table copies it (False: SharePoint keeps a copy of its own, §5.5)."""
+    if graph_property in STORED_IN_SHAREPOINT:
+        return True
+    return _BY_GRAPH_PROPERTY[graph_property].synced
+
+
 @dataclass(frozen=True)
 class AttributeRow:
     """One attribute with each side's value exactly as returned (None: unset or unread)."""
@@ -118,11 +161,6 @@ class AttributeRow:
     graph_value: str | None
     sharepoint_value: str | None
     state: RowState
-
-    @property
-    def differs(self) -> bool:
-        """True when the values differ and SharePoint's import is expected to align them."""
-        return self.state is RowState.DIFFERS
 
 
 def _sharepoint_value(profile: SharePointProfile, key: str) -> str | None:

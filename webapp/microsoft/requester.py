@@ -123,7 +123,7 @@ class RetryPolicy:
     jitter: float = 0.2
 
     def backoff(self, retry: int, rand: Callable[[], float] = random.random) -> float:
-        delay = min(self.backoff_max, self.backoff_base * 2**retry)
+        delay = min(self.backoff_max, self.backoff_base * 2.0**retry)
         return delay * (1.0 + self.jitter * (2.0 * rand() - 1.0))
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -37,6 +36,10 @@ OUTBOUND_LIMITS: Mapping[str, int] = {"graph": 16, "sharepoint": 12, "entra": 8}
 # How long a call waits for a free slot before it fails like a timeout (no retry: the service
 # is already busy with this worker's other calls). Well inside the clients' 10 s budget.
 SLOT_WAIT = 5.0
+
+# The parameters of `BaseAdapter.send`, as requests passes them on.
+Timeout = float | tuple[float, float] | tuple[float, None] | None
+Cert = bytes | str | tuple[bytes | str, bytes | str] | None
 
 
 def decorated_user_agent(company: str, version: str = about.VERSION) -> str:
@@ -66,13 +69,23 @@ class _PolicyAdapter(HTTPAdapter):
         self._ca_bundle = ca_bundle
         super().__init__()
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self._timeout
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Timeout = None,
+        verify: bool | str = True,
+        cert: Cert = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        if timeout is None:
+            timeout = self._timeout
         # requests lets REQUESTS_CA_BUNDLE override `session.verify`; an explicit bundle wins.
-        if self._ca_bundle is not None and kwargs.get("verify") is not False:
-            kwargs["verify"] = self._ca_bundle
-        return super().send(request, **kwargs)
+        if self._ca_bundle is not None and verify is not False:
+            verify = self._ca_bundle
+        return super().send(
+            request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+        )
 
 
 class _ApiSession(requests.Session):
@@ -124,7 +137,15 @@ class _BoundedAdapter(BaseAdapter):
         self._slots = slots
         self._slot_wait = slot_wait
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Timeout = None,
+        verify: bool | str = True,
+        cert: Cert = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         service = self._service_of(request.url or "")
         slot = self._slots[service]
         if not slot.acquire(timeout=self._slot_wait):
@@ -133,7 +154,10 @@ class _BoundedAdapter(BaseAdapter):
                 request=request,
             )
         try:
-            return self.inner.send(request, **kwargs)
+            # By keyword, as requests passes them: some adapters take only **kwargs.
+            return self.inner.send(
+                request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+            )
         finally:
             slot.release()
 

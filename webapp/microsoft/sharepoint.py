@@ -1,4 +1,4 @@
-"""Client for the caller's SharePoint Online user profile and pictures (reference §4, §5.2)."""
+"""Client for the caller's SharePoint Online user profile and pictures (reference §4, §9.1)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import Callable, Container, Mapping
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
 
 import requests
 
@@ -28,6 +28,17 @@ MAX_PICTURE_BYTES = 5_000_000
 
 PICTURE_SIZES = ("S", "M", "L")
 
+# What a SharePoint page shows of a person (reference §4.7, §9.1).
+USERPHOTO_PATH = "/_layouts/15/userphoto.aspx"
+# userphoto.aspx redirects once, to the front-door cache (§9.1); a little slack, never a loop.
+MAX_REDIRECTS = 3
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_IMAGE_OR_REDIRECT = frozenset(range(200, 300)) | _REDIRECTS
+# An account no directory can hold (RFC 2606 reserves `.invalid`). userphoto.aspx answers an
+# account it cannot resolve with its placeholder image (sp-dev-docs #9289, SharePoint Server;
+# that SharePoint Online's front-door cache does the same is UNCONFIRMED).
+PLACEHOLDER_ACCOUNT = "nobody@placeholder.invalid"
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?([0-9]{1,10})\"?", re.IGNORECASE)
 # A thumbnail's file name: an opaque prefix (account name with "_" for "@" and ".", or the
 # Entra object id) and, for the generated ones, `_SThumb`/`_MThumb`/`_LThumb` (reference §4.7).
 _PICTURE_FILE = re.compile(r"[A-Za-z0-9_.'~+-]+\.(?:jpe?g|png)", re.IGNORECASE)
@@ -186,10 +197,12 @@ class SharePointClient:
         return origins[0], folders, name, stamp
 
     def picture(self, size: str, profile: SharePointProfile) -> Photo | None:
-        """The S, M or L thumbnail from the My Site host library; None when there is none.
+        """The S, M or L thumbnail in the legacy My Site host library; None when there is none.
 
-        None when the profile has no PictureURL or the file answers 404. Raises as
-        `picture_url` does, and BadResponseError when the answer is not an image.
+        Since 2024 SharePoint no longer shows these files (reference §9.1): they are a fact
+        about an old copy, not what pages show (`served_picture`). None when the profile has
+        no PictureURL or the file answers 404. Raises as `picture_url` does, and
+        BadResponseError when the answer is not an image.
         """
         url = self.picture_url(size, profile)
         if url is None:
@@ -198,6 +211,72 @@ class SharePointClient:
             resp = self._send("GET", url, "picture", headers={"Accept": IMAGE_ACCEPT})
         except NotFoundError:
             return None
+        return self._image(resp)
+
+    def served_picture(self, size: str, account: str) -> Photo:
+        """What SharePoint pages show of `account` at S, M or L: the image `userphoto.aspx`
+        serves, at the end of its redirects (reference §9.1).
+
+        Since 2024 userphoto.aspx answers 302 to SharePoint's front-door cache on the same
+        origin (sp-dev-docs #7909); a tenant that still syncs the classic way answers with the
+        image itself (§4.7). A person without a photo is served a placeholder image. A
+        redirect is followed only to the tenant's SharePoint origin or My Site host, at most
+        MAX_REDIRECTS times, rebuilt from that origin (the bearer token goes nowhere else).
+        Asking for one's own picture is also what makes a classic tenant pull it from Exchange
+        (§5.2 step 1).
+
+        Raises ValueError for another size; BadResponseError for a redirect elsewhere, too
+        many redirects or an answer that is not an image; the mapped UpstreamError otherwise.
+        """
+        if size not in PICTURE_SIZES:
+            raise ValueError(f"picture size must be one of {PICTURE_SIZES}, not {size!r}")
+        query = urlencode({"size": size, "accountname": account})
+        url = f"{self.site_url}{USERPHOTO_PATH}?{query}"
+        for _ in range(MAX_REDIRECTS + 1):
+            resp = self._send(
+                "GET",
+                url,
+                "served_picture",
+                headers={"Accept": IMAGE_ACCEPT},
+                success=_IMAGE_OR_REDIRECT,
+            )
+            if resp.status_code not in _REDIRECTS:
+                return self._image(resp)
+            location = resp.headers.get("Location", "")
+            resp.close()
+            url = self._redirect_target(url, location)
+        raise BadResponseError(self.service, message="too many redirects for a picture")
+
+    def placeholder_picture(self, size: str) -> Photo:
+        """The image SharePoint serves at S, M or L for someone without a photo.
+
+        Compared with `served_picture`, it tells "SharePoint shows a placeholder" from
+        "SharePoint shows an older photo". Raises as `served_picture` does.
+        """
+        return self.served_picture(size, PLACEHOLDER_ACCOUNT)
+
+    def _redirect_target(self, current: str, location: str) -> str:
+        """The URL to follow a redirect to, rebuilt on the tenant's SharePoint origin or My Site
+        host; BadResponseError for anything else.
+
+        Redirects are followed only where intended (security.md ASVS 15.3.2) and hosts come from
+        settings, never from a response (1.3.6): a Location that is not plain ASCII, has a
+        backslash, user info or another origin (scheme, host or port) is refused.
+        """
+        refused = BadResponseError(self.service, message="picture redirected off the tenant")
+        if not location or not location.isascii() or any(c in "\\" or c <= " " for c in location):
+            raise refused
+        target = urlsplit(urljoin(current, location))
+        named = normalise_origin(target.geturl())
+        origins = [origin for origin in (self.origin, self.my_site) if origin == named]
+        if "@" in target.netloc or not origins:
+            logger.warning("a picture redirect to %s refused: not this tenant's", named)
+            raise refused
+        query = f"?{target.query}" if target.query else ""
+        return f"{origins[0]}{target.path or '/'}{query}"
+
+    def _image(self, resp: requests.Response) -> Photo:
+        """The picture a response carries; BadResponseError when it is not an image."""
         content_type = resp.headers.get("Content-Type")
         if content_type and not content_type.startswith(("image/", "application/octet-stream")):
             raise BadResponseError(
@@ -205,32 +284,19 @@ class SharePointClient:
             )
         if not resp.content:
             raise BadResponseError(self.service, resp.status_code, message="empty picture body")
-        return Photo(data=resp.content, content_type=content_type, etag=resp.headers.get("ETag"))
-
-    def request_own_photo(self, account: str, size: str = "M") -> None:
-        """Ask SharePoint for the user's own photo via `userphoto.aspx` (reference §4.7).
-
-        The user requesting their own photo is what makes SharePoint pull it from Exchange
-        (reference §5.2 step 1, §5.6). The image, or a redirect to it, is not needed: any 2xx
-        or 3xx is success.
-        """
-        if size not in PICTURE_SIZES:
-            raise ValueError(f"picture size must be one of {PICTURE_SIZES}, not {size!r}")
-        query = urlencode({"size": size, "accountname": account})
-        self._send(
-            "GET",
-            f"{self.site_url}/_layouts/15/userphoto.aspx?{query}",
-            "request_own_photo",
-            headers={"Accept": IMAGE_ACCEPT},
-            success=range(200, 400),
-        ).close()
+        return Photo(
+            data=resp.content,
+            content_type=content_type,
+            etag=resp.headers.get("ETag"),
+            fresh_for=_max_age(resp.headers.get("Cache-Control")),
+        )
 
     def set_my_profile_picture(self, jpeg: bytes) -> None:
         """`POST .../PeopleManager/SetMyProfilePicture` with the raw bytes (reference §4.5).
 
-        Any 2xx is success. SharePoint may refuse local uploads since MC653734 (§5.4); that
-        arrives as the mapped UpstreamError for the caller to judge. Raises ValueError above
-        SharePoint's 5,000,000-byte limit without calling SharePoint.
+        Any 2xx is success. Since 2024 SharePoint refuses or ignores local uploads (MC653734,
+        reference §9.1); that arrives as the mapped UpstreamError for the caller to judge.
+        Raises ValueError above SharePoint's 5,000,000-byte limit without calling SharePoint.
         """
         if len(jpeg) > MAX_PICTURE_BYTES:
             raise ValueError(f"picture of {len(jpeg)} bytes exceeds SharePoint's limit")
@@ -241,6 +307,12 @@ class SharePointClient:
             headers={"Accept": JSON_ACCEPT, "Content-Type": "application/octet-stream"},
             data=jpeg,
         ).close()
+
+
+def _max_age(cache_control: str | None) -> int | None:
+    """`max-age` of a Cache-Control header in seconds; None when absent or unreadable."""
+    match = _MAX_AGE.search(cache_control or "")
+    return int(match.group(1)) if match else None
 
 
 def _plain_segment(segment: str) -> bool:

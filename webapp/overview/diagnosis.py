@@ -1,6 +1,9 @@
 """Pure diagnosis of a Snapshot: the photo verdict, attribute findings and what the user can do.
 
-Codes and parameters only; `webapp/wording.py` turns them into sentences.
+Codes and parameters only; `overview/wording.py` turns them into sentences. The photo verdict
+judges what SharePoint serves (reference §9.1); its old picture library is a fact beside it
+(`StoredCopy`), never the verdict. Whether two services show the same picture is
+`imaging.fingerprint.compare`, the rule the photo change's read-back uses too.
 """
 
 from __future__ import annotations
@@ -11,19 +14,14 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from webapp.imaging.fingerprint import UnreadablePictureError, same_picture
+from webapp.imaging.fingerprint import Match, compare
 from webapp.microsoft.properties import AttributeRow, RowState, diff_rows
-from webapp.overview.snapshot import Snapshot
+from webapp.overview.snapshot import SharePointSide, Snapshot
 
-# What Microsoft states about catching up (reference §5). SharePoint pulls a mailbox user's
-# picture from Exchange at most once every 24 hours when the user opens their own photo, and
-# field reports and Microsoft bloggers give "up to 72 hours" (§5.2 step 5, §5.6 step 3).
-PHOTO_PULL_HOURS = 24
-PHOTO_WORST_CASE_HOURS = 72
-# SharePoint caches user photos for about a day (§4.7), so a page may lag a synced picture.
-PICTURE_CACHE_HOURS = 24
-# Attribute import is batch-driven and "timing not guaranteed" (§5.5): Microsoft gives no
-# figure. Ours: ask the helpdesk when a difference outlives the photo's worst case too.
+# SharePoint serves photos through a cache that refreshes by itself; Microsoft gives no figure
+# for it and withdrew the "24 h / 72 h" steps in 2024 (reference §9.1), so no photo finding
+# names a delay. Attribute import is batch-driven and "timing not guaranteed" (§5.5): Microsoft
+# gives no figure either. Ours: ask the helpdesk when a difference outlives three days.
 ATTRIBUTE_HELPDESK_AFTER_HOURS = 72
 
 
@@ -43,15 +41,12 @@ class AttributeVerdict(StrEnum):
 
 class FindingCode(StrEnum):
     PHOTO_IN_SYNC = "photo_in_sync"
+    # SharePoint serves an older copy of the photo from its cache (reference §9.1).
     PHOTO_SHAREPOINT_OLDER = "photo_sharepoint_older"
-    # Graph has no photo any more, SharePoint still shows one (it pulls only when there is a
-    # photo, §5.2 step 2).
+    # Graph has no photo any more, SharePoint still serves one from its cache.
     PHOTO_REMOVED_STILL_IN_SHAREPOINT = "photo_removed_still_in_sharepoint"
     PHOTO_SHAREPOINT_PLACEHOLDER = "photo_sharepoint_placeholder"
     PHOTO_NONE_ANYWHERE = "photo_none_anywhere"
-    # SPS-PictureExchangeSyncState 0: SharePoint does not take this user's picture from
-    # Exchange (no mailbox, §4.3, §5.3), so waiting will not fix it.
-    PHOTO_NOT_FROM_EXCHANGE = "photo_not_from_exchange"
     PHOTO_GRAPH_UNAVAILABLE = "photo_graph_unavailable"
     PHOTO_SHAREPOINT_UNAVAILABLE = "photo_sharepoint_unavailable"
     PHOTO_UNREADABLE = "photo_unreadable"
@@ -64,8 +59,8 @@ class FindingCode(StrEnum):
 class Action(StrEnum):
     """What the user can do about a finding, here or by waiting."""
 
-    RESYNC_PHOTO = "resync_photo"  # push the Exchange/Entra photo to SharePoint now
-    UPLOAD_PHOTO = "upload_photo"  # upload a new photo (Graph, then SharePoint)
+    RESYNC_PHOTO = "resync_photo"  # make SharePoint show the current photo now (photo/resync.py)
+    UPLOAD_PHOTO = "upload_photo"  # upload a new photo (Graph, then SharePoint where it takes it)
     RETRY = "retry"  # read both services again
     WAIT = "wait"  # SharePoint catches up by itself
 
@@ -73,10 +68,8 @@ class Action(StrEnum):
 class Limit(StrEnum):
     """What the user cannot do here, and why."""
 
-    # SharePoint pulls the picture on its own schedule (§5.2); the app can only ask early.
-    SHAREPOINT_SCHEDULE = "sharepoint_schedule"
-    # SharePoint keeps a picture when the photo is removed; no user call removes it (§5.2).
-    REMOVE_SHAREPOINT_PICTURE = "remove_sharepoint_picture"
+    # SharePoint's display cache refreshes by itself; no user call empties it (§9.1).
+    SHAREPOINT_CACHE = "sharepoint_cache"
     # Synced attributes come from Entra ID through SharePoint's profile import and overwrite
     # SharePoint edits (§4.6, §5.5); nobody changes them in SharePoint.
     ATTRIBUTE_FROM_DIRECTORY = "attribute_from_directory"
@@ -88,10 +81,21 @@ class Helpdesk(StrEnum):
     """When to contact the helpdesk about a finding."""
 
     NOT_NEEDED = "not_needed"
-    NOW = "now"
     AFTER_HOURS = "after_hours"  # params["helpdesk_after_hours"]
+    # SharePoint keeps showing the wrong picture: admins have Microsoft's Picture Sync
+    # diagnostic (https://aka.ms/PillarPictureSync, reference §9.1).
+    PICTURE_SYNC = "picture_sync"
     IF_IT_PERSISTS = "if_it_persists"
     IF_NEEDED = "if_needed"
+
+
+class StoredCopy(StrEnum):
+    """What SharePoint's legacy picture library still holds (reference §4.7, §9.1): a fact."""
+
+    NONE = "none"  # no picture file (no PictureURL, a placeholder state or a missing file)
+    CURRENT = "current"  # a copy of the current photo
+    OLD = "old"  # an old copy SharePoint no longer updates or shows
+    UNKNOWN = "unknown"  # the profile or the file could not be read
 
 
 @dataclass(frozen=True)
@@ -109,27 +113,16 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class CatchUp:
-    """Microsoft's stated expectations for SharePoint catching up (reference §5)."""
-
-    photo_pull_hours: int = PHOTO_PULL_HOURS
-    photo_worst_case_hours: int = PHOTO_WORST_CASE_HOURS
-    picture_cache_hours: int = PICTURE_CACHE_HOURS
-    # §5.5: "timing not guaranteed"
-    attribute_import_guaranteed: bool = False
-    attribute_helpdesk_after_hours: int = ATTRIBUTE_HELPDESK_AFTER_HOURS
-
-
-@dataclass(frozen=True)
 class Diagnosis:
-    """The verdicts, every finding (photo ones first) and the attribute rows they rest on."""
+    """The verdicts, every finding (photo ones first), the attribute rows they rest on, and
+    what SharePoint's legacy picture library holds."""
 
     verdict: PhotoVerdict
     attributes: AttributeVerdict
     findings: tuple[Finding, ...]
     rows: tuple[AttributeRow, ...]
-    catch_up: CatchUp
     taken_at: datetime
+    stored: StoredCopy = StoredCopy.UNKNOWN
 
     @property
     def photo_findings(self) -> tuple[Finding, ...]:
@@ -144,22 +137,39 @@ class Diagnosis:
         return tuple(r for r in self.rows if r.state in (RowState.DIFFERS, RowState.NOT_SYNCED))
 
 
-def _wait_params(snapshot: Snapshot) -> dict[str, object]:
-    profile = snapshot.sharepoint.profile
-    return {
-        "pull_hours": PHOTO_PULL_HOURS,
-        "worst_case_hours": PHOTO_WORST_CASE_HOURS,
-        "helpdesk_after_hours": PHOTO_WORST_CASE_HOURS,
-        "picture_taken_at": profile.picture_timestamp if profile is not None else None,
-    }
-
-
 def _unavailable(code: FindingCode, service: str, retry_after: float | None) -> Finding:
     return Finding(
         code,
         {"service": service, "retry_after": retry_after},
         can=(Action.RETRY,),
         helpdesk=Helpdesk.IF_IT_PERSISTS,
+    )
+
+
+def _sharepoint_unavailable(sharepoint: SharePointSide) -> Finding:
+    error = sharepoint.served_error or sharepoint.placeholder_error
+    retry_after = error.retry_after if error is not None else None
+    return _unavailable(FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE, "sharepoint", retry_after)
+
+
+def _unreadable() -> tuple[PhotoVerdict, list[Finding]]:
+    return PhotoVerdict.CANNOT_TELL, [
+        Finding(FindingCode.PHOTO_UNREADABLE, can=(Action.RETRY,), helpdesk=Helpdesk.IF_IT_PERSISTS)
+    ]
+
+
+def _cached(code: FindingCode, sharepoint: SharePointSide, can: tuple[Action, ...]) -> Finding:
+    """SharePoint serves something else than the current photo from its cache (§9.1).
+
+    `fresh_for` is how long SharePoint said its copy may still be reused, when it said so.
+    """
+    shown = sharepoint.shown
+    return Finding(
+        code,
+        {"fresh_for": shown.fresh_for if shown is not None else None},
+        can=can,
+        cannot=(Limit.SHAREPOINT_CACHE,),
+        helpdesk=Helpdesk.PICTURE_SYNC,
     )
 
 
@@ -170,83 +180,61 @@ def _photo(snapshot: Snapshot) -> tuple[PhotoVerdict, list[Finding]]:
         return PhotoVerdict.CANNOT_TELL, [
             _unavailable(FindingCode.PHOTO_GRAPH_UNAVAILABLE, "graph", error.retry_after)
         ]
-    profile = sharepoint.profile
-    if profile is None:
-        error = sharepoint.profile_error
-        retry_after = error.retry_after if error is not None else None
-        return PhotoVerdict.CANNOT_TELL, [
-            _unavailable(FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE, "sharepoint", retry_after)
-        ]
-
+    shown = sharepoint.shown
+    if shown is None:
+        return PhotoVerdict.CANNOT_TELL, [_sharepoint_unavailable(sharepoint)]
     photo = graph.photo if graph.has_photo else None
+    if photo is not None:
+        match = compare(photo.data, shown.data)
+        if match is Match.SAME:
+            return PhotoVerdict.IN_SYNC, [Finding(FindingCode.PHOTO_IN_SYNC)]
+        if match is Match.UNREADABLE:
+            return _unreadable()
+    if sharepoint.placeholder is None:
+        # Only SharePoint's placeholder tells "no picture" from "an older picture" (§4.7).
+        return PhotoVerdict.CANNOT_TELL, [_sharepoint_unavailable(sharepoint)]
+    match = compare(sharepoint.placeholder.data, shown.data)
+    if match is Match.UNREADABLE:
+        return _unreadable()
+    placeholder = match is Match.SAME
     if photo is None:
-        if profile.placeholder:
+        if placeholder:
             return PhotoVerdict.NO_PHOTO_ANYWHERE, [
                 Finding(FindingCode.PHOTO_NONE_ANYWHERE, can=(Action.UPLOAD_PHOTO,))
             ]
-        # SharePoint shows a picture Exchange/Entra no longer has: whatever its bytes, it is
-        # an older photo.
+        # SharePoint serves a picture Exchange/Entra no longer has: an older photo, cached.
         return PhotoVerdict.SHAREPOINT_OLDER, [
-            Finding(
+            _cached(
                 FindingCode.PHOTO_REMOVED_STILL_IN_SHAREPOINT,
-                _wait_params(snapshot),
-                can=(Action.UPLOAD_PHOTO,),
-                cannot=(Limit.REMOVE_SHAREPOINT_PICTURE,),
-                helpdesk=Helpdesk.NOW,
+                sharepoint,
+                (Action.WAIT, Action.UPLOAD_PHOTO),
             )
         ]
-
-    if sharepoint.picture_error is not None:
-        error = sharepoint.picture_error
-        return PhotoVerdict.CANNOT_TELL, [
-            _unavailable(FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE, "sharepoint", error.retry_after)
-        ]
     lagging = (Action.RESYNC_PHOTO, Action.WAIT)
-    if profile.placeholder or sharepoint.picture is None:
-        verdict = PhotoVerdict.SHAREPOINT_PLACEHOLDER
-        finding = Finding(
-            FindingCode.PHOTO_SHAREPOINT_PLACEHOLDER,
-            _wait_params(snapshot),
-            can=lagging,
-            cannot=(Limit.SHAREPOINT_SCHEDULE,),
-            helpdesk=Helpdesk.AFTER_HOURS,
-        )
-    else:
-        try:
-            same = same_picture(photo.data, sharepoint.picture.data)
-        except UnreadablePictureError:
-            return PhotoVerdict.CANNOT_TELL, [
-                Finding(
-                    FindingCode.PHOTO_UNREADABLE,
-                    can=(Action.RETRY,),
-                    helpdesk=Helpdesk.IF_IT_PERSISTS,
-                )
-            ]
-        if same:
-            return PhotoVerdict.IN_SYNC, [
-                Finding(FindingCode.PHOTO_IN_SYNC, {"cache_hours": PICTURE_CACHE_HOURS})
-            ]
-        verdict = PhotoVerdict.SHAREPOINT_OLDER
-        finding = Finding(
-            FindingCode.PHOTO_SHAREPOINT_OLDER,
-            _wait_params(snapshot),
-            can=lagging,
-            cannot=(Limit.SHAREPOINT_SCHEDULE,),
-            helpdesk=Helpdesk.AFTER_HOURS,
-        )
-    findings = [finding]
-    if profile.exchange_sync_state == "0":
-        # Waiting cannot help: SharePoint never pulls this user's picture (§5.3).
-        findings = [
-            Finding(
-                finding.code,
-                finding.params,
-                can=(Action.RESYNC_PHOTO,),
-                helpdesk=Helpdesk.IF_IT_PERSISTS,
-            ),
-            Finding(FindingCode.PHOTO_NOT_FROM_EXCHANGE, can=(Action.RESYNC_PHOTO,)),
+    if placeholder:
+        return PhotoVerdict.SHAREPOINT_PLACEHOLDER, [
+            _cached(FindingCode.PHOTO_SHAREPOINT_PLACEHOLDER, sharepoint, lagging)
         ]
-    return verdict, findings
+    return PhotoVerdict.SHAREPOINT_OLDER, [
+        _cached(FindingCode.PHOTO_SHAREPOINT_OLDER, sharepoint, lagging)
+    ]
+
+
+def _stored(snapshot: Snapshot) -> StoredCopy:
+    """What the legacy library holds compared with the current photo (a fact, §9.1)."""
+    graph, sharepoint = snapshot.graph, snapshot.sharepoint
+    profile = sharepoint.profile
+    if profile is None or sharepoint.stored_error is not None:
+        return StoredCopy.UNKNOWN
+    if profile.placeholder or sharepoint.stored is None:
+        return StoredCopy.NONE
+    if graph.photo_error is not None:
+        return StoredCopy.UNKNOWN
+    current = graph.photo.data if graph.has_photo and graph.photo is not None else None
+    match = compare(current, sharepoint.stored.data)
+    if match is Match.UNREADABLE:
+        return StoredCopy.UNKNOWN
+    return StoredCopy.CURRENT if match is Match.SAME else StoredCopy.OLD
 
 
 def _attributes(
@@ -307,6 +295,6 @@ def diagnose(snapshot: Snapshot) -> Diagnosis:
         attributes=attributes,
         findings=(*photo_findings, *attribute_findings),
         rows=tuple(rows),
-        catch_up=CatchUp(),
         taken_at=snapshot.taken_at,
+        stored=_stored(snapshot),
     )

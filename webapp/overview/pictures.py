@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from webapp.microsoft.models import Photo
 from webapp.overview.snapshot import PictureHint, Snapshot
 
-# Where SharePoint kept the picture last time (server-side session; a URL, no personal bytes).
+# Where SharePoint's legacy library kept the picture last time (server-side session; a URL, no
+# personal bytes).
 HINT_KEY = "pictures.hint"
 
 
@@ -85,15 +86,16 @@ class RecentPictures:
 
 
 def shown(snapshot: Snapshot) -> dict[str, Photo]:
-    """The pictures the overview shows, by name (`graph`, `sharepoint/S|M|L`)."""
+    """The pictures the overview shows, by name: `graph`, what SharePoint serves
+    (`sharepoint/S|M|L`) and the legacy library's copy (`sharepoint/stored`)."""
     pictures: dict[str, Photo] = {}
     if snapshot.graph.has_photo and snapshot.graph.photo is not None:
         pictures["graph"] = snapshot.graph.photo
     sharepoint = snapshot.sharepoint
-    if sharepoint.picture is not None:
-        pictures["sharepoint/M"] = sharepoint.picture
-    for size, photo in sharepoint.thumbnails.items():
+    for size, photo in sharepoint.served.items():
         pictures[f"sharepoint/{size}"] = photo
+    if sharepoint.stored is not None:
+        pictures["sharepoint/stored"] = sharepoint.stored
     return pictures
 
 

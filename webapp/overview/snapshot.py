@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import contextvars
-import functools
-import logging
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
 
-from webapp.microsoft.errors import AuthRequiredError, UpstreamError
+from webapp.microsoft.errors import UpstreamError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.models import GraphUser, Photo, PhotoMeta, SharePointProfile
+from webapp.microsoft.parallel import ParallelReads, outcome
 from webapp.microsoft.sharepoint import PICTURE_SIZES, SharePointClient
 
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-# The SharePoint picture compared with Graph's photo: PictureURL names the medium one (§4.7).
-COMPARED_PICTURE_SIZE = "M"
+# The legacy library's thumbnail shown as a fact: the medium one PictureURL names (§4.7).
+STORED_SIZE = "M"
+# The size of SharePoint's served picture compared with Graph's photo: the largest (240 px,
+# reference §4.7) carries the most detail for the fingerprint.
+COMPARED_SIZE = "L"
 
 
 @dataclass(frozen=True)
@@ -47,26 +42,38 @@ class GraphSide:
 
 @dataclass(frozen=True)
 class SharePointSide:
-    """What SharePoint's user profile shows.
+    """What SharePoint shows of the user, and what its user profile still stores.
 
-    `picture` is the M thumbnail PictureURL names, the one compared (None with no
-    `picture_error`: there is none); `thumbnails` holds the S and L ones that could be read,
-    for the page to show without asking SharePoint again.
+    `served` holds, by size, the images SharePoint pages show (`userphoto.aspx`, reference
+    §9.1); `served_error` is the failure that hid the compared one (`COMPARED_SIZE`).
+    `placeholder` is what SharePoint serves someone without a photo at that size, which tells
+    a placeholder from an older photo. `profile` and `stored` (the medium thumbnail PictureURL
+    names in the legacy picture library; None with no `stored_error`: there is none) are
+    facts about SharePoint's old copy, never the verdict.
     """
 
+    served: Mapping[str, Photo] = field(default_factory=dict)
+    served_error: UpstreamError | None = None
+    placeholder: Photo | None = None
+    placeholder_error: UpstreamError | None = None
     profile: SharePointProfile | None = None
-    picture: Photo | None = None
     profile_error: UpstreamError | None = None
-    picture_error: UpstreamError | None = None
-    thumbnails: Mapping[str, Photo] = field(default_factory=dict)
+    stored: Photo | None = None
+    stored_error: UpstreamError | None = None
+
+    @property
+    def shown(self) -> Photo | None:
+        """The served picture the verdict compares; None when it could not be read."""
+        return self.served.get(COMPARED_SIZE)
 
 
 @dataclass(frozen=True)
 class PictureHint:
-    """Where SharePoint kept the picture last time, so it can be fetched alongside the profile.
+    """Where SharePoint's legacy library kept the picture last time, so it can be fetched
+    alongside the profile.
 
     PictureURL is stable per user (reference §4.7: `{prefix}_MThumb.jpg`, the prefix never
-    changes), so a page load need not wait for GetMyProperties before asking for the picture.
+    changes), so a page load need not wait for GetMyProperties before asking for the file.
     The hint is only used when the fresh profile names the same URL.
     """
 
@@ -95,85 +102,71 @@ class Snapshot:
 
     @property
     def picture_hint(self) -> PictureHint | None:
-        """The hint for the next read, when SharePoint named a picture."""
+        """The hint for the next read, when SharePoint's profile named a library picture."""
         profile = self.sharepoint.profile
         if profile is None or not profile.picture_url:
             return None
         return PictureHint(profile.picture_url, profile.personal_site_host_url)
 
 
-def _outcome(future: Future[T]) -> tuple[T | None, UpstreamError | None]:
-    """The call's value or the UpstreamError that stopped it.
-
-    Re-authentication needs propagate: AuthRequiredError here, and the token provider's
-    InteractionRequiredError (not an UpstreamError) is never caught at all.
-    """
-    try:
-        return future.result(), None
-    except AuthRequiredError:
-        raise
-    except UpstreamError as exc:
-        logger.info("%s call failed: %s %s", exc.service, exc.status, exc.code)
-        return None, exc
-
-
 def read_snapshot(
     graph: GraphClient,
     sharepoint: SharePointClient,
     *,
+    account: str,
     now: datetime,
     hint: PictureHint | None = None,
 ) -> Snapshot:
-    """Read Graph's profile and photo and SharePoint's profile and picture at the same time.
+    """Read Graph's profile and photo, what SharePoint serves of `account` (the signed-in
+    user's sign-in name) and SharePoint's profile, all at the same time.
 
-    All independent calls start together; only SharePoint's S, M and L pictures depend on the
-    profile (their URLs derive from PictureURL), and with a `hint` that names the same URL they
-    start together with the rest too. Each call runs in a copy of the caller's context, so
-    token providers that rely on context variables (the request's session) work on the
-    worker threads.
+    All independent calls start together; only the legacy library's picture depends on the
+    profile (its URL derives from PictureURL), and with a `hint` that names the same URL it
+    starts together with the rest too (`microsoft.parallel`, the reader the profile page uses).
 
     :raise AuthRequiredError: a service refused the token even after a refresh.
     """
-    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="snapshot") as pool:
+    with ParallelReads("snapshot", workers=10) as reads:
+        me = reads.start(graph.me)
+        meta = reads.start(graph.photo_meta)
+        photo = reads.start(graph.photo)
+        sizes = reads.start(graph.photo_sizes)
+        served_calls = {
+            size: reads.start(sharepoint.served_picture, size, account) for size in PICTURE_SIZES
+        }
+        placeholder_call = reads.start(sharepoint.placeholder_picture, COMPARED_SIZE)
+        properties = reads.start(sharepoint.my_properties)
+        guessed = (
+            reads.start(sharepoint.picture, STORED_SIZE, hint.as_profile())
+            if hint is not None
+            else None
+        )
 
-        def start(call: Callable[[], T]) -> Future[T]:
-            return pool.submit(contextvars.copy_context().run, call)
-
-        def thumbnails(profile: SharePointProfile) -> dict[str, Future[Photo | None]]:
-            return {
-                size: start(functools.partial(sharepoint.picture, size, profile))
-                for size in PICTURE_SIZES
-            }
-
-        me = start(graph.me)
-        meta = start(graph.photo_meta)
-        photo = start(graph.photo)
-        sizes = start(graph.photo_sizes)
-        properties = start(sharepoint.my_properties)
-        guessed = thumbnails(hint.as_profile()) if hint is not None else None
-
-        profile, profile_error = _outcome(properties)
-        picture: Photo | None = None
-        picture_error: UpstreamError | None = None
-        others: dict[str, Photo] = {}
+        profile, profile_error = outcome(properties)
+        stored: Photo | None = None
+        stored_error: UpstreamError | None = None
         if profile is not None:
             if guessed is not None and hint is not None and hint.picture_url == profile.picture_url:
-                pictures = guessed
+                stored, stored_error = outcome(guessed)
             else:
-                pictures = thumbnails(profile)
-            picture, picture_error = _outcome(pictures[COMPARED_PICTURE_SIZE])
-            for size in PICTURE_SIZES:
-                if size == COMPARED_PICTURE_SIZE:
-                    continue
-                # S and L are only shown: one that failed is asked for again by the browser.
-                value, _error = _outcome(pictures[size])
-                if value is not None:
-                    others[size] = value
+                stored, stored_error = outcome(
+                    reads.start(sharepoint.picture, STORED_SIZE, profile)
+                )
+        served: dict[str, Photo] = {}
+        served_error: UpstreamError | None = None
+        for size, call in served_calls.items():
+            # S and M are only shown: one that failed is asked for again by the browser.
+            value, error = outcome(call)
+            if value is not None:
+                served[size] = value
+            elif size == COMPARED_SIZE:
+                served_error = error
+        placeholder, placeholder_error = outcome(placeholder_call)
 
-        user, user_error = _outcome(me)
-        photo_meta, meta_error = _outcome(meta)
-        photo_value, photo_error = _outcome(photo)
-        size_list, sizes_error = _outcome(sizes)
+        user, user_error = outcome(me)
+        photo_meta, meta_error = outcome(meta)
+        photo_value, photo_error = outcome(photo)
+        size_list, sizes_error = outcome(sizes)
 
     return Snapshot(
         graph=GraphSide(
@@ -186,11 +179,14 @@ def read_snapshot(
             sizes_error=sizes_error,
         ),
         sharepoint=SharePointSide(
+            served=served,
+            served_error=served_error,
+            placeholder=placeholder,
+            placeholder_error=placeholder_error,
             profile=profile,
-            picture=picture,
             profile_error=profile_error,
-            picture_error=picture_error,
-            thumbnails=others,
+            stored=stored,
+            stored_error=stored_error,
         ),
         taken_at=now,
     )

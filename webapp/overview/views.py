@@ -1,12 +1,8 @@
 """The signed-in user's own page (both services' photo and profile side by side, diagnosed),
 and the pictures on it, streamed from Graph and SharePoint so the browser holds no token.
 
-Picture caching (issue 5 wants reloads not to refetch; security.md D3 wants no-store for
-photos): `Cache-Control: private, max-age=300` with a strong ETag and `Vary: Cookie`. Private
-keeps shared caches and proxies out; each picture URL carries a version, so a changed photo is
-never served stale; the browser's copy is dropped at sign-out by `Clear-Site-Data: "cache"`
-(auth/views.py), which covers D3's shared-computer risk. After five minutes the browser
-revalidates and gets a 304.
+Each picture URL carries a version (a hash of its bytes); caching and headers are every
+personal picture's (webapp/web/pictures.py).
 """
 
 from __future__ import annotations
@@ -19,7 +15,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     g,
     render_template,
     request,
@@ -29,58 +24,59 @@ from flask import (
 
 from webapp import about
 from webapp.auth.guard import login_required
+from webapp.changes import wording as changes
 from webapp.microsoft.errors import AuthRequiredError, ThrottledError, UpstreamError
 from webapp.microsoft.models import Photo
 from webapp.overview import pictures, wording
 from webapp.overview.diagnosis import Action, Diagnosis, diagnose
-from webapp.overview.snapshot import Snapshot, read_snapshot
-from webapp.web import context as upstream
+from webapp.overview.snapshot import COMPARED_SIZE, STORED_SIZE, Snapshot, read_snapshot
+from webapp.web import context, ticket
+from webapp.web.pictures import picture_response, same_origin_only
 from webapp.web.ticket import current_ticket, ticket_rejected
 
 bp = Blueprint("overview", __name__)
 logger = logging.getLogger(__name__)
 
 _GRAPH_SIZE = re.compile(r"[0-9]{1,4}x[0-9]{1,4}")
-MAX_AGE = 300
 
 
 def _recent() -> pictures.RecentPictures:
-    return current_app.extensions.setdefault("recent_pictures", pictures.RecentPictures())
-
-
-def _user_key() -> str:
-    return f"{g.user.oid}.{g.user.tid}"
+    return context.per_app(pictures.RecentPictures)
 
 
 def _remember(snapshot: Snapshot) -> dict[str, str]:
     """Keep what the overview read for the browser's picture requests; returns their URLs.
 
-    Also stores where SharePoint keeps the pictures, so the next overview can fetch them
-    together with the profile.
+    Also stores where SharePoint's legacy library keeps the picture, so the next overview can
+    fetch it together with the profile.
     """
     hint = snapshot.picture_hint
     if hint is not None and hint != pictures.picture_hint(session):
         session[pictures.HINT_KEY] = pictures.hint_record(hint)
     shown = pictures.shown(snapshot)
-    _recent().remember(_user_key(), shown)
+    _recent().remember(context.user_key(), shown)
     urls: dict[str, str] = {}
     if "graph" in shown:
         urls["graph"] = url_for("overview.graph_picture", v=pictures.version(shown["graph"]))
-    medium = shown.get("sharepoint/M")
+    compared = shown.get(f"sharepoint/{COMPARED_SIZE}")
     for size in ("S", "M", "L"):
         # A size that could not be read now is asked for when the browser wants it.
-        photo = shown.get(f"sharepoint/{size}") or medium
+        photo = shown.get(f"sharepoint/{size}") or compared
         if photo is not None:
             urls[f"sharepoint/{size}"] = url_for(
                 "overview.sharepoint_picture", size=size, v=pictures.version(photo)
             )
+    stored = shown.get("sharepoint/stored")
+    if stored is not None:
+        urls["sharepoint/stored"] = url_for("overview.stored_picture", v=pictures.version(stored))
     return urls
 
 
 def _read() -> tuple[Snapshot, Diagnosis, dict[str, str]]:
     snapshot = read_snapshot(
-        upstream.graph(),
-        upstream.sharepoint(),
+        context.graph(),
+        context.sharepoint(),
+        account=context.user().username,
         now=datetime.now(UTC),
         hint=pictures.picture_hint(session),
     )
@@ -91,7 +87,7 @@ def _page(template: str) -> str:
     # The visit's ticket reference from a helpdesk link (issue 7), validated by web.ticket.
     reference, bad_reference = current_ticket(), ticket_rejected()
     snapshot, diagnosis, picture_urls = _read()
-    keep = {"ticket": reference} if reference else {}
+    keep = ticket.keep()
     action_urls = {
         Action.RESYNC_PHOTO: url_for("photo.resync", **keep),
         Action.UPLOAD_PHOTO: url_for("photo.upload", **keep),
@@ -100,10 +96,11 @@ def _page(template: str) -> str:
     summary = wording.helpdesk_summary(
         diagnosis,
         snapshot,
-        name=g.user.name,
-        username=g.user.username,
+        name=context.user().name,
+        username=context.user().username,
         ticket=reference,
         version=about.VERSION,
+        recent_changes=changes.recent_summary(context.history(), context.user_key()),
     )
     return render_template(
         template,
@@ -134,29 +131,10 @@ def attributes() -> str:
     return _page("overview/attributes.html")
 
 
-def _same_origin_only() -> None:
-    # Photos are not for other sites' pages (security.md D4: hotlinking, cross-site leaks).
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
-        abort(403)
-
-
 def _serve(photo: Photo | None) -> Response:
     if photo is None:
-        # The page shows "no photo" as text; this answers only a hand-typed URL.
-        return Response("No picture.", status=404, mimetype="text/plain")
-    etag = pictures.version(photo)
-    if request.if_none_match.contains(etag):
-        response = Response(status=304)
-    else:
-        # Fixed type and name (security.md §3.8, D4): never a document, whatever the bytes.
-        response = Response(photo.data, mimetype="image/jpeg")
-        response.headers["Content-Disposition"] = 'inline; filename="photo.jpg"'
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = f"private, max-age={MAX_AGE}"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
+        return picture_response(None, "")
+    return picture_response(photo.data, pictures.version(photo))
 
 
 def _failed(exc: UpstreamError) -> Response:
@@ -171,7 +149,7 @@ def _failed(exc: UpstreamError) -> Response:
 
 def _just_read(name: str) -> Photo | None:
     wanted = request.args.get("v")
-    return _recent().get(_user_key(), name, wanted) if wanted else None
+    return _recent().get(context.user_key(), name, wanted) if wanted else None
 
 
 @bp.get("/pictures/graph", defaults={"size": None})
@@ -179,14 +157,14 @@ def _just_read(name: str) -> Photo | None:
 @login_required
 def graph_picture(size: str | None) -> Response:
     """The photo Outlook and Teams show: the largest, or one of the sizes Graph offers."""
-    _same_origin_only()
+    same_origin_only()
     if size is not None and not _GRAPH_SIZE.fullmatch(size):
         abort(404)
     recent = _just_read("graph") if size is None else None
     if recent is not None:
         return _serve(recent)
     try:
-        return _serve(upstream.graph().photo(size))
+        return _serve(context.graph().photo(size))
     except AuthRequiredError:
         raise
     except UpstreamError as exc:
@@ -196,17 +174,33 @@ def graph_picture(size: str | None) -> Response:
 @bp.get("/pictures/sharepoint/<any(S, M, L):size>")
 @login_required
 def sharepoint_picture(size: str) -> Response:
-    """SharePoint's small, medium or large picture from the My Site host library (§4.7)."""
-    _same_origin_only()
+    """The small, medium or large picture SharePoint pages show (userphoto.aspx, §9.1)."""
+    same_origin_only()
     recent = _just_read(f"sharepoint/{size}")
     if recent is not None:
         return _serve(recent)
-    client = upstream.sharepoint()
+    try:
+        return _serve(context.sharepoint().served_picture(size, context.user().username))
+    except AuthRequiredError:
+        raise
+    except UpstreamError as exc:
+        return _failed(exc)
+
+
+@bp.get("/pictures/sharepoint/stored")
+@login_required
+def stored_picture() -> Response:
+    """The copy in SharePoint's legacy picture library (PictureURL's medium file, §4.7)."""
+    same_origin_only()
+    recent = _just_read("sharepoint/stored")
+    if recent is not None:
+        return _serve(recent)
+    client = context.sharepoint()
     try:
         hint = pictures.picture_hint(session)
         # Without the overview's hint the profile says where the picture is (one call more).
         profile = hint.as_profile() if hint is not None else client.my_properties()
-        return _serve(client.picture(size, profile))
+        return _serve(client.picture(STORED_SIZE, profile))
     except AuthRequiredError:
         raise
     except UpstreamError as exc:

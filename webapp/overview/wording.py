@@ -6,6 +6,7 @@ The diagnosis speaks in codes and parameters; this module turns them into transl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import assert_never
 
@@ -13,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from webapp.microsoft.errors import UpstreamError
+from webapp import wording as vocabulary
 from webapp.microsoft.models import SharePointProfile
 from webapp.microsoft.properties import Attribute, AttributeRow, RowState
 from webapp.overview.diagnosis import (
@@ -25,18 +26,21 @@ from webapp.overview.diagnosis import (
     Helpdesk,
     Limit,
     PhotoVerdict,
+    StoredCopy,
 )
 from webapp.overview.snapshot import Snapshot
-from webapp.wording import service_name, value, when
+from webapp.wording import service_name, value
 
 VERDICTS = {
-    PhotoVerdict.IN_SYNC: _l("SharePoint shows the same photo as Outlook and Teams."),
-    PhotoVerdict.SHAREPOINT_OLDER: _l("SharePoint shows an older photo than Outlook and Teams."),
+    PhotoVerdict.IN_SYNC: _l("SharePoint shows your current photo, the same as Outlook and Teams."),
+    PhotoVerdict.SHAREPOINT_OLDER: _l(
+        "SharePoint still shows an older copy of your photo from its cache."
+    ),
     PhotoVerdict.SHAREPOINT_PLACEHOLDER: _l(
         "SharePoint shows a placeholder instead of your photo."
     ),
     PhotoVerdict.NO_PHOTO_ANYWHERE: _l("You have no profile photo in Microsoft 365 yet."),
-    PhotoVerdict.CANNOT_TELL: _l("We cannot tell right now whether your photo is in sync."),
+    PhotoVerdict.CANNOT_TELL: _l("We cannot tell right now which photo SharePoint shows."),
 }
 
 ATTRIBUTE_VERDICTS = {
@@ -70,7 +74,7 @@ ROW_STATES = {
 }
 
 ACTION_LABELS = {
-    Action.RESYNC_PHOTO: _l("Push your photo to SharePoint now"),
+    Action.RESYNC_PHOTO: _l("Make SharePoint show my current photo now"),
     Action.UPLOAD_PHOTO: _l("Upload a new photo"),
     Action.RETRY: _l("Try again"),
 }
@@ -92,50 +96,45 @@ def row_state(state: RowState) -> str:
     return str(ROW_STATES[state])
 
 
+def _attribute(finding: Finding) -> Attribute:
+    """The attribute an attribute finding is about."""
+    attribute = finding.params["attribute"]
+    if not isinstance(attribute, Attribute):
+        raise TypeError(f"{finding.code} names no attribute")
+    return attribute
+
+
 def finding_meaning(finding: Finding) -> str:
     """What a finding means, in one or two sentences."""
     p = finding.params
     code = finding.code
     if code is FindingCode.PHOTO_IN_SYNC:
         return _(
-            "Both show the same picture (each service stores its own resized copy). If a "
-            "SharePoint page still shows an old picture, it is a cached copy: SharePoint keeps "
-            "photos for about %(hours)d hours.",
-            hours=p["cache_hours"],
+            "SharePoint serves the same picture as Outlook and Teams (each service keeps its own "
+            "resized copy). A SharePoint page opened earlier may show an older picture until it "
+            "is reloaded."
         )
     if code is FindingCode.PHOTO_SHAREPOINT_OLDER:
         return _(
-            "Outlook and Teams show your current photo, SharePoint still shows the picture it "
-            "took on %(date)s. SharePoint copies your photo from Exchange by itself, at most "
-            "once every %(pull)d hours, and Microsoft says it can take up to %(worst)d hours.",
-            date=when(p["picture_taken_at"]),  # type: ignore[arg-type]
-            pull=p["pull_hours"],
-            worst=p["worst_case_hours"],
+            "Outlook, Teams and the rest of Microsoft 365 already show your current photo. "
+            "SharePoint pages still show an older copy from SharePoint's cache, which refreshes "
+            "by itself."
         )
     if code is FindingCode.PHOTO_REMOVED_STILL_IN_SHAREPOINT:
         return _(
-            "You have no photo in Outlook and Teams, but SharePoint still shows the picture it "
-            "took on %(date)s. SharePoint only replaces its picture when there is a new photo.",
-            date=when(p["picture_taken_at"]),  # type: ignore[arg-type]
+            "You have no photo in Outlook and Teams any more, but SharePoint pages still show an "
+            "older copy from SharePoint's cache. They show the placeholder once the cache "
+            "refreshes by itself."
         )
     if code is FindingCode.PHOTO_SHAREPOINT_PLACEHOLDER:
         return _(
-            "Outlook and Teams show your photo, SharePoint shows a placeholder. SharePoint copies "
-            "your photo from Exchange by itself, at most once every %(pull)d hours, and Microsoft "
-            "says it can take up to %(worst)d hours.",
-            pull=p["pull_hours"],
-            worst=p["worst_case_hours"],
+            "Outlook and Teams show your photo, but SharePoint pages still show a placeholder "
+            "from SharePoint's cache, which refreshes by itself."
         )
     if code is FindingCode.PHOTO_NONE_ANYWHERE:
         return _(
             "Neither Outlook and Teams nor SharePoint has a photo of you, so everyone sees your "
             "initials or a placeholder."
-        )
-    if code is FindingCode.PHOTO_NOT_FROM_EXCHANGE:
-        return _(
-            "SharePoint does not take your photo from Exchange (this happens for accounts "
-            "without an Exchange Online mailbox), so waiting will not fix it: the photo has to "
-            "be pushed to SharePoint."
         )
     if code is FindingCode.PHOTO_GRAPH_UNAVAILABLE:
         return _(
@@ -154,7 +153,7 @@ def finding_meaning(finding: Finding) -> str:
     if code is FindingCode.ATTRIBUTE_DIFFERS:
         return _(
             "%(attribute)s is “%(graph)s” in Entra ID but “%(sharepoint)s” in SharePoint.",
-            attribute=attribute_name(p["attribute"]),  # type: ignore[arg-type]
+            attribute=attribute_name(_attribute(finding)),
             graph=value(p["graph_value"]),
             sharepoint=value(p["sharepoint_value"]),
         )
@@ -162,7 +161,7 @@ def finding_meaning(finding: Finding) -> str:
         return _(
             "%(attribute)s is “%(graph)s” in Entra ID and “%(sharepoint)s” in SharePoint. "
             "Microsoft does not copy this detail to SharePoint by default.",
-            attribute=attribute_name(p["attribute"]),  # type: ignore[arg-type]
+            attribute=attribute_name(_attribute(finding)),
             graph=value(p["graph_value"]),
             sharepoint=value(p["sharepoint_value"]),
         )
@@ -180,30 +179,37 @@ def action_label(action: Action) -> str:
 
 
 def wait_text(finding: Finding) -> str:
-    """What waiting brings, with Microsoft's stated timings (reference §5.2, §5.5)."""
+    """What waiting brings. Microsoft states no time for either (reference §5.5, §9.1)."""
     if finding.code is FindingCode.ATTRIBUTE_DIFFERS:
         return _(
             "Or wait: SharePoint's profile import copies changes from Entra ID in batches, and "
             "Microsoft does not guarantee when."
         )
+    fresh_for = finding.params.get("fresh_for")
+    if isinstance(fresh_for, int) and fresh_for > 0:
+        minutes = math.ceil(fresh_for / 60)
+        return ngettext(
+            "Or wait: SharePoint refreshes its copy by itself. Microsoft gives no time for it, "
+            "but SharePoint says it may keep this copy for up to %(num)d more minute. Then "
+            "reload the SharePoint page.",
+            "Or wait: SharePoint refreshes its copy by itself. Microsoft gives no time for it, "
+            "but SharePoint says it may keep this copy for up to %(num)d more minutes. Then "
+            "reload the SharePoint page.",
+            minutes,
+        )
     return _(
-        "Or wait: SharePoint takes your photo from Exchange when you open your own SharePoint "
-        "profile, at most once every %(pull)d hours; Microsoft says up to %(worst)d hours.",
-        pull=finding.params["pull_hours"],
-        worst=finding.params["worst_case_hours"],
+        "Or wait: SharePoint refreshes its copy by itself. Microsoft gives no time for it; "
+        "reload the SharePoint page later."
     )
 
 
 def limit_text(limit: Limit, finding: Finding) -> str:
     """What the user cannot do about a finding here, and why."""
-    if limit is Limit.SHAREPOINT_SCHEDULE:
+    if limit is Limit.SHAREPOINT_CACHE:
         return _(
-            "You cannot make SharePoint fetch your photo on demand: the re-sync asks it early "
-            "and gives it a copy, SharePoint decides when pages show it."
+            "You cannot empty SharePoint's cache, here or in SharePoint: it refreshes by itself."
         )
-    if limit is Limit.REMOVE_SHAREPOINT_PICTURE:
-        return _("You cannot remove the old picture from SharePoint yourself.")
-    attribute = attribute_name(finding.params["attribute"])  # type: ignore[arg-type]
+    attribute = attribute_name(_attribute(finding))
     if limit is Limit.ATTRIBUTE_FROM_DIRECTORY:
         return _(
             "You cannot change %(attribute)s in SharePoint: it comes from Entra ID with "
@@ -224,22 +230,16 @@ def helpdesk_text(finding: Finding) -> str | None:
     advice = finding.helpdesk
     if advice is Helpdesk.NOT_NEEDED:
         return None
-    if advice is Helpdesk.NOW:
+    if advice is Helpdesk.PICTURE_SYNC:
         return _(
-            "Contact your helpdesk if the old picture must go now: an administrator can remove it."
+            "Contact your helpdesk if SharePoint keeps showing the wrong picture: an "
+            "administrator can check it with Microsoft's Picture Sync diagnostic."
         )
     if advice is Helpdesk.AFTER_HOURS:
-        hours = finding.params["helpdesk_after_hours"]
-        if finding.code is FindingCode.ATTRIBUTE_DIFFERS:
-            return _(
-                "Contact your helpdesk if it still differs %(hours)d hours after the change was "
-                "made in Entra ID, or if the Entra ID value itself is wrong.",
-                hours=hours,
-            )
         return _(
-            "Contact your helpdesk if SharePoint still shows the wrong picture %(hours)d hours "
-            "after you changed your photo.",
-            hours=hours,
+            "Contact your helpdesk if it still differs %(hours)d hours after the change was "
+            "made in Entra ID, or if the Entra ID value itself is wrong.",
+            hours=finding.params["helpdesk_after_hours"],
         )
     if advice is Helpdesk.IF_NEEDED:
         return _("Contact your helpdesk if you need SharePoint to show it.")
@@ -250,20 +250,36 @@ def helpdesk_text(finding: Finding) -> str | None:
     assert_never(advice)
 
 
+STORED_COPIES = {
+    StoredCopy.NONE: _l("SharePoint's old picture library holds no picture of you."),
+    StoredCopy.CURRENT: _l("SharePoint's old picture library holds a copy of your current photo."),
+    StoredCopy.OLD: _l(
+        "An old copy of your photo is still stored here. SharePoint pages show the picture "
+        "above, not this copy."
+    ),
+    StoredCopy.UNKNOWN: _l("What SharePoint's old picture library holds could not be read."),
+}
+
+
+def stored_copy(value: StoredCopy) -> str:
+    """What the legacy picture library holds, in words (a fact, reference §9.1)."""
+    return str(STORED_COPIES[value])
+
+
 def placeholder_state(profile: SharePointProfile) -> str:
-    """`SPS-PicturePlaceholderState` in words (reference §4.3)."""
+    """`SPS-PicturePlaceholderState` and `PictureURL` in words (reference §4.3)."""
     if profile.placeholder:
-        return _("SharePoint shows a placeholder, not a picture of you.")
-    return _("SharePoint shows a picture it stored.")
+        return _("The profile names no stored picture of you.")
+    return _("The profile names a stored picture.")
 
 
 def exchange_sync_state(state: str | None) -> str:
-    """`SPS-PictureExchangeSyncState` in words (reference §4.3, §5.2, §5.3)."""
+    """`SPS-PictureExchangeSyncState` in words (reference §4.3)."""
     if state == "1":
-        return _("SharePoint takes your photo from Exchange (Outlook and Teams) by itself.")
+        return _("The stored picture was taken from Exchange (Outlook and Teams).")
     if state == "0":
-        return _("SharePoint does not take your photo from Exchange; it keeps its own picture.")
-    return _("SharePoint does not say where it takes your photo from.")
+        return _("The stored picture was uploaded to SharePoint, not taken from Exchange.")
+    return _("SharePoint does not say where the stored picture came from.")
 
 
 def _differing_lines(rows: Iterable[AttributeRow]) -> list[str]:
@@ -282,21 +298,6 @@ def _differing_lines(rows: Iterable[AttributeRow]) -> list[str]:
     ]
 
 
-def _failures(snapshot: Snapshot) -> list[UpstreamError]:
-    graph, sharepoint = snapshot.graph, snapshot.sharepoint
-    errors = (
-        graph.profile_error,
-        graph.photo_error,
-        sharepoint.profile_error,
-        sharepoint.picture_error,
-    )
-    unique: list[UpstreamError] = []
-    for error in errors:
-        if error is not None and error not in unique:
-            unique.append(error)
-    return unique
-
-
 def helpdesk_summary(
     diagnosis: Diagnosis,
     snapshot: Snapshot,
@@ -305,23 +306,17 @@ def helpdesk_summary(
     username: str,
     ticket: str | None,
     version: str,
+    recent_changes: Iterable[str] = (),
 ) -> str:
-    """Plain text for a helpdesk ticket: who, when, verdicts, differing values, app version.
-
-    Holds no token and no photo bytes: only what the page shows, plus Microsoft's request ids.
-    """
-    lines = [_("ProfileFix summary")]
-    if ticket:
-        lines.append(_("Ticket: %(ticket)s", ticket=ticket))
-    lines.append(_("Who: %(name)s <%(username)s>", name=name, username=username))
-    lines.append(_("When: %(time)s UTC", time=snapshot.taken_at.strftime("%Y-%m-%d %H:%M:%S")))
-    lines.append(
+    """The shared helpdesk summary (`webapp.wording`) with the verdicts, the pictures' details,
+    the differing values and the person's latest changes (lines from changes/wording.py)."""
+    lines = [
         _(
             "Photo: %(verdict)s [%(code)s]",
             verdict=verdict(diagnosis.verdict),
             code=diagnosis.verdict,
         )
-    )
+    ]
     meta = snapshot.graph.photo_meta
     if meta is not None:
         lines.append(
@@ -334,13 +329,24 @@ def helpdesk_summary(
                 etag=meta.etag or "-",
             )
         )
+    shown = snapshot.sharepoint.shown
+    if shown is not None:
+        lines.append(
+            "  "
+            + _(
+                "SharePoint serves: %(type)s, %(bytes)d bytes, cache max-age %(age)s s",
+                type=shown.content_type or "-",
+                bytes=len(shown.data),
+                age=shown.fresh_for if shown.fresh_for is not None else "-",
+            )
+        )
     profile = snapshot.sharepoint.profile
     if profile is not None:
         taken = profile.picture_timestamp
         lines.append(
             "  "
             + _(
-                "SharePoint picture: %(url)s, taken %(taken)s, placeholder state "
+                "SharePoint's old picture library: %(url)s, stored %(taken)s, placeholder state "
                 "%(placeholder)s, Exchange sync state %(sync)s",
                 url=profile.picture_url or "-",
                 taken=taken.strftime("%Y-%m-%d %H:%M UTC") if taken else "-",
@@ -356,21 +362,21 @@ def helpdesk_summary(
         )
     )
     lines.extend(f"  {line}" for line in _differing_lines(diagnosis.differing_rows))
-    failures = _failures(snapshot)
-    if failures:
-        lines.append(
-            ngettext("Problem reaching Microsoft:", "Problems reaching Microsoft:", len(failures))
-        )
-        for error in failures:
-            lines.append(
-                "  "
-                + _(
-                    "%(service)s: status %(status)s, code %(code)s, request id %(request_id)s",
-                    service=service_name(error.service),
-                    status=error.status if error.status is not None else "-",
-                    code=error.code or "-",
-                    request_id=error.request_id or "-",
-                )
-            )
-    lines.append(_("App: ProfileFix %(version)s", version=version))
-    return "\n".join(lines)
+    graph, sharepoint = snapshot.graph, snapshot.sharepoint
+    return vocabulary.helpdesk_summary(
+        lines,
+        name=name,
+        username=username,
+        ticket=ticket,
+        taken_at=snapshot.taken_at,
+        failures=(
+            graph.profile_error,
+            graph.photo_error,
+            sharepoint.served_error,
+            sharepoint.placeholder_error,
+            sharepoint.profile_error,
+            sharepoint.stored_error,
+        ),
+        version=version,
+        recent_changes=recent_changes,
+    )

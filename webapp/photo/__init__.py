@@ -1,1 +1,1 @@
-"""Photo: upload, crop, write to Graph, push to SharePoint, verify, undo, re-sync."""
+"""Photo: upload, crop, write to Graph, offer to SharePoint, check what it serves, undo."""

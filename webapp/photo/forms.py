@@ -22,10 +22,22 @@ def new_form_token() -> str:
     return secrets.token_urlsafe(16)
 
 
+def validated(field: HiddenField) -> str:
+    """The value of a token field on a validated form (its pattern refuses a missing value)."""
+    if field.data is None:
+        raise ValueError(f"{field.name} has no value: validate the form first")
+    return field.data
+
+
 class PhotoUploadForm(FlaskForm):
     """A photo file and, when JavaScript chose one, the crop square (else a centred square)."""
 
-    photo = FileField(_l("Photo"), validators=[FileRequired(_l("Please choose a photo."))])
+    # WTForms takes lazy strings for labels and messages (translated when shown); its stubs
+    # say str, and str() here would translate once, at import, in no language.
+    photo = FileField(
+        _l("Photo"),  # type: ignore[arg-type]  # lazy string, see above
+        validators=[FileRequired(_l("Please choose a photo."))],  # type: ignore[arg-type]  # lazy
+    )
     x = IntegerField(validators=_COORD)
     y = IntegerField(validators=_COORD)
     size = IntegerField(validators=[Optional(), NumberRange(min=1, max=100_000)])
@@ -33,10 +45,10 @@ class PhotoUploadForm(FlaskForm):
 
     def crop(self) -> tuple[int, int, int] | None:
         """(left, top, side) when all three crop fields came, else None (centred crop)."""
-        values = (self.x.data, self.y.data, self.size.data)
-        if any(v is None for v in values):
+        x, y, size = self.x.data, self.y.data, self.size.data
+        if x is None or y is None or size is None:
             return None
-        return values  # type: ignore[return-value]
+        return x, y, size
 
 
 class ConfirmForm(FlaskForm):

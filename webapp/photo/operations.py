@@ -13,28 +13,41 @@ from __future__ import annotations
 
 import base64
 import enum
-import hashlib
 import json
+import math
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from webapp.microsoft.requester import MIN_RETRY_READ, RetryPolicy
+from webapp.microsoft.session import DEFAULT_TIMEOUT
 from webapp.store import Store
 
 UNFINISHED_TTL = 7 * 24 * 3600
 FINISHED_TTL = 24 * 3600
-# The lock outlives the longest request (three calls of ≤ 10 s retry budget each plus reads,
-# security.md §0 item 7) so a crashed worker cannot block the user for long.
-LOCK_TTL = 60
+
+# The lock must outlive the longest change it protects, or a second change could start while
+# the first is still writing; and it must expire, or a worker killed mid-change leaves the user
+# "busy" for ever. One call to Microsoft ends within its first attempt's connect + read timeout,
+# or, when it retries, within the retry budget plus a last connect and MIN_RETRY_READ
+# (webapp/microsoft/requester.py). The longest change, an upload, makes up to 7 calls (read the old
+# photo, Graph PUT, SharePoint push, the own-photo trigger, three reads to verify) and up to 3
+# token requests through the same session (Graph, SharePoint, the My Site host); decoding the
+# upload and saving records take seconds at most, which the margin covers.
+_CONNECT, _READ = DEFAULT_TIMEOUT
+LONGEST_CALL = max(_CONNECT + _READ, RetryPolicy().budget + _CONNECT + MIN_RETRY_READ)
+CALLS_PER_CHANGE = 7 + 3
+LOCK_TTL = math.ceil(CALLS_PER_CHANGE * LONGEST_CALL) + 30  # 261 s with today's timeouts
 # A form token maps to its op for as long as a double submit could arrive.
 IDEMPOTENCY_TTL = 3600
 
 _OP_ID_BYTES = 16
-_ADD_GUARD = threading.Lock()
+# The lock's value names the op whose writes it protects; the follow-through's reads hold it
+# under this prefix, so that they do not count as the op "running".
+_CHECKING = "checking:"
 
 
 class Kind(enum.StrEnum):
@@ -44,6 +57,7 @@ class Kind(enum.StrEnum):
     RESYNC = "resync"
     REMOVE = "remove"
     UNDO = "undo"
+    RESTORE = "restore"  # an earlier photo put back from the person's history
 
 
 class SideState(enum.StrEnum):
@@ -63,10 +77,6 @@ class SideState(enum.StrEnum):
         """Nothing more for us to write on this side."""
         return self in _SETTLED
 
-    @property
-    def retryable(self) -> bool:
-        return self in (SideState.FAILED, SideState.THROTTLED, SideState.IN_PROGRESS)
-
 
 _SETTLED = frozenset(
     {SideState.DONE, SideState.VERIFIED, SideState.REFUSED_BY_SHAREPOINT, SideState.NOT_NEEDED}
@@ -83,6 +93,9 @@ class Side:
     request_id: str | None = None
     not_before: float | None = None
     writes: int = 0
+    # Writes sent, answered or not (SharePoint's optional push is tried a bounded number of
+    # times, never for ever: reference §9.1).
+    attempts: int = 0
     updated_at: float = 0.0
 
 
@@ -100,7 +113,6 @@ class Operation:
     kind: Kind
     created_at: float
     image: bytes | None = None
-    image_sha256: str | None = None
     previous: bytes | None = None
     previous_captured: bool = False
     # Re-sync: whether the Graph photo to copy was read (then `image` holds it, or None).
@@ -113,9 +125,10 @@ class Operation:
     written_at: float | None = None
     checks: int = 0
     checked_at: float | None = None
-    # What the last read-back found on each side (verify.Match values), for the page.
-    graph_match: str | None = None
+    # What the last read-back found SharePoint serving (a fingerprint.Match value), and until
+    # when SharePoint said it may keep serving that picture from its cache: for the page.
     sharepoint_match: str | None = None
+    sharepoint_fresh_until: float | None = None
 
     @property
     def writes_graph(self) -> bool:
@@ -145,6 +158,11 @@ class Operation:
     def undoable(self) -> bool:
         return self.previous_captured and self.undone_by is None and self.graph.writes > 0
 
+    @property
+    def restorable(self) -> bool:
+        """The photo this change replaced is kept, so the history can put it back."""
+        return self.previous_captured and self.previous is not None
+
     def to_json(self) -> bytes:
         data = asdict(self)
         data["kind"] = self.kind.value
@@ -156,7 +174,9 @@ class Operation:
 
     @classmethod
     def from_json(cls, raw: bytes) -> Operation:
-        data: dict[str, Any] = json.loads(raw)
+        """Read a record back; keys this version no longer keeps (an older record) are skipped."""
+        known = {f.name for f in fields(cls)}
+        data: dict[str, Any] = {k: v for k, v in json.loads(raw).items() if k in known}
         data["kind"] = Kind(data["kind"])
         data["image"] = _unb64(data["image"])
         data["previous"] = _unb64(data["previous"])
@@ -167,7 +187,7 @@ class Operation:
         return cls(**data)
 
     def __repr__(self) -> str:
-        # Never the bytes (security.md E8): only sizes and the hash.
+        # Never the bytes (security.md E8): only their sizes.
         return (
             f"Operation({self.id}, {self.kind.value}, graph={self.graph.state.value}, "
             f"sharepoint={self.sharepoint.state.value}, image={_size(self.image)}, "
@@ -187,10 +207,6 @@ def _size(data: bytes | None) -> str:
     return "none" if data is None else f"{len(data)} bytes"
 
 
-def sha256(data: bytes | None) -> str | None:
-    return None if data is None else hashlib.sha256(data).hexdigest()
-
-
 class OperationBusyError(Exception):
     """Another change of the same user is running; `op_id` names it when known."""
 
@@ -205,24 +221,37 @@ class OperationStore:
     Keys: `op:<id>` the record, `op-latest:<user>` the user's latest op id, `op-lock:<user>`
     the lock (SET NX with expiry, security.md E5), `op-form:<user>:<token>` a form's op.
     Records are read only through `get(user, op_id)`, so one user never sees another's.
+    `on_change(op, retried)` hears once per run of a change what it achieved (the person's
+    history, webapp/photo/recording.py).
     """
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        on_change: Callable[[Operation, bool], object] | None = None,  # its answer unused
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.on_change = on_change
 
-    def new(self, user: str, kind: Kind, **fields: Any) -> Operation:
+    def changed(self, op: Operation, retried: bool = False) -> None:
+        """A run of `op` ended (done, failed or interrupted): tell whoever listens."""
+        if self.on_change is not None:
+            self.on_change(op, retried)
+
+    def new(self, user: str, kind: Kind, **values: Any) -> Operation:
         now = self.clock()
-        op = Operation(
-            id=secrets.token_urlsafe(_OP_ID_BYTES), user=user, kind=kind, created_at=now, **fields
+        return Operation(
+            id=secrets.token_urlsafe(_OP_ID_BYTES), user=user, kind=kind, created_at=now, **values
         )
-        op.image_sha256 = sha256(op.image)
-        return op
 
     def save(self, op: Operation) -> None:
-        """Write the record; the user's latest-op pointer follows it."""
+        """Write the record, encrypted (it holds photos, security.md E8); the user's
+        latest-op pointer follows it."""
         ttl = FINISHED_TTL if op.settled and op.verified else UNFINISHED_TTL
-        self.store.set(f"op:{op.id}", op.to_json(), ttl)
+        key = f"op:{op.id}"
+        self.store.set(key, self.store.sealer.seal(op.to_json(), key), ttl)
         latest = self.store.get(f"op-latest:{op.user}")
         if latest is None or latest.decode() == op.id:
             self.store.set(f"op-latest:{op.user}", op.id.encode(), ttl)
@@ -231,8 +260,11 @@ class OperationStore:
         self.store.set(f"op-latest:{op.user}", op.id.encode(), UNFINISHED_TTL)
 
     def get(self, user: str, op_id: str) -> Operation | None:
-        """The user's op, or None when unknown, expired or someone else's."""
-        raw = self.store.get(f"op:{op_id}")
+        """The user's op, or None when unknown, expired, someone else's, or sealed under
+        another SECRET_KEY (then it is as good as expired: no retry, no undo)."""
+        key = f"op:{op_id}"
+        sealed = self.store.get(key)
+        raw = None if sealed is None else self.store.sealer.open(sealed, key)
         if raw is None:
             return None
         op = Operation.from_json(raw)
@@ -256,32 +288,28 @@ class OperationStore:
         return self.store.add(f"op-form:{user}:{token}", op.id.encode(), IDEMPOTENCY_TTL)
 
     def running(self, user: str) -> str | None:
-        """The id of the user's op holding the lock right now, if any."""
+        """The id of the user's op whose writes hold the lock right now, if any."""
         raw = self.store.get(f"op-lock:{user}")
-        return None if raw is None else raw.decode()
+        if raw is None or raw.decode().startswith(_CHECKING):
+            return None
+        return raw.decode()
 
     @contextmanager
-    def lock(self, user: str, holder: str) -> Iterator[None]:
+    def lock(self, user: str, holder: str, *, checking: bool = False) -> Iterator[None]:
         """Hold the user's lock while a change runs; raises OperationBusyError when taken.
 
-        Released in `finally`; if the worker dies, the lock expires after LOCK_TTL.
+        `checking`: the follow-through's read-back of `holder`, not a write. Released in
+        `finally` only if still ours; if the worker dies, the lock expires after LOCK_TTL.
         """
         key = f"op-lock:{user}"
-        # Redis's SET NX is atomic across instances; the file store's add is check-then-set,
-        # so at least this process's threads are serialised around it.
-        with _ADD_GUARD:
-            taken = self.store.add(key, holder.encode(), LOCK_TTL)
-        if not taken:
+        value = f"{_CHECKING if checking else ''}{holder}".encode()
+        if not self.store.add(key, value, LOCK_TTL):
             raw = self.store.get(key)
-            raise OperationBusyError(raw.decode() if raw else None)
+            raise OperationBusyError(raw.decode().removeprefix(_CHECKING) if raw else None)
         try:
             yield
         finally:
-            # The Store has no compare-and-delete: check the holder first, so an expired lock
-            # taken over by another request is not released by us.
-            raw = self.store.get(key)
-            if raw is not None and raw.decode() == holder:
-                self.store.delete(key)
+            self.store.delete_if(key, value)
 
     def set_side(self, op: Operation, name: str, **changes: Any) -> None:
         """Change one side's status and save the record at once (before the next step)."""

@@ -1,48 +1,41 @@
-"""The one definition of "both services show the same photo": fingerprints of what each serves.
+"""Reads both services back after a photo change and compares each with the photo written.
 
-Graph and SharePoint re-encode and resize what they are given, so bytes never match; the
-perceptual fingerprint (webapp/photos/fingerprint.py) decides (security.md E6, E7).
+Whether a service shows that photo is `imaging.fingerprint.compare`, the one "same picture"
+rule the overview's diagnosis uses too. SharePoint is judged by what its pages show, the image
+`userphoto.aspx` serves (reference §9.1), never by its legacy picture library.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from webapp.imaging.fingerprint import UnreadablePictureError, same_picture
+from webapp.imaging.fingerprint import Match, compare
 from webapp.microsoft.errors import AuthRequiredError, UpstreamError
 from webapp.microsoft.graph import GraphClient
+from webapp.microsoft.models import Photo
 from webapp.microsoft.sharepoint import SharePointClient
 
 logger = logging.getLogger(__name__)
 
-# SharePoint's L thumbnail (240 px, reference §4.7) carries enough detail for the fingerprint.
+# SharePoint's large picture (240 px, reference §4.7) carries enough detail for the fingerprint.
 SHAREPOINT_SIZE = "L"
-
-
-class Match(enum.StrEnum):
-    """What one service showed compared with the expected photo."""
-
-    SAME = "same"  # the expected photo (or, expecting none, no photo)
-    DIFFERENT = "different"  # another photo
-    NONE = "none"  # no photo (a placeholder in SharePoint) while one was expected
-    UNREADABLE = "unreadable"  # bytes the fingerprint cannot read
-    UNAVAILABLE = "unavailable"  # the service did not answer the read
+# What an operation record keeps when a service did not answer its read-back.
+UNAVAILABLE = "unavailable"
 
 
 @dataclass(frozen=True)
 class Verification:
-    """Both read-backs; `error` codes name why a side was unavailable."""
+    """What each service showed; None where it did not answer the read.
 
-    graph: Match
-    sharepoint: Match
-    graph_error: str | None = None
-    sharepoint_error: str | None = None
+    `sharepoint_fresh_for`: the seconds SharePoint said it may keep serving another picture
+    from its cache (`Cache-Control: max-age`), when it served one and said so.
+    """
 
-    @property
-    def both_same(self) -> bool:
-        return self.graph is Match.SAME and self.sharepoint is Match.SAME
+    graph: Match | None
+    sharepoint: Match | None
+    sharepoint_fresh_for: int | None = None
 
 
 def error_code(exc: UpstreamError) -> str:
@@ -50,48 +43,49 @@ def error_code(exc: UpstreamError) -> str:
     return f"{exc.service}:{exc.status or 0}:{exc.code or type(exc).__name__}"
 
 
-def compare(expected: bytes | None, actual: bytes | None) -> Match:
-    """Whether `actual` shows the picture `expected` does; None on either side means no photo."""
-    if actual is None:
-        return Match.SAME if expected is None else Match.NONE
-    if expected is None:
-        return Match.DIFFERENT
+def _read(read: Callable[[], Photo | None]) -> tuple[Photo | None, bool]:
+    """What a service shows, and whether it answered. AuthRequiredError propagates."""
     try:
-        return Match.SAME if same_picture(expected, actual) else Match.DIFFERENT
-    except UnreadablePictureError:
-        return Match.UNREADABLE
-
-
-def graph_shows(graph: GraphClient, expected: bytes | None) -> tuple[Match, str | None]:
-    """Read Graph's photo and compare. AuthRequiredError propagates (sign in again)."""
-    try:
-        photo = graph.photo()
+        return read(), True
     except AuthRequiredError:
         raise
     except UpstreamError as exc:
-        return Match.UNAVAILABLE, error_code(exc)
-    return compare(expected, None if photo is None else photo.data), None
+        logger.info("%s read-back failed: %s", exc.service, error_code(exc))
+        return None, False
+
+
+def graph_shows(graph: GraphClient, expected: bytes | None) -> Match | None:
+    """Graph's photo compared with `expected`; None when Graph did not answer."""
+    photo, answered = _read(graph.photo)
+    return compare(expected, None if photo is None else photo.data) if answered else None
 
 
 def sharepoint_shows(
-    sharepoint: SharePointClient, expected: bytes | None
-) -> tuple[Match, str | None]:
-    """Read SharePoint's picture (placeholder state first) and compare."""
-    try:
-        profile = sharepoint.my_properties()
-        picture = None if profile.placeholder else sharepoint.picture(SHAREPOINT_SIZE, profile)
-    except AuthRequiredError:
-        raise
-    except UpstreamError as exc:
-        return Match.UNAVAILABLE, error_code(exc)
-    return compare(expected, None if picture is None else picture.data), None
+    sharepoint: SharePointClient, account: str, expected: bytes | None
+) -> tuple[Match | None, int | None]:
+    """What SharePoint serves of `account` compared with `expected`, and how long SharePoint
+    said it may keep serving another picture; (None, None) when SharePoint did not answer.
+
+    Expecting no photo, the served picture must be SharePoint's placeholder.
+    """
+    served, answered = _read(lambda: sharepoint.served_picture(SHAREPOINT_SIZE, account))
+    if not answered or served is None:
+        return None, None
+    wanted = expected
+    if expected is None:
+        placeholder, answered = _read(lambda: sharepoint.placeholder_picture(SHAREPOINT_SIZE))
+        if not answered or placeholder is None:
+            return None, None
+        wanted = placeholder.data
+    match = compare(wanted, served.data)
+    return match, served.fresh_for if match is Match.DIFFERENT else None
 
 
 def verify(
-    graph: GraphClient | None, sharepoint: SharePointClient, expected: bytes | None
+    graph: GraphClient | None, sharepoint: SharePointClient, account: str, expected: bytes | None
 ) -> Verification:
-    """Read back both services (Graph skipped when None) and compare with `expected`."""
-    graph_match, graph_error = (Match.SAME, None) if graph is None else graph_shows(graph, expected)
-    sp_match, sp_error = sharepoint_shows(sharepoint, expected)
-    logger.info("verified: graph=%s sharepoint=%s", graph_match.value, sp_match.value)
-    return Verification(graph_match, sp_match, graph_error, sp_error)
+    """Read back both services (Graph skipped, and taken as showing it, when None)."""
+    graph_match = Match.SAME if graph is None else graph_shows(graph, expected)
+    sharepoint_match, fresh_for = sharepoint_shows(sharepoint, account, expected)
+    logger.info("verified: graph=%s sharepoint=%s", graph_match, sharepoint_match)
+    return Verification(graph_match, sharepoint_match, fresh_for)

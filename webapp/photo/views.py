@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from flask import (
     Blueprint,
@@ -21,18 +22,27 @@ from flask import (
     jsonify,
     redirect,
     render_template,
+    request,
     url_for,
 )
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from webapp import audit
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
-from webapp.photo import update, wording
-from webapp.photo.forms import ConfirmForm, OperationForm, PhotoUploadForm, new_form_token
+from webapp.photo import recording, update, wording
+from webapp.photo.forms import (
+    ConfirmForm,
+    OperationForm,
+    PhotoUploadForm,
+    new_form_token,
+    validated,
+)
 from webapp.photo.operations import Operation, OperationBusyError, OperationStore, SideState
 from webapp.photo.resync import resync as start_resync
-from webapp.web import context as upstream
+from webapp.web import context
 from webapp.web.errors import request_id
 from webapp.wording import service_name
 
@@ -44,29 +54,53 @@ WRITE_LIMIT = "10 per hour"
 _writes = limiter.shared_limit(WRITE_LIMIT, scope="photo-write")
 RESYNC_LIMIT = "6 per hour"
 
+F = TypeVar("F", bound=FlaskForm)
+
 
 def operations() -> OperationStore:
-    return OperationStore(current_app.extensions["store"])
-
-
-def user_key() -> str:
-    """Records and locks are per account: oid.tid (security.md A6)."""
-    return f"{g.user.oid}.{g.user.tid}"
+    """The op records; every run of a change is told to the person's history."""
+    history, rid = context.history(), request_id()
+    return OperationStore(
+        context.store(),
+        on_change=lambda op, retried: recording.record(history, op, retried, request_id=rid),
+    )
 
 
 def upstreams() -> update.Upstreams:
-    return update.Upstreams(upstream.graph(), upstream.sharepoint(), g.user.username)
+    return update.Upstreams(context.graph(), context.sharepoint(), context.user().username)
+
+
+def mine() -> tuple[OperationStore, update.Upstreams, str]:
+    """What every photo change runs on: the records, the user's clients and account key."""
+    return operations(), upstreams(), context.user_key()
+
+
+def _posted(form: F) -> F:
+    """A submitted form; a bad or stale one is a 400 (CSRF, missing token)."""
+    if not form.validate():
+        abort(400)
+    return form
+
+
+def _progress(op: Operation) -> Response:
+    return redirect(url_for("photo.status", op_id=op.id), 303)
+
+
+def _confirm(template: str) -> str:
+    """A page that asks before a change, with a fresh form token (one change per submit, E5)."""
+    form = ConfirmForm(formdata=None)
+    form.form_token.data = new_form_token()
+    return render_template(template, form=form)
 
 
 def pipeline_limits() -> PipelineLimits:
-    settings = current_app.extensions["settings"]
-    return PipelineLimits(max_bytes=settings.max_upload_mb * 1024 * 1024)
+    return PipelineLimits(max_bytes=context.settings().max_upload_mb * 1024 * 1024)
 
 
 def _unfinished() -> Operation | None:
     """The user's latest change if it still needs them (e.g. back from sign-in, C11)."""
     store = operations()
-    op = store.latest(user_key())
+    op = store.latest(context.user_key())
     if op is None or op.verified or op.undone_by is not None:
         return None
     result = update.outcome(op, time.time(), store.running(op.user) == op.id)
@@ -94,7 +128,12 @@ def _upload_page(
             accepted=wording.accepted(limits),
             unfinished=_unfinished(),
             max_bytes=limits.max_bytes,
+            max_pixels=limits.max_pixels,
             min_side=limits.min_side,
+            # The browser sends a copy this big at most: twice what Microsoft keeps, so the
+            # pipeline still crops and scales it itself (issue 17).
+            send_side=2 * limits.output_side,
+            too_large=str(wording.UPLOAD_TOO_LARGE) % {"mb": limits.max_bytes // (1024 * 1024)},
         ),
         status,
     )
@@ -116,33 +155,53 @@ def save() -> Response | tuple[str, int]:
         return _upload_page(form, errors, 400)
     limits = pipeline_limits()
     # Read at most one byte past the limit: the pipeline refuses it (MAX_CONTENT_LENGTH already
-    # bounds the request, security.md B1). The file name is never used (B13).
-    data = form.photo.data.read(limits.max_bytes + 1)
+    # bounds the request, security.md B1). The file name is never used (B13). Handed over once:
+    # decoding drops the bytes before Microsoft is called.
+    received = [form.photo.data.read(limits.max_bytes + 1)]
     crop = form.crop()
     box = None if crop is None else CropBox(crop[0], crop[1], crop[0] + crop[2], crop[1] + crop[2])
     try:
-        photo = normalise(data, box, limits)
+        # Decoded under the user's lock (in `update.upload`): one person, one decode at a time.
+        op = update.upload(
+            *mine(), lambda: normalise(received.pop(), box, limits), validated(form.form_token)
+        )
     except PhotoRejectedError as exc:
-        current_app.logger.info("photo refused: %s", exc.reason.value)
+        audit.event("photo.refused", reason=exc.reason.value)
+        recording.record_rejected(
+            context.history(), context.user_key(), exc.reason, request_id=request_id()
+        )
         return _upload_page(form, wording.rejection(exc.reason, limits), 422)
-    finally:
-        del data
-    try:
-        op = update.upload(operations(), upstreams(), user_key(), photo, form.form_token.data)
-    except OperationBusyError as busy:
-        return redirect_busy(busy)
-    return redirect(url_for("photo.status", op_id=op.id), 303)
+    return _progress(op)
 
 
-def redirect_busy(busy: OperationBusyError) -> Response:
+@bp.get("/photo/saving/<form_token>.json")
+@login_required
+def saving(form_token: str) -> Response | tuple[str, int]:
+    """How far the upload sent with `form_token` got, while its POST is still working (issue 17).
+
+    204 until the pipeline has accepted the photo and the change has started. Also where the
+    browser goes when the POST's answer never reached it (a broken connection, or a sign-in
+    redirect to Microsoft that a script may not follow): the change's status page.
+    """
+    op = operations().for_form(context.user_key(), form_token)
+    if op is None:
+        return "", 204
+    return jsonify(
+        {**status_view(op).as_json(), "status_url": url_for("photo.status", op_id=op.id)}
+    )
+
+
+@bp.errorhandler(OperationBusyError)
+def busy_elsewhere(busy: OperationBusyError) -> Response:
+    """Another change of this user is running: show its progress instead (security.md E5)."""
     flash(str(wording.BUSY), "info")
-    if busy.op_id and operations().get(user_key(), busy.op_id) is not None:
+    if busy.op_id and operations().get(context.user_key(), busy.op_id) is not None:
         return redirect(url_for("photo.status", op_id=busy.op_id), 303)
     return redirect(url_for("photo.upload"), 303)
 
 
 def _own_op(op_id: str) -> Operation:
-    op = operations().get(user_key(), op_id)
+    op = operations().get(context.user_key(), op_id)
     if op is None:
         abort(404)
     return op
@@ -164,6 +223,7 @@ class StatusView:
     op: Operation
     outcome: update.Outcome
     headline: str
+    served: str | None
     next_steps: list[str]
     sides: list[SideView]
     following: bool
@@ -177,6 +237,7 @@ class StatusView:
         return {
             "outcome": self.outcome.value,
             "headline": self.headline,
+            "served": self.served,
             "next_steps": self.next_steps,
             "sides": [
                 {"service": s.service, "state": s.state.value, "label": s.label} for s in self.sides
@@ -192,14 +253,17 @@ class StatusView:
 def status_view(op: Operation) -> StatusView:
     now = time.time()
     running = operations().running(op.user) == op.id
+    latest = update.is_latest(operations(), op)
     result = update.outcome(op, now, running)
     sides = [("graph", op.graph)] if op.writes_graph else []
     sides.append(("sharepoint", op.sharepoint))
+    served = wording.served(op)
     return StatusView(
         op=op,
         outcome=result,
         headline=str(wording.headline(op, result)),
-        next_steps=[str(step) for step in wording.next_steps(op, result)],
+        served=None if served is None else str(served),
+        next_steps=[str(step) for step in wording.next_steps(op, result, now)],
         sides=[
             SideView(
                 service=name,
@@ -213,20 +277,15 @@ def status_view(op: Operation) -> StatusView:
         following=running or update.following_through(op, now),
         elapsed=0 if op.written_at is None else int(now - op.written_at),
         limit=update.FOLLOW_THROUGH_SECONDS,
-        can_retry=not running and update.retry_allowed(op, now),
-        can_undo=op.undoable and _is_latest(op),
+        can_retry=not running and update.retry_allowed(op, now) and latest,
+        can_undo=op.undoable and latest,
     )
-
-
-def _is_latest(op: Operation) -> bool:
-    latest = operations().latest(op.user)
-    return latest is not None and latest.id == op.id
 
 
 @bp.get("/photo/status/<op_id>")
 @login_required
 def status(op_id: str) -> str:
-    op = update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
+    op = update.follow_up(*mine(), op_id) or _own_op(op_id)
     return render_template(
         "photo/status.html",
         form_token=new_form_token(),
@@ -238,7 +297,7 @@ def status(op_id: str) -> str:
 @bp.get("/photo/status/<op_id>.json")
 @login_required
 def status_json(op_id: str) -> Response:
-    op = update.follow_up(operations(), upstreams(), user_key(), op_id) or _own_op(op_id)
+    op = update.follow_up(*mine(), op_id) or _own_op(op_id)
     return jsonify(status_view(op).as_json())
 
 
@@ -246,80 +305,62 @@ def status_json(op_id: str) -> Response:
 @login_required
 @_writes
 def retry() -> Response:
-    form = OperationForm()
-    if not form.validate():
-        abort(400)
-    try:
-        op = update.retry(operations(), upstreams(), user_key(), form.op_id.data)
-    except OperationBusyError as busy:
-        return redirect_busy(busy)
+    op = update.retry(*mine(), validated(_posted(OperationForm()).op_id))
     if op is None:
         abort(404)
-    return redirect(url_for("photo.status", op_id=op.id), 303)
+    return _progress(op)
 
 
 @bp.post("/photo/undo")
 @login_required
 @_writes
 def undo() -> Response:
-    form = OperationForm()
-    if not form.validate():
-        abort(400)
-    try:
-        op = update.undo(
-            operations(), upstreams(), user_key(), form.op_id.data, form.form_token.data
-        )
-    except OperationBusyError as busy:
-        return redirect_busy(busy)
+    form = _posted(OperationForm())
+    op = update.undo(*mine(), validated(form.op_id), validated(form.form_token))
     if op is None:
         flash(str(wording.UNDO_NOT_POSSIBLE), "error")
         return redirect(url_for("photo.status", op_id=form.op_id.data), 303)
-    return redirect(url_for("photo.status", op_id=op.id), 303)
+    return _progress(op)
+
+
+@bp.post("/photo/restore")
+@login_required
+@_writes
+def restore() -> Response:
+    """Put back a photo an earlier change replaced (the form is on the history page)."""
+    form = _posted(OperationForm())
+    op = update.restore(*mine(), validated(form.op_id), validated(form.form_token))
+    if op is None:
+        flash(str(wording.RESTORE_NOT_POSSIBLE), "error")
+        return redirect(url_for("history.index"), 303)
+    return _progress(op)
 
 
 @bp.get("/photo/remove")
 @login_required
 def remove() -> str:
-    form = ConfirmForm(formdata=None)
-    form.form_token.data = new_form_token()
-    return render_template("photo/remove.html", form=form)
+    return _confirm("photo/remove.html")
 
 
 @bp.post("/photo/remove")
 @login_required
 @_writes
 def remove_confirmed() -> Response:
-    form = ConfirmForm()
-    if not form.validate():
-        abort(400)
-    try:
-        op = update.remove(operations(), upstreams(), user_key(), form.form_token.data)
-    except OperationBusyError as busy:
-        return redirect_busy(busy)
-    return redirect(url_for("photo.status", op_id=op.id), 303)
+    return _progress(update.remove(*mine(), validated(_posted(ConfirmForm()).form_token)))
 
 
 @bp.get("/photo/resync")
 @login_required
 def resync() -> str:
-    """Make SharePoint show the photo Exchange/Entra already has (issue 6 item 5)."""
-    form = ConfirmForm(formdata=None)
-    form.form_token.data = new_form_token()
-    return render_template("photo/resync.html", form=form)
+    """Make SharePoint show the current photo now, as far as the tenant allows (§9.1)."""
+    return _confirm("photo/resync.html")
 
 
 @bp.post("/photo/resync")
 @login_required
 @limiter.limit(RESYNC_LIMIT)
 def resync_start() -> Response:
-    form = ConfirmForm()
-    if not form.validate():
-        abort(400)
-    try:
-        op = start_resync(operations(), upstreams(), user_key(), form.form_token.data)
-    except OperationBusyError as busy:
-        return redirect_busy(busy)
-    return redirect(url_for("photo.status", op_id=op.id), 303)
+    return _progress(start_resync(*mine(), validated(_posted(ConfirmForm()).form_token)))
 
 
 @bp.errorhandler(429)
@@ -332,6 +373,11 @@ def limited_page() -> Response:
     current = limiter.current_limit
     wait = max(1, int(current.reset_at - time.time())) if current is not None else 3600
     minutes = -(-wait // 60)
+    if g.get("user") is not None:
+        subject = "resync" if request.endpoint == "photo.resync_start" else "photo"
+        recording.record_limited(
+            context.history(), context.user_key(), subject, wait, request_id=request_id()
+        )
     body = render_template(
         "photo/limited.html",
         message=wording.rate_limited(minutes),

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
-import time
 
-from flask_babel import LazyString
+from flask_babel import LazyString, ngettext
 from flask_babel import lazy_gettext as _l
 
+from webapp.imaging.fingerprint import Match
 from webapp.imaging.pipeline import PipelineLimits, Rejection
 from webapp.photo.operations import Kind, Operation, SideState
-from webapp.photo.update import NO_GRAPH_PHOTO, SHAREPOINT_SYNC_HOURS, Outcome
+from webapp.photo.update import NO_GRAPH_PHOTO, Outcome, push_given_up
+from webapp.photo.verify import UNAVAILABLE
+from webapp.wording import PHOTO_REJECTIONS
+
+# Said by the upload page before sending a file over the limit (issue 17).
+UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
 
 
 def accepted(limits: PipelineLimits) -> LazyString:
@@ -23,26 +28,10 @@ def accepted(limits: PipelineLimits) -> LazyString:
     )
 
 
-_REJECTIONS: dict[Rejection, LazyString] = {
-    Rejection.EMPTY: _l("No photo arrived. Please choose a photo file."),
-    Rejection.UNSUPPORTED_FORMAT: _l("This file is not a photo ProfileFix can use."),
-    Rejection.ANIMATED: _l("Animated pictures cannot be profile photos."),
-    Rejection.TOO_LARGE_BYTES: _l("The file is too large."),
-    Rejection.TOO_MANY_PIXELS: _l("The picture has too many pixels to handle safely."),
-    Rejection.TOO_SMALL: _l("The picture is too small to look sharp."),
-    Rejection.CORRUPT: _l("The file is damaged or incomplete and cannot be read."),
-    Rejection.BAD_CROP: _l("The chosen square does not fit the photo. Please choose it again."),
-    Rejection.OUTPUT_TOO_LARGE: _l("The photo could not be made small enough for Microsoft 365."),
-    Rejection.BUSY: _l("Many photos are being processed right now. Please try again in a minute."),
-}
-
-
 def rejection(reason: Rejection, limits: PipelineLimits) -> list[LazyString]:
     """Why the photo was refused, what is accepted, and that nothing changed (security.md B9)."""
-    return [_REJECTIONS[reason], accepted(limits), _l("Nothing was changed.")]
+    return [PHOTO_REJECTIONS[reason], accepted(limits), _l("Nothing was changed.")]
 
-
-UPLOAD_TOO_LARGE = _l("The file is larger than %(mb)s MB. Nothing was changed.")
 
 _SIDE_STATES: dict[SideState, LazyString] = {
     SideState.PENDING: _l("Not changed yet"),
@@ -79,22 +68,27 @@ _HEADLINES: dict[Outcome, LazyString] = {
     Outcome.PARTIAL: _l(
         "Outlook and Teams have the change, but SharePoint could not be updated yet."
     ),
-    Outcome.CHECKING: _l("Saved. Checking that both services show it…"),
+    Outcome.CHECKING: _l("Saved. Checking what Outlook, Teams and SharePoint show…"),
     Outcome.VERIFIED: _l("Done: Outlook, Teams and SharePoint show the same photo."),
-    Outcome.SHAREPOINT_LATER: _l("Saved. SharePoint will catch up by itself."),
+    Outcome.SHAREPOINT_LATER: _l(
+        "Saved. Outlook and Teams show it; SharePoint still shows the previous picture from its "
+        "cache."
+    ),
 }
 
 _VERIFIED_REMOVED = _l("Done: your photo is removed from Outlook, Teams and SharePoint.")
+_LATER_UNCHECKED = _l("Saved. ProfileFix could not see yet what SharePoint shows.")
 _RESYNC_NO_PHOTO = _l(
     "Outlook and Teams have no photo of you, so there is nothing to copy to SharePoint."
 )
 
 _RESYNC_HEADLINES: dict[Outcome, LazyString] = {
     Outcome.PARTIAL: _l("SharePoint could not be updated yet. Outlook and Teams were not changed."),
-    Outcome.VERIFIED: _l("Done: SharePoint shows the same photo as Outlook and Teams."),
-    Outcome.CHECKING: _l("Copied. Checking that SharePoint shows it…"),
-    Outcome.SHAREPOINT_LATER: _l("Sent. SharePoint will catch up by itself."),
+    Outcome.VERIFIED: _l("Done: SharePoint shows your current photo."),
+    Outcome.CHECKING: _l("Checking what SharePoint shows…"),
+    Outcome.SHAREPOINT_LATER: _l("SharePoint still shows an older copy from its cache."),
 }
+_RESYNC_LATER_UNCHECKED = _l("ProfileFix could not see yet what SharePoint shows.")
 
 
 def headline(op: Operation, result: Outcome) -> LazyString:
@@ -102,25 +96,66 @@ def headline(op: Operation, result: Outcome) -> LazyString:
         return _RESYNC_NO_PHOTO
     if result is Outcome.VERIFIED and op.image is None:
         return _VERIFIED_REMOVED
+    if result is Outcome.SHAREPOINT_LATER and op.sharepoint_match != Match.DIFFERENT:
+        return _RESYNC_LATER_UNCHECKED if op.kind is Kind.RESYNC else _LATER_UNCHECKED
     if op.kind is Kind.RESYNC and result in _RESYNC_HEADLINES:
         return _RESYNC_HEADLINES[result]
     return _HEADLINES[result]
 
 
-def _refused(low: int, high: int) -> LazyString:
-    """MC653734 (reference §4.5, §5.4): SharePoint takes the photo from Exchange by itself."""
-    return _l(
-        "Your organisation lets SharePoint take photos only from Microsoft 365. That is not an "
-        "error: SharePoint shows the new photo by itself, usually within %(low)s hours and at "
-        "most %(high)s.",
-        low=low,
-        high=high,
+_SERVED: dict[str, LazyString] = {
+    Match.SAME: _l("SharePoint pages show it now (checked)."),
+    Match.DIFFERENT: _l(
+        "SharePoint pages still show the previous picture, from SharePoint's cache."
+    ),
+    Match.UNREADABLE: _l("The picture SharePoint serves could not be read."),
+    UNAVAILABLE: _l("SharePoint did not answer when ProfileFix looked at what it shows."),
+}
+
+
+def served(op: Operation) -> LazyString | None:
+    """What the last read-back found SharePoint serving; None before the first one."""
+    if op.sharepoint_match is None or (op.kind is Kind.RESYNC and op.image is None):
+        return None
+    return _SERVED.get(op.sharepoint_match)
+
+
+# MC653734 (reference §9.1): local uploads are disabled; SharePoint shows the Graph photo itself.
+_REFUSED = _l(
+    "Your organisation's SharePoint does not take photos from apps. That is not an error: "
+    "SharePoint pages show your Microsoft 365 photo by themselves."
+)
+_GIVEN_UP = _l(
+    "SharePoint did not take the photo, so ProfileFix stops sending it. SharePoint pages show "
+    "your Microsoft 365 photo by themselves once SharePoint's cache refreshes."
+)
+_CHECKING = _l("This page checks again by itself. You can leave it; nothing will be lost.")
+_NO_TIME_GIVEN = _l(
+    "SharePoint serves photos through a cache that refreshes by itself. Microsoft gives no time "
+    "for it: look again later with “Check again”."
+)
+_LOOK_AGAIN_LATER = _l("Look again later with “Check again”.")
+
+
+def _look_again(op: Operation, now: float) -> LazyString | str:
+    """When SharePoint's cached copy may be replaced: what SharePoint said, or no time at all."""
+    if op.sharepoint_match != Match.DIFFERENT:
+        return _LOOK_AGAIN_LATER
+    left = None if op.sharepoint_fresh_until is None else op.sharepoint_fresh_until - now
+    if left is None or left <= 0:
+        return _NO_TIME_GIVEN
+    minutes = math.ceil(left / 60)
+    return ngettext(
+        "SharePoint serves photos through a cache that refreshes by itself. SharePoint says it "
+        "may keep its copy for up to %(num)d more minute: look again then with “Check again”.",
+        "SharePoint serves photos through a cache that refreshes by itself. SharePoint says it "
+        "may keep its copy for up to %(num)d more minutes: look again then with “Check again”.",
+        minutes,
     )
 
 
-def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
+def next_steps(op: Operation, result: Outcome, now: float) -> list[LazyString | str]:
     """What happens next and what the user can do, in the order the page shows them."""
-    low, high = SHAREPOINT_SYNC_HOURS
     if op.kind is Kind.RESYNC and op.sharepoint.error == NO_GRAPH_PHOTO:
         return [_l("Upload a photo instead; ProfileFix then updates every service.")]
     if result is Outcome.INTERRUPTED:
@@ -139,7 +174,7 @@ def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
         ]
     if result is Outcome.WAIT_THEN_RETRY:
         not_before = max(s.not_before or 0.0 for s in (op.graph, op.sharepoint))
-        minutes = max(1, math.ceil((not_before - time.time()) / 60))
+        minutes = max(1, math.ceil((not_before - now) / 60))
         return [
             _l(
                 "Please come back in %(minutes)s minutes and press “Try again”. Your photo is "
@@ -150,49 +185,35 @@ def next_steps(op: Operation, result: Outcome) -> list[LazyString]:
     if result is Outcome.PARTIAL:
         return [
             _l(
-                "Press “Try again” to send the same photo to SharePoint. If you do nothing, "
-                "SharePoint takes the photo from Outlook by itself within %(low)s hours "
-                "(sometimes up to %(high)s).",
-                low=low,
-                high=high,
+                "Press “Try again” to send the same photo to SharePoint once more. If you do "
+                "nothing, SharePoint pages show your Microsoft 365 photo by themselves once "
+                "SharePoint's cache refreshes; Microsoft gives no time for it."
             )
         ]
-    if result in (Outcome.CHECKING, Outcome.WORKING):
-        steps = [_l("This page checks again by itself. You can leave it; nothing will be lost.")]
-        if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
-            steps.insert(0, _refused(low, high))
-        return steps
     if result is Outcome.VERIFIED:
         return [
-            _l("Colleagues may see the old photo for a few more hours, until their apps refresh.")
-        ]
-    if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
-        return [_refused(low, high)]
-    if op.image is None:
-        return [
             _l(
-                "SharePoint may show your old photo until it next checks Microsoft 365, within "
-                "%(low)s hours (sometimes up to %(high)s). ProfileFix cannot remove a picture "
-                "from SharePoint directly.",
-                low=low,
-                high=high,
+                "Colleagues' Teams apps and browsers keep their own copies for a while, so some "
+                "may still see the old photo until those refresh."
             )
         ]
-    return [
-        _l(
-            "SharePoint keeps pictures for a while. It shows the new photo by itself within "
-            "%(low)s hours (sometimes up to %(high)s). You can check again with the button "
-            "below.",
-            low=low,
-            high=high,
-        )
-    ]
+    steps: list[LazyString | str] = []
+    if op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT:
+        steps.append(_REFUSED)
+    if push_given_up(op):
+        steps.append(_GIVEN_UP)
+    if result in (Outcome.CHECKING, Outcome.WORKING):
+        steps.append(_CHECKING)
+    else:
+        steps.append(_look_again(op, now))
+    return steps
 
 
 BUSY = _l("Another change of your photo is still being saved. Here is its progress.")
 UNDO_NOT_POSSIBLE = _l("This change can no longer be undone. Nothing was changed.")
-NOT_FOUND = _l("This change is not known (any more). Nothing was changed.")
-RETRY_TOO_EARLY = _l("Microsoft asked us to wait a little longer. Nothing was changed yet.")
+RESTORE_NOT_POSSIBLE = _l(
+    "That photo is no longer kept, so it cannot be put back. Nothing was changed."
+)
 
 
 def rate_limited(minutes: int) -> LazyString:
@@ -206,7 +227,8 @@ def rate_limited(minutes: int) -> LazyString:
 
 KIND_TITLES: dict[Kind, LazyString] = {
     Kind.UPLOAD: _l("Your new photo"),
-    Kind.RESYNC: _l("Copy your photo to SharePoint"),
+    Kind.RESYNC: _l("Show your current photo in SharePoint"),
     Kind.REMOVE: _l("Remove your photo"),
     Kind.UNDO: _l("Undo your last change"),
+    Kind.RESTORE: _l("Restore an earlier photo"),
 }

@@ -4,60 +4,56 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
-from webapp import about
+from webapp import about, audit
 from webapp.auth.guard import login_required
-from webapp.profile import editing, wording
-from webapp.profile.editing import Birthday, Kind, ProfileView, SaveResult, Value
-from webapp.profile.forms import KEEP_MINE, KEEP_THEIRS, ProfileForm, ResolveForm
-from webapp.web import context as upstream
+from webapp.changes import wording as changes
+from webapp.extensions import limiter
+from webapp.profile import recording, wording
+from webapp.profile.fields import EDITABLE_BY_NAME
+from webapp.profile.forms import (
+    KEEP_MINE,
+    KEEP_THEIRS,
+    ProfileFields,
+    ProfileForm,
+    ResolveForm,
+    form_text,
+)
+from webapp.profile.reading import ProfileView, read_profile
+from webapp.profile.saving import SaveResult
+from webapp.profile.saving import save as save_profile
+from webapp.web import context, ticket
+from webapp.web.errors import request_id
 from webapp.web.ticket import current_ticket
 
 bp = Blueprint("profile", __name__)
 
-
-def _keep() -> dict[str, str]:
-    reference = current_ticket()
-    return {"ticket": reference} if reference else {}
-
-
-def form_text(name: str, value: Value) -> dict[str, str]:
-    """A value as the form's controls hold it (lists one item per line)."""
-    kind = editing.EDITABLE_BY_NAME[name].kind
-    if kind is Kind.BIRTHDAY:
-        if not isinstance(value, Birthday):
-            return {"birthday_day": "", "birthday_month": "", "birthday_year": ""}
-        return {
-            "birthday_day": str(value.day),
-            "birthday_month": str(value.month),
-            "birthday_year": str(value.year) if value.year is not None else "",
-        }
-    if kind is Kind.LIST:
-        return {name: "\n".join(value) if isinstance(value, tuple) else ""}
-    return {name: value if isinstance(value, str) else ""}
+# Twenty profile saves per user and hour, shared by saving and resolving a conflict. A save
+# costs a Graph PATCH per group of fields plus a SharePoint write per changed SharePoint field
+# and a read of both sides: twenty is several sittings of corrections for a person, and keeps
+# a script from spending the tenant's Graph and SharePoint budget (security.md §3.6, C9).
+WRITE_LIMIT = "20 per hour"
+_writes = limiter.shared_limit(WRITE_LIMIT, scope="profile-write")
 
 
-def _form(view: ProfileView, typed: dict[str, str], tokens: dict[str, str]) -> ProfileForm:
+def _form(view: ProfileView, typed: dict[str, str], tokens: dict[str, str]) -> ProfileFields:
     """The edit form: what is stored now, overlaid with what the user typed and did not get
     stored (a failed save keeps it)."""
     data: dict[str, str] = {}
     for row in view.editable:
-        data.update(form_text(row.field.name, row.graph_value))
+        data.update(form_text(row.field, row.graph_value))
     data.update(typed)
     data.update({f"token_{name}": value for name, value in tokens.items()})
     return ProfileForm(formdata=None, data=data)
 
 
-def _typed(form: ProfileForm) -> dict[str, str]:
+def _typed(form: ProfileFields) -> dict[str, str]:
     """The raw text of every field the form sent."""
     typed: dict[str, str] = {}
-    for name in form.submission().values:
-        parts = (
-            ("birthday_day", "birthday_month", "birthday_year") if name == "birthday" else (name,)
-        )
-        typed.update({part: form[part].data or "" for part in parts})
+    for spec in form.sent():
+        typed.update(form.typed(spec))
     return typed
 
 
@@ -79,17 +75,20 @@ def _render(
             result=result,
             conflicts=conflicts,
             form_text=form_text,
+            fields=EDITABLE_BY_NAME,
             keep_mine=KEEP_MINE,
             keep_theirs=KEEP_THEIRS,
             words=wording,
             ticket=reference,
-            keep=_keep(),
+            keep=ticket.keep(),
             summary=wording.helpdesk_summary(
                 view,
-                name=g.user.name,
-                username=g.user.username,
+                name=context.user().name,
+                username=context.user().username,
                 ticket=reference,
+                taken_at=datetime.now(UTC),
                 version=about.VERSION,
+                recent_changes=changes.recent_summary(context.history(), context.user_key()),
             ),
         ),
         status,
@@ -99,23 +98,28 @@ def _render(
 @bp.get("/profile")
 @login_required
 def index() -> tuple[str, int]:
-    view = editing.read_profile(upstream.graph(), upstream.sharepoint(), session)
+    view = read_profile(context.graph(), context.sharepoint(), session)
     return _render(view, {}, view.tokens)
 
 
-def _saved(form: ProfileForm) -> Response | tuple[str, int]:
-    result = editing.save(
-        upstream.graph(),
-        upstream.sharepoint(),
+def _saved(form: ProfileFields) -> Response | tuple[str, int]:
+    result = save_profile(
+        context.graph(),
+        context.sharepoint(),
         form.submission(),
         session,
         today=datetime.now(UTC).date(),
     )
+    if result.saved:
+        audit.event("profile.saved", fields=",".join(result.saved))
+    if result.refused:
+        audit.event("profile.refused", fields=",".join(result.refused))
+    recording.record_save(context.history(), context.user_key(), result, request_id=request_id())
     if result.complete:
         # Post/redirect/get: a reload shows what both sides hold now and sends nothing twice.
         for category, line in wording.outcome_lines(result):
             flash(line, category)
-        return redirect(url_for("profile.index", **_keep()))
+        return redirect(url_for("profile.index", **ticket.keep()))
     # Keep what the user typed; a refused field is shown read-only instead.
     status = 422 if result.problems else 200
     tokens = result.next_tokens(form.tokens())
@@ -124,16 +128,18 @@ def _saved(form: ProfileForm) -> Response | tuple[str, int]:
 
 @bp.post("/profile")
 @login_required
+@_writes
 def save() -> Response | tuple[str, int]:
     return _saved(ProfileForm())
 
 
 @bp.post("/profile/resolve")
 @login_required
+@_writes
 def resolve() -> Response | tuple[str, int]:
     """The conflict step: save the fields where the user kept their own version."""
     form = ResolveForm()
     if not form.submission().values:
-        flash(wording.KEPT_STORED, "info")
-        return redirect(url_for("profile.index", **_keep()))
+        flash(str(wording.KEPT_STORED), "info")
+        return redirect(url_for("profile.index", **ticket.keep()))
     return _saved(form)

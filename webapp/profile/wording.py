@@ -1,15 +1,15 @@
 """Every sentence a user reads on the profile page: labels, owners, problems, outcomes, requests.
 
-`editing.py` speaks in codes and plain values; this module turns them into
+The profile's modules speak in codes and plain values; this module turns them into
 translated text (Flask-Babel, English source strings with named parameters).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import datetime
 
-from babel.dates import format_skeleton, get_month_names
+from babel.dates import get_month_names
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,43 +17,21 @@ from flask_babel import lazy_gettext as _l
 from webapp import wording
 from webapp.microsoft.errors import UpstreamError
 from webapp.microsoft.properties import RowState
-from webapp.profile.editing import (
+from webapp.profile.fields import Kind, Owner, Place
+from webapp.profile.reading import EditableRow, ManagedRow, ProfileView
+from webapp.profile.refusals import Refusal
+from webapp.profile.saving import SaveResult
+from webapp.profile.validation import (
     ABOUT_ME_MAX,
     LIST_ITEM_MAX,
     LIST_MAX_ITEMS,
-    NO_YEAR,
     PHONE_MAX,
-    Birthday,
-    EditableRow,
     FieldProblem,
-    Kind,
-    ManagedRow,
-    Owner,
-    Place,
     Problem,
-    ProfileView,
-    Refusal,
-    SaveResult,
-    Value,
 )
+from webapp.profile.values import Birthday, Value
 
-LABELS = {
-    "about_me": _l("About me"),
-    "skills": _l("Skills"),
-    "interests": _l("Interests"),
-    "past_projects": _l("Past projects"),
-    "responsibilities": _l("Ask me about"),
-    "schools": _l("Schools"),
-    "birthday": _l("Birthday"),
-    "mobile_phone": _l("Mobile phone"),
-    "display_name": _l("Name"),
-    "job_title": _l("Job title"),
-    "department": _l("Department"),
-    "office": _l("Office"),
-    "business_phone": _l("Business phone"),
-    "manager": _l("Manager"),
-    "company": _l("Company"),
-}
+LABELS = wording.FIELD_LABELS
 
 # What to write where the request text names the new value (a placeholder the user replaces).
 WANTED = {
@@ -133,10 +111,9 @@ SPREAD_NOTICE = _l(
     "people search may take up to 48 hours to show them."
 )
 KEPT_STORED = _l("Kept what is stored in Microsoft 365; nothing was changed.")
-EMPTY = _l("(empty)")
 NOT_READ = _l("(could not be read)")
 NOT_IN_SHAREPOINT = _l("(not copied to SharePoint)")
-NOT_SHOWN = _l("(not shown through Microsoft Graph)")
+NOT_SHOWN = _l("(not read from Entra ID)")
 
 
 def label(name: str) -> str:
@@ -173,19 +150,14 @@ def month_names() -> list[tuple[int, str]]:
 
 def birthday(value: Birthday) -> str:
     """The day and month in the user's language, with the year only when stored."""
-    locale = str(get_locale() or "en")
-    if value.year is None:
-        return format_skeleton("MMMMd", date(NO_YEAR, value.month, value.day), locale=locale)
-    return format_skeleton("yMMMMd", date(value.year, value.month, value.day), locale=locale)
+    return wording.birthday(value.day, value.month, value.year)
 
 
 def value(item: Value) -> str:
     """A value as the page and the helpdesk text show it."""
     if isinstance(item, Birthday):
         return birthday(item)
-    if isinstance(item, tuple):
-        return ", ".join(item) if item else str(EMPTY)
-    return item if item else str(EMPTY)
+    return wording.value(", ".join(item) if isinstance(item, tuple) else item)
 
 
 def side(row: EditableRow | ManagedRow, which: str) -> str:
@@ -321,7 +293,7 @@ def outcome_lines(result: SaveResult) -> list[tuple[str, str]]:
 
 def change_request(row: ManagedRow, *, name: str, username: str) -> str:
     """A ready-to-send request asking the helpdesk to change one organisation-owned field."""
-    # Graph's manager is not read here; SharePoint's copy is what we know (attributes.MAP).
+    # Graph's manager is not read here; SharePoint's copy is what we know (properties.MAP).
     shown_by = "sharepoint" if row.field.graph_property is None else "graph"
     current = side(row, shown_by)
     lines = [
@@ -347,39 +319,39 @@ def change_request(row: ManagedRow, *, name: str, username: str) -> str:
 
 
 def helpdesk_summary(
-    view: ProfileView, *, name: str, username: str, ticket: str | None, version: str
+    view: ProfileView,
+    *,
+    name: str,
+    username: str,
+    ticket: str | None,
+    taken_at: datetime,
+    version: str,
+    recent_changes: Iterable[str] = (),
 ) -> str:
-    """Plain text for a helpdesk ticket: who, and each field whose two sides differ."""
-    lines = [_("ProfileFix profile summary")]
-    if ticket:
-        lines.append(_("Ticket: %(ticket)s", ticket=ticket))
-    lines.append(_("Who: %(name)s <%(username)s>", name=name, username=username))
-    differing = view.differing
-    if differing:
-        lines.append(_("Fields that differ between Entra ID (Graph) and SharePoint:"))
-        for row in differing:
-            lines.append(
-                "  "
-                + _(
-                    "%(field)s: Entra ID “%(graph)s”, SharePoint “%(sharepoint)s”",
-                    field=label(row.field.name),
-                    graph=side(row, "graph"),
-                    sharepoint=side(row, "sharepoint"),
-                )
+    """The shared helpdesk summary (`webapp.wording`) with each field whose two sides differ
+    and the person's latest changes (lines from changes/wording.py)."""
+    lines: list[str] = []
+    if view.differing:
+        lines.append(_("Fields that differ between Entra ID and SharePoint:"))
+        lines.extend(
+            "  "
+            + _(
+                "%(field)s: Entra ID “%(graph)s”, SharePoint “%(sharepoint)s”",
+                field=label(row.field.name),
+                graph=side(row, "graph"),
+                sharepoint=side(row, "sharepoint"),
             )
+            for row in view.differing
+        )
     else:
         lines.append(_("Every field that SharePoint copies shows the same on both sides."))
-    for error in (view.graph_error, view.sharepoint_error):
-        if error is not None:
-            lines.append(
-                _(
-                    "%(service)s could not be read: status %(status)s, code %(code)s, "
-                    "request id %(request_id)s",
-                    service=wording.service_name(error.service),
-                    status=error.status if error.status is not None else "-",
-                    code=error.code or "-",
-                    request_id=error.request_id or "-",
-                )
-            )
-    lines.append(_("App: ProfileFix %(version)s", version=version))
-    return "\n".join(lines)
+    return wording.helpdesk_summary(
+        lines,
+        name=name,
+        username=username,
+        ticket=ticket,
+        taken_at=taken_at,
+        failures=(view.graph_error, view.sharepoint_error),
+        version=version,
+        recent_changes=recent_changes,
+    )

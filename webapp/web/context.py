@@ -1,52 +1,147 @@
-"""This request's Graph and SharePoint clients, built once per request and cached on `g`.
+"""This request's typed context: the app's settings, record store, change history, HTTP
+session and call options, the signed-in account with its Graph and SharePoint clients, and
+absolute links.
 
-Tokens are fetched lazily per resource and per host through MSAL's cache (silent refresh),
-so a page that only reads Graph never asks for a SharePoint token.
+Views and helpers use these accessors; only this module looks into `app.extensions`, which
+`create_app()` fills. Clients are built once per request and cached on `g`; their tokens are
+fetched lazily per resource and per host through MSAL's cache (silent refresh), so a page that
+only reads Graph never asks for a SharePoint token.
 """
 
 from __future__ import annotations
 
-from flask import current_app, g
+from typing import Any, TypeVar, cast
 
-from webapp.auth.views import auth
+import requests
+from flask import current_app, g, session, url_for
+from flask.sessions import SessionMixin
+from werkzeug.local import LocalProxy
+
+from webapp.auth.flow import Auth, SignedInUser
+from webapp.changes.log import HistoryLog
 from webapp.microsoft.graph import GraphClient
+from webapp.microsoft.requester import CallOptions
 from webapp.microsoft.sharepoint import SharePointClient
+from webapp.settings import Settings
+from webapp.store import Store
+
+T = TypeVar("T")
+
+
+def _extension(key: str, kind: type[T]) -> T:
+    value = current_app.extensions[key]
+    if not isinstance(value, kind):
+        raise TypeError(
+            f"app.extensions[{key!r}] holds {type(value).__name__}, not {kind.__name__}"
+        )
+    return value
+
+
+def settings() -> Settings:
+    return _extension("settings", Settings)
+
+
+def http() -> requests.Session:
+    """The app's one HTTP session (connection pools, CA bundle, user agent)."""
+    return _extension("http", requests.Session)
+
+
+def call_options() -> CallOptions:
+    """Transport policy for Graph and SharePoint calls (timeouts, throttle gate, metrics)."""
+    return _extension("call_options", CallOptions)
+
+
+def store() -> Store:
+    """The record store (Redis, or files on one machine)."""
+    return cast(Store, current_app.extensions["store"])
+
+
+def history() -> HistoryLog:
+    """Where changes are recorded and read (webapp/changes/log.py)."""
+    return _extension("history", HistoryLog)
+
+
+def per_app(kind: type[T]) -> T:
+    """The app's one `kind()`, made on first use: process memory, one per worker."""
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    if name not in current_app.extensions:
+        current_app.extensions.setdefault(name, kind())
+    return _extension(name, kind)
+
+
+def auth() -> Auth:
+    """This request's sign-in helper over the server-side session."""
+    if "auth" not in g:
+        # The session object itself, not the proxy: upstream calls for one page run on
+        # worker threads, where Flask's context-local proxies are not bound. (Flask types
+        # `session` as what the proxy stands for.)
+        proxy = cast("LocalProxy[SessionMixin]", session)
+        g.auth = Auth(settings(), http(), proxy._get_current_object())
+    return cast(Auth, g.auth)
+
+
+def user() -> SignedInUser:
+    """Who is signed in (`auth.guard` loads it); only for views behind `login_required`."""
+    signed_in = g.get("user")
+    if signed_in is None:
+        raise LookupError("no user is signed in on this request")
+    return cast(SignedInUser, signed_in)
+
+
+def user_key() -> str:
+    """The signed-in account: records, locks and limits are per `oid.tid` (security.md A6)."""
+    signed_in = user()
+    return f"{signed_in.oid}.{signed_in.tid}"
+
+
+def absolute_url(endpoint: str, **values: Any) -> str:
+    """An absolute link to a page: on PUBLIC_URL when it is set, never on a spoofable Host
+    (security.md A12); else on this request's host."""
+    public_url = settings().public_url
+    if public_url:
+        return public_url + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
 
 
 def graph() -> GraphClient:
     if "graph_client" not in g:
-        settings = current_app.extensions["settings"]
+        config = settings()
         signed_in = auth()  # bound now: calls may run on worker threads without `g`
+
+        # force_refresh: the client asks once more after a 401 (token revoked early).
+        def token(force_refresh: bool = False) -> str:
+            return signed_in.access_token(config.graph_scopes, force_refresh=force_refresh)
+
         g.graph_client = GraphClient(
-            settings.graph_endpoint,
-            # force_refresh: the client asks once more after a 401 (token revoked early).
-            lambda force_refresh=False: signed_in.access_token(
-                settings.graph_scopes, force_refresh=force_refresh
-            ),
-            current_app.extensions["http"],
-            current_app.extensions["call_options"],
+            config.graph_endpoint,
+            token,
+            http(),
+            call_options(),
             account=_account(),
         )
-    return g.graph_client
+    return cast(GraphClient, g.graph_client)
 
 
 def sharepoint() -> SharePointClient:
     if "sharepoint_client" not in g:
-        settings = current_app.extensions["settings"]
+        config = settings()
         signed_in = auth()
+
+        def token_for(origin: str, force_refresh: bool = False) -> str:
+            return signed_in.access_token(
+                config.sharepoint_scopes(origin), force_refresh=force_refresh
+            )
+
         g.sharepoint_client = SharePointClient(
-            settings.sharepoint_url,
-            lambda origin, force_refresh=False: signed_in.access_token(
-                settings.sharepoint_scopes(origin), force_refresh=force_refresh
-            ),
-            current_app.extensions["http"],
-            current_app.extensions["call_options"],
+            config.sharepoint_url,
+            token_for,
+            http(),
+            call_options(),
             account=_account(),
         )
-    return g.sharepoint_client
+    return cast(SharePointClient, g.sharepoint_client)
 
 
 def _account() -> str | None:
     """Whose calls a Retry-After holds back (oid.tid, security.md A6); None before sign-in."""
-    user = g.get("user")
-    return f"{user.oid}.{user.tid}" if user is not None else None
+    return user_key() if g.get("user") is not None else None

@@ -12,11 +12,12 @@ import re
 import uuid
 
 import redis
-from flask import Flask, g, redirect, render_template, request, url_for
+from flask import Flask, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
 from werkzeug.wrappers import Response
 
+from webapp import audit
 from webapp.auth.flow import InteractionRequiredError
 from webapp.microsoft.errors import (
     AuthRequiredError,
@@ -29,16 +30,27 @@ from webapp.wording import upstream_failure
 logger = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 STORE_RETRY_AFTER = 5
+# Statuses that mean "we refused this request" (security events; 404s and 429s are not here:
+# the first is noise, the second has its own event).
+REFUSALS = frozenset({400, 401, 403, 405, 413})
 # Longest wait a page retries by itself; Microsoft has asked for 300 s (security.md §1.4).
 MAX_AUTO_RETRY = 120
 
 
 def request_id() -> str:
-    """The correlation id shown on error pages and written to the logs."""
+    """The correlation id shown on error pages and written to the logs.
+
+    An incoming X-Request-ID is reused only when the app sits behind trusted proxies (one of
+    them set it, so proxy and app logs join up); from a client directly it would let anyone
+    choose the id their requests are logged under.
+    """
     if "request_id" not in g:
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
-    return g.request_id
+        trusted = current_app.extensions["settings"].trusted_proxies > 0
+        believed = trusted and _REQUEST_ID.match(incoming)
+        g.request_id = incoming if believed else uuid.uuid4().hex[:16]
+    known: str = g.request_id
+    return known
 
 
 def _page(template: str, status: int, **context: object) -> tuple[str, int]:
@@ -48,10 +60,9 @@ def _page(template: str, status: int, **context: object) -> tuple[str, int]:
 def _reauthenticate(consent: bool = False) -> Response:
     """Back through sign-in to the page the user was on (a GET page; forms go to it)."""
     target = request.full_path.rstrip("?") if request.method == "GET" else request.path
-    params = {"next": target}
     if consent:
-        params["prompt"] = "consent"
-    return redirect(url_for("auth.login", **params))
+        return redirect(url_for("auth.login", next=target, prompt="consent"))
+    return redirect(url_for("auth.login", next=target))
 
 
 def _retry_wait(exc: UpstreamError) -> int | None:
@@ -73,6 +84,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> tuple[str, int]:
         logger.warning("CSRF check failed: %s", exc.description)
+        audit.event("csrf.failed", reason=exc.description)
         return _page("errors/csrf.html", 400)
 
     @app.errorhandler(UpstreamError)
@@ -98,9 +110,11 @@ def init_app(app: Flask) -> None:
     def _http(exc: HTTPException) -> Response | tuple[str, int]:
         if exc.code is None or exc.code < 400:
             return exc.get_response()
+        if exc.code in REFUSALS:
+            audit.event("request.refused", status=exc.code)
         response_body, status = _page("errors/http.html", exc.code, error=exc)
         response = app.make_response((response_body, status))
-        if exc.code == 429 and getattr(exc, "retry_after", None):
+        if isinstance(exc, TooManyRequests) and exc.retry_after:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 

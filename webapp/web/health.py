@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Flask, jsonify
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import SecurityError
 from werkzeug.wrappers import Response
 
+from webapp import audit
 from webapp.extensions import limiter
 from webapp.settings import SettingsError
+from webapp.web import context
 
 bp = Blueprint("health", __name__)
 limiter.exempt(bp)  # probes every few seconds must never be refused or count against users
@@ -48,13 +50,15 @@ class _ProbeShim:
 
 @bp.record_once
 def _install_shim(state: BlueprintSetupState) -> None:
-    app = state.app
-    app.wsgi_app = _ProbeShim(app.wsgi_app, app.config.get("TRUSTED_HOSTS"))  # type: ignore[method-assign]
+    app = cast(Flask, state.app)  # typed as Flask's base class; blueprints here go on a Flask
+    shim = _ProbeShim(app.wsgi_app, app.config.get("TRUSTED_HOSTS"))
+    app.wsgi_app = shim  # type: ignore[method-assign]  # Flask's way to add middleware
 
 
 @bp.app_errorhandler(SecurityError)
 def _untrusted_host(exc: SecurityError) -> tuple[str, int, dict[str, str]]:
     """A Host we do not serve: no URL can be built for it, so the branded page cannot be."""
+    audit.event("request.refused", status=400, reason="host")
     return "Bad Request: this host name is not served here.\n", 400, _PLAIN
 
 
@@ -72,13 +76,13 @@ def readyz() -> Response:
     """Ready when the settings hold and, with REDIS_URL, Redis answers a PING (< 1 s)."""
     checks: dict[str, str] = {}
     try:
-        current_app.extensions["settings"].validate()
+        context.settings().validate()
         checks["settings"] = "ok"
     except SettingsError as exc:
         logger.error("not ready: %s", exc)
         checks["settings"] = "invalid"
     try:
-        current_app.extensions["store"].ping()
+        context.store().ping()
         checks["store"] = "ok"
     except Exception as exc:  # any failure to reach the store means "not ready"
         logger.warning("not ready: record store unavailable (%s)", type(exc).__name__)

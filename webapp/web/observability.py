@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import logging
@@ -13,7 +12,16 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, g, has_app_context, request
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    request,
+)
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -24,10 +32,14 @@ from prometheus_client import (
     multiprocess,
 )
 
+from webapp import audit
+from webapp.auth.guard import current_user
 from webapp.extensions import limiter
 from webapp.microsoft.requester import UpstreamCall
 from webapp.settings import SettingsError
+from webapp.web import context
 from webapp.web.errors import request_id
+from webapp.web.middleware import trusted_client
 
 # The request log has its own logger so that deployments can route it apart from app warnings.
 request_logger = logging.getLogger("profilefix.request")
@@ -78,9 +90,40 @@ def record_throttle_wait(service: str, seconds: float) -> None:
     THROTTLE_WAIT_SECONDS.labels(service).observe(seconds)
 
 
-def user_hash(oid: str, tid: str) -> str:
-    """A short stable pseudonym for one account: joins log lines, names nobody."""
-    return hashlib.sha256(f"{oid}.{tid}".encode()).hexdigest()[:16]
+def user_hash(account: str) -> str:
+    """A short stable pseudonym for one account (`context.user_key()`): joins log lines,
+    names nobody."""
+    return audit.pseudonym(account)
+
+
+class _SecurityLine(logging.Filter):
+    """Makes each `audit.event` record one JSON line, completed from the request it happened
+    in: time, request id, method, route, the client's address, and the signed-in user unless
+    the event named one. Installed once on the security logger; outside a request the event's
+    own fields are all there is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        data = getattr(record, audit.EVENT_ATTRIBUTE, None)
+        if data is None:
+            return True
+        line: dict[str, Any] = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds")}
+        line.update(data)
+        if has_request_context():
+            # A CSRF failure comes before the guard's own hook: load the user here.
+            signed_in = current_user() is not None
+            line.setdefault("user", user_hash(context.user_key()) if signed_in else None)
+            trusted = context.settings().trusted_proxies
+            line.update(
+                request_id=request_id(),
+                method=request.method,
+                route=request.url_rule.rule if request.url_rule else request.path[:200],
+                client=trusted_client(request.environ, trusted),
+            )
+        record.msg, record.args = json.dumps(line, separators=(",", ":")), ()
+        return True
+
+
+_SECURITY_LINE = _SecurityLine()
 
 
 def _log_line(status: int, duration: float) -> str:
@@ -94,7 +137,7 @@ def _log_line(status: int, duration: float) -> str:
         "endpoint": request.endpoint,
         "status": status,
         "duration_ms": round(duration * 1000, 1),
-        "user": user_hash(user.oid, user.tid) if user is not None else None,
+        "user": user_hash(context.user_key()) if user is not None else None,
         "upstream": [
             {
                 "service": c.service,
@@ -147,16 +190,20 @@ def _exposition() -> bytes:
 def init_app(app: Flask) -> None:
     settings = app.extensions["settings"]
     allowed = _networks(settings.metrics_allowed_from)
-    app.wsgi_app = _StartClock(app.wsgi_app)  # type: ignore[method-assign]
+    clocked = _StartClock(app.wsgi_app)
+    app.wsgi_app = clocked  # type: ignore[method-assign]  # Flask's way to add middleware
 
-    request_logger.setLevel(logging.INFO)
-    if not request_logger.handlers and not logging.getLogger().handlers:
-        # Nothing configured logging (gunicorn leaves the root logger alone): one JSON object
-        # per line on stdout, where App Service and container runtimes collect it.
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        request_logger.addHandler(handler)
-        request_logger.propagate = False
+    for logger in (request_logger, audit.security_logger):
+        logger.setLevel(logging.INFO)
+        if not logger.handlers and not logging.getLogger().handlers:
+            # Nothing configured logging (gunicorn leaves the root logger alone): one JSON
+            # object per line on stdout, where App Service and container runtimes collect it.
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(handler)
+            logger.propagate = False
+    if _SECURITY_LINE not in audit.security_logger.filters:
+        audit.security_logger.addFilter(_SECURITY_LINE)
 
     @app.after_request
     def _observe(response: Response) -> Response:
@@ -171,9 +218,12 @@ def init_app(app: Flask) -> None:
 
     @limiter.exempt
     def metrics() -> Response:
-        """Prometheus exposition, only for the addresses METRICS_ALLOWED_FROM lists."""
+        """Prometheus exposition, only for the addresses METRICS_ALLOWED_FROM lists: the
+        client's, never a proxy's own (issue 16 item 12)."""
         try:
-            client = ipaddress.ip_address(request.remote_addr or "")
+            client = ipaddress.ip_address(
+                trusted_client(request.environ, settings.trusted_proxies) or ""
+            )
         except ValueError:
             abort(403)
         if not any(client in network for network in allowed):

@@ -10,6 +10,7 @@
   var url = section.getAttribute("data-status-url");
   var headline = document.getElementById("status-headline");
   var next = document.getElementById("status-next");
+  var served = document.getElementById("status-served");
   var progress = document.getElementById("status-progress");
   var outcome = section.getAttribute("data-outcome");
   var INTERVAL = 3000;
@@ -48,6 +49,10 @@
           headline.textContent = data.headline;
         }
         showSides(data.sides);
+        if (served) {
+          served.textContent = data.served || "";
+          served.hidden = !data.served;
+        }
         showSteps(data.next_steps);
         if (progress) {
           progress.value = Math.min(data.elapsed, data.limit);
