@@ -98,6 +98,7 @@ class Stack:
         env.update(
             {k: v for k, v in self.settings.items() if isinstance(v, str) and k.isupper()},
             SECRET_KEY="load-test-secret-key-0123456789abcdefghij",
+            ORGANISATION_NAME="Contoso",
             REDIS_URL=self.redis.url,
             PUBLIC_URL=PUBLIC_URL,
             TRUSTED_PROXIES="1",  # the virtual users' addresses come in X-Forwarded-For

@@ -7,13 +7,17 @@ against the tenant's configured origins. It never imports the product (`webapp`)
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
 from typing import Protocol, TypedDict, Unpack
 
 import jwt
 from flask import Blueprint, Flask, Response, g, request
 
+from m365_emulator.faults import Fault
 from m365_emulator.tenant import LoggedRequest, Origins, Tenant
+from m365_emulator.transport import DROPPED_CONNECTION
 
 __all__ = ["Origins", "Tenant", "create_app", "demo_tenant"]
 
@@ -28,7 +32,7 @@ class _Service(Protocol):
 
     bp: Blueprint
 
-    def error_response(self, status: int, retry_after: int | None) -> Response: ...
+    def error_response(self, fault: Fault) -> Response: ...
 
 
 class DemoOptions(TypedDict, total=False):
@@ -50,21 +54,29 @@ def demo_tenant(origins: Origins | None = None, **options: Unpack[DemoOptions]) 
 
 def create_app(tenant: Tenant | None = None) -> Flask:
     """The emulator as a WSGI app over `tenant` (default: the demo tenant, virtual hosts)."""
-    from m365_emulator import entra, graph, sharepoint
+    from m365_emulator import entra, graph, graph_beta, sharepoint
 
     tenant = tenant or demo_tenant()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     app.extensions["m365_tenant"] = tenant
     services: dict[str, _Service] = {"entra": entra, "graph": graph, "sharepoint": sharepoint}
-    for module in services.values():
+    # Blueprint name → the service it belongs to (Graph's beta endpoints are Graph too).
+    service_of = {name: name for name in services} | {"graph_beta": "graph"}
+    for module in (entra, graph, graph_beta, sharepoint):
         app.register_blueprint(module.bp)
 
     @app.before_request
     def _apply_fault_plan() -> Response | None:
-        service = request.blueprint
-        if service not in services:
+        service = service_of.get(request.blueprint or "")
+        if service is None:
             return None
+        if service != "entra" and request.method in ("POST", "PUT", "PATCH"):
+            # Read the whole body before any answer, as IIS does: a refusal sent while the
+            # client is still uploading (a scripted fault, SharePoint refusing a picture) would
+            # otherwise reach it as a reset connection instead of the answer. Cached, so the
+            # handlers read it again; Entra's forms are left to form parsing.
+            request.get_data()
         g.m365_log = LoggedRequest(
             at=tenant.clock.time(),
             service=service,
@@ -72,17 +84,25 @@ def create_app(tenant: Tenant | None = None) -> Flask:
             path=request.path,
             query=request.query_string.decode("latin-1"),
             headers={h: request.headers[h] for h in _LOGGED_HEADERS if h in request.headers},
-            user_oid=_peek_oid(),
+            user_oid=_peek_oid() if service != "entra" else entra.grant_owner(tenant),
+            json_body=request.get_json(silent=True) if service != "entra" else None,
         )
         g.m365_started = time.perf_counter()
         tenant.log(g.m365_log)
         delay = tenant.faults.latency(service)
         if delay:
             time.sleep(delay)
+        hang = tenant.faults.hang_time(service)
+        if hang:
+            tenant.faults.wait(hang)
         fault = tenant.faults.take(service, g.m365_log.user_oid, request.path)
-        if fault is not None:
-            return services[service].error_response(fault.status, fault.retry_after)
-        return None
+        if fault is None:
+            return None
+        if fault.network == "hang":
+            tenant.faults.wait(fault.hang_seconds)
+        if fault.network is not None:
+            return _drop_connection()
+        return services[service].error_response(fault)
 
     @app.after_request
     def _finish_log(response: Response) -> Response:
@@ -93,6 +113,18 @@ def create_app(tenant: Tenant | None = None) -> Flask:
         return response
 
     return app
+
+
+def _drop_connection() -> Response:
+    """End the call without an answer: shut the socket (the test server) or flag the environ
+    for the in-process transport. Only a client with neither (Flask's test client) sees the
+    empty 502 returned here."""
+    request.environ[DROPPED_CONNECTION] = True
+    connection = request.environ.get("werkzeug.socket")
+    if connection is not None:
+        with contextlib.suppress(OSError):  # the client is gone already
+            connection.shutdown(socket.SHUT_RDWR)
+    return Response(status=502)
 
 
 def _peek_oid() -> str | None:

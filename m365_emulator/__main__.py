@@ -102,6 +102,8 @@ def _banner(tenant: Tenant, origin: str, ca: Path) -> str:
         f"REQUESTS_CA_BUNDLE={ca}",
         "# the same key on every app instance that shares this tenant:",
         f"SECRET_KEY={secrets.token_urlsafe(48)}",
+        "# your organisation's name, one word (it goes into every call's User-Agent):",
+        "ORGANISATION_NAME=Contoso",
         "# the address you open the app at (plain http is fine on this machine only):",
         "PUBLIC_URL=http://127.0.0.1:5000",
         "",

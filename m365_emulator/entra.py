@@ -35,7 +35,9 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from m365_emulator import tokens
+from m365_emulator import faults, tokens
+from m365_emulator.conditional_access import CAPABILITY, MFA_POLICY_ID, ClaimsRequest
+from m365_emulator.faults import Fault
 from m365_emulator.tenant import ClientRegistration, Tenant, User
 
 bp = Blueprint("entra", __name__, static_folder="static", static_url_path="/_entra/static")
@@ -68,6 +70,9 @@ _GRAPH_PERMISSIONS = {
     "ProfilePhoto.ReadWrite.All": "Read and write the profile photos of all users",
     "Sites.Read.All": "Read items in all site collections",
     "Files.Read": "Read your files",
+    # Admin-consent permissions of the people settings (graph_beta.py).
+    "PeopleSettings.Read.All": "Read all tenant-wide people settings",
+    "PeopleSettings.ReadWrite.All": "Read and write all tenant-wide people settings",
 }
 _SHAREPOINT_PERMISSIONS = {
     "AllSites.Read": "Read items in all site collections",
@@ -105,6 +110,7 @@ class EntraError(Exception):
         message: str,
         status: int = 400,
         suberror: str | None = None,
+        claims: str | None = None,
     ) -> None:
         super().__init__(f"AADSTS{code}: {message}")
         self.error = error
@@ -112,6 +118,7 @@ class EntraError(Exception):
         self.message = message
         self.status = status
         self.suberror = suberror
+        self.claims = claims
 
 
 @dataclass(frozen=True)
@@ -150,31 +157,77 @@ def _error_body(tenant: Tenant, failure: EntraError) -> Response:
     }
     if failure.suberror:
         body["suberror"] = failure.suberror
+    if failure.claims:
+        # A claims request the client must take to the authorize endpoint (the OBO article's
+        # AADSTS50079 example: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-on-behalf-of-flow).
+        body["claims"] = failure.claims
     response = jsonify(body)
     response.status_code = failure.status
     _no_store(response)
     return response
 
 
-def error_response(status: int, retry_after: int | None) -> Response:
-    """A scripted failure (fault plan) in Entra's error body shape, with Retry-After."""
+# What Entra says for the AADSTS codes the emulator answers itself or a fault scripts without
+# a message: reference §1.5/§1.6 and
+# https://learn.microsoft.com/entra/identity-platform/reference-error-codes (the full sentences
+# for 50076, 50173 and 53003 are UNCONFIRMED; 50079 is the OBO article's).
+_AADSTS_MESSAGES = {
+    50076: "Due to a configuration change made by your administrator, or because you moved to "
+    "a new location, you must use multi-factor authentication to access this resource.",
+    50079: "Due to a configuration change made by your administrator, or because you moved to "
+    "a new location, you must enroll in multi-factor authentication to access this resource.",
+    50173: "The provided grant has expired due to it being revoked, a fresh auth token is "
+    "needed. The user might have changed or reset their password.",
+    53003: "Access has been blocked by Conditional Access policies. The access policy does not "
+    "allow token issuance.",
+    70008: "The provided authorization code or refresh token has expired due to inactivity. "
+    "Send a new interactive authorization request for this user and resource.",
+    90033: "A transient error has occurred. Please try again.",
+}
+
+
+def error_response(fault: Fault) -> Response:
+    """A scripted failure (fault plan) in Entra's error body shape (reference §1.5).
+
+    Without `code`/`aadsts`: 429 and 5xx are `temporarily_unavailable` (RFC 6749 §5.2,
+    reference §1.6), anything else a malformed request. AADSTS65001 without a message gets
+    the consent sentence naming the calling app.
+    """
     tenant = _tenant()
-    if status == 429 or status >= 500:
-        # RFC 6749 §5.2 / reference §1.6: `temporarily_unavailable`, retry with back-off.
-        failure = EntraError(
-            "temporarily_unavailable",
-            90033,
-            "A transient error has occurred. Please try again.",
-            status,
-        )
+    if fault.code is None and fault.aadsts is None:
+        transient = fault.status == 429 or fault.status >= 500
+        malformed = ("invalid_request", 9002313)
+        error, code = ("temporarily_unavailable", 90033) if transient else malformed
     else:
-        failure = EntraError(
-            "invalid_request", 9002313, "Invalid request. Request is malformed or invalid.", status
-        )
-    response = _error_body(tenant, failure)
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
+        error, code = fault.code or "invalid_grant", fault.aadsts or 9002313
+    message = fault.message or _AADSTS_MESSAGES.get(code)
+    if message is None and code == 65001:
+        client = tenant.clients.get(request.form.get("client_id", ""))
+        message = _consent_message(client) if client else None
+    failure = EntraError(
+        error,
+        code,
+        message or "Invalid request. Request is malformed or invalid.",
+        fault.status,
+        fault.suberror,
+        fault.claims,
+    )
+    return faults.render(fault, lambda: _error_body(tenant, failure))
+
+
+def grant_owner(tenant: Tenant) -> str | None:
+    """The user whose code or refresh token a token request redeems (for the fault plan)."""
+    if request.method != "POST" or not request.path.endswith("/oauth2/v2.0/token"):
+        return None
+    form = request.form
+    with tenant.lock:
+        if form.get("grant_type") == "authorization_code":
+            grant = tenant.codes.get(form.get("code", ""))
+        elif form.get("grant_type") == "refresh_token":
+            grant = tenant.refresh_tokens.get(form.get("refresh_token", ""))
+        else:
+            grant = None
+        return None if grant is None else str(grant["oid"])
 
 
 # -- public helpers for tests and seeding --------------------------------------------------
@@ -322,7 +375,7 @@ def sign_in(tenant_ref: str) -> BaseResponse:
     except EntraError as failure:
         return _error_page(tenant, failure)
     back = _Answer(ctx["redirect_uri"], ctx["response_mode"])
-    session = _new_session(tenant, user)
+    session = _new_session(tenant, user, ctx)
     response: BaseResponse
     if ctx["prompt"] == "consent" or _missing_consent(tenant, user, client, ctx["scope"]):
         response = _consent_page(tenant, client, user, ctx, session["sid"])
@@ -337,15 +390,7 @@ def consent(tenant_ref: str) -> BaseResponse:
     """The consent page's submit: Accept records the grant and answers, Cancel declines."""
     tenant = _tenant()
     try:
-        _check_tenant(tenant, tenant_ref)
-        ctx = _read_page_ctx(tenant, request.form.get("ctx", ""))
-        client = _authorize_client(tenant, ctx["client_id"])
-        session = _read_session(tenant)
-        if session is None or session["oid"] != ctx.get("oid"):
-            raise EntraError(
-                "interaction_required", 50058, "The sign-in session ended. Sign in again."
-            )
-        user = tenant.user(session["oid"])
+        ctx, client, user, session = _signed_in_page(tenant, tenant_ref)
     except EntraError as failure:
         return _error_page(tenant, failure)
     back = _Answer(ctx["redirect_uri"], ctx["response_mode"])
@@ -355,6 +400,46 @@ def consent(tenant_ref: str) -> BaseResponse:
         return back.error(tenant, declined, ctx["state"])
     grant_consent(tenant, user.oid, client.client_id, ctx["scope"].split())
     return _issue_code(tenant, client, user, ctx, session, back)
+
+
+@bp.post("/<tenant_ref>/oauth2/v2.0/authorize/verify")
+def verify(tenant_ref: str) -> BaseResponse:
+    """The step-up page's submit: the user completed the stronger sign-in (multifactor
+    authentication, the authentication contexts the claims ask for); then consent or answer."""
+    tenant = _tenant()
+    try:
+        ctx, client, user, session = _signed_in_page(tenant, tenant_ref)
+    except EntraError as failure:
+        return _error_page(tenant, failure)
+    state = tenant.conditional_access.state(user.oid)
+    wanted = _claims_request(ctx["claims"])
+    session = {
+        **session,
+        "mfa_epoch": state.mfa_epoch,
+        "acrs": sorted(set(session["acrs"]) | wanted.acrs),
+    }
+    response: BaseResponse
+    if ctx["prompt"] == "consent" or _missing_consent(tenant, user, client, ctx["scope"]):
+        response = _consent_page(tenant, client, user, ctx, session["sid"])
+    else:
+        back = _Answer(ctx["redirect_uri"], ctx["response_mode"])
+        response = _issue_code(tenant, client, user, ctx, session, back)
+    _set_session_cookie(tenant, response, session)
+    return response
+
+
+def _signed_in_page(
+    tenant: Tenant, tenant_ref: str
+) -> tuple[dict[str, Any], ClientRegistration, User, dict[str, Any]]:
+    """The context, client, user and emulator session behind a submitted page that follows
+    the sign-in (consent, step-up); `EntraError` when they no longer fit together."""
+    _check_tenant(tenant, tenant_ref)
+    ctx = _read_page_ctx(tenant, request.form.get("ctx", ""))
+    client = _authorize_client(tenant, ctx["client_id"])
+    session = _read_session(tenant)
+    if session is None or session["oid"] != ctx.get("oid"):
+        raise EntraError("interaction_required", 50058, "The sign-in session ended. Sign in again.")
+    return ctx, client, tenant.user(session["oid"]), session
 
 
 def _validate_authorize(
@@ -425,6 +510,7 @@ def _validate_authorize(
     max_age = params.get("max_age")
     if max_age is not None and not max_age.isdigit():
         raise EntraError("invalid_request", 9002313, "Invalid request. max_age must be a number.")
+    _claims_request(params.get("claims"))
     return {
         "client_id": client.client_id,
         "redirect_uri": redirect_uri,
@@ -436,7 +522,7 @@ def _validate_authorize(
         "prompt": prompt,
         "login_hint": params.get("login_hint") or "",
         "max_age": int(max_age) if max_age is not None else None,
-        # Claims challenges (security.md A11) are accepted; the emulator enforces no policy.
+        # A claims request (claims challenge, client capabilities): conditional_access.py.
         "claims": params.get("claims"),
     }
 
@@ -470,6 +556,11 @@ def _continue(
                 "A silent sign-in request was sent but no user is signed in.",
             )
             return back.error(tenant, failure, ctx["state"])
+        if _step_up_needed(tenant, session, ctx):
+            failure = EntraError(
+                "interaction_required", 50076, _AADSTS_MESSAGES[50076], suberror="basic_action"
+            )
+            return back.error(tenant, failure, ctx["state"])
         if _missing_consent(tenant, user, client, ctx["scope"]):
             failure = EntraError(
                 "consent_required",
@@ -484,6 +575,8 @@ def _continue(
         return _picker_page(tenant, ctx)
     if hint and hint != user.upn.lower():
         return _picker_page(tenant, ctx)
+    if _step_up_needed(tenant, session, ctx):
+        return _step_up_page(tenant, client, user, ctx, session["sid"])
     if ctx["prompt"] == "consent" or _missing_consent(tenant, user, client, ctx["scope"]):
         return _consent_page(tenant, client, user, ctx, session["sid"])
     return _issue_code(tenant, client, user, ctx, session, back)
@@ -533,6 +626,21 @@ def _consent_page(
     )
 
 
+def _step_up_page(
+    tenant: Tenant, client: ClientRegistration, user: User, ctx: dict[str, Any], sid: str
+) -> Response:
+    """Entra's "verify your identity" interrupt, as one button (no real second factor)."""
+    return _page(
+        "emulator/step_up.html",
+        tenant=tenant,
+        client=client,
+        user=user,
+        contexts=sorted(_claims_request(ctx["claims"]).acrs),
+        ctx=_write_page_ctx(tenant, {**ctx, "oid": user.oid, "sid": sid}),
+        action=url_for("entra.verify", tenant_ref=tenant.tenant_id),
+    )
+
+
 def _issue_code(
     tenant: Tenant,
     client: ClientRegistration,
@@ -555,6 +663,7 @@ def _issue_code(
             "auth_time": int(session["auth_time"]),
             "max_age": ctx["max_age"],
             "redeemed": False,
+            **_grant_state(session),
         }
     answer: dict[str, str] = {"code": code}
     if ctx["state"] is not None:
@@ -726,8 +835,8 @@ def _redeem_code(tenant: Tenant, client: ClientRegistration) -> dict[str, Any]:
             client,
             user,
             parsed,
+            grant,
             nonce=grant["nonce"],
-            auth_time=grant["auth_time"],
             with_auth_time=grant["max_age"] is not None,
         )
         # Used up only once tokens are issued: a refused request (scope, consent) leaves the
@@ -773,7 +882,7 @@ def _redeem_refresh_token(tenant: Tenant, client: ClientRegistration) -> dict[st
         parsed = tokens.ScopeRequest(
             tuple(s for s in parsed.scopes if s.resource == first), parsed.oidc
         )
-    return _token_response(tenant, client, user, parsed, nonce=None, auth_time=grant["auth_time"])
+    return _token_response(tenant, client, user, parsed, grant, nonce=None)
 
 
 def _token_response(
@@ -781,12 +890,16 @@ def _token_response(
     client: ClientRegistration,
     user: User,
     parsed: tokens.ScopeRequest,
+    grant: dict[str, Any],
     *,
     nonce: str | None,
-    auth_time: int,
     with_auth_time: bool = False,
 ) -> dict[str, Any]:
-    """The success body of reference §1.5 for one resource."""
+    """The success body of reference §1.5 for one resource, from a code or refresh token
+    (`grant`) that Conditional Access still accepts."""
+    wanted = _claims_request(request.form.get("claims"))
+    _check_conditional_access(tenant, user, grant, wanted)
+    auth_time = int(grant["auth_time"])
     with tenant.lock:
         consented = set(tenant.consents.get((user.oid, client.client_id), set()))
     resource = parsed.resources[0] if parsed.resources else tokens.GRAPH_RESOURCE
@@ -822,16 +935,36 @@ def _token_response(
     echoed = list(dict.fromkeys(echoed))
     oidc_order = ("openid", "profile", "email", "offline_access")
     echoed += [s for s in oidc_order if s in parsed.oidc]
-    lifetime = int(tenant.access_token_lifetime)
+    # A client declaring cp1 gets a CAE session: longer-lived tokens carrying xms_cc
+    # (conditional_access.py).
+    lifetime = int(tenant.cae_token_lifetime if wanted.capable else tenant.access_token_lifetime)
+    extra: dict[str, Any] = {"xms_cc": [CAPABILITY]} if wanted.capable else {}
+    acrs = sorted(wanted.acrs & set(grant["acrs"]))
+    if acrs:
+        extra["acrs"] = acrs
+    if grant["mfa_epoch"] is not None:
+        extra["amr"] = ["pwd", "mfa"]
+    # Never a token older than the user's latest critical event or the `nbf` asked for.
+    not_before = max(tenant.conditional_access.state(user.oid).not_before, wanted.not_before or 0)
+    access_token = tokens.issue_access_token(
+        tenant,
+        user,
+        client.client_id,
+        resource,
+        names,
+        claims=extra,
+        lifetime=lifetime,
+        not_before=not_before,
+    )
     body: dict[str, Any] = {
         "token_type": "Bearer",
         "scope": " ".join(echoed),
         "expires_in": lifetime,
         "ext_expires_in": lifetime,
-        "access_token": tokens.issue_access_token(tenant, user, client.client_id, resource, names),
+        "access_token": access_token,
     }
     if "offline_access" in parsed.oidc:
-        body["refresh_token"] = _new_refresh_token(tenant, client, user, auth_time)
+        body["refresh_token"] = _new_refresh_token(tenant, client, user, grant)
     if "openid" in parsed.oidc:
         body["id_token"] = tokens.issue_id_token(
             tenant, user, client.client_id, nonce, auth_time=auth_time if with_auth_time else None
@@ -844,9 +977,10 @@ def _token_response(
 
 
 def _new_refresh_token(
-    tenant: Tenant, client: ClientRegistration, user: User, auth_time: int
+    tenant: Tenant, client: ClientRegistration, user: User, grant: dict[str, Any]
 ) -> str:
-    """A new opaque refresh token; earlier ones stay valid, as Entra's do (reference §1.5)."""
+    """A new opaque refresh token carrying the sign-in of `grant` (the code or refresh token
+    redeemed); earlier ones stay valid, as Entra's do (reference §1.5)."""
     value = "1.A" + secrets.token_urlsafe(64)
     now = tenant.clock.time()
     with tenant.lock:
@@ -855,10 +989,40 @@ def _new_refresh_token(
             "oid": user.oid,
             "issued_at": now,
             "last_used": now,
-            "auth_time": auth_time,
+            "auth_time": grant["auth_time"],
             "revoked": False,
+            **_grant_state(grant),
         }
     return value
+
+
+def _check_conditional_access(
+    tenant: Tenant, user: User, grant: dict[str, Any], wanted: ClaimsRequest
+) -> None:
+    """Entra's re-evaluation when a code or refresh token is redeemed (reference §9.2).
+
+    Revoked sessions: AADSTS50173 (reference-error-codes: "Either an admin or a user revoked
+    the tokens for this user"). MFA now required, or an authentication context the sign-in
+    did not satisfy: `interaction_required` AADSTS50076 with suberror `basic_action`
+    (reference §1.6); the first hands back Entra's own claims request (`polids`, the shape of
+    the on-behalf-of article's example) for the client to take to the authorize endpoint.
+    """
+    state = tenant.conditional_access.state(user.oid)
+    if grant["gen"] != state.generation:
+        raise EntraError("invalid_grant", 50173, _AADSTS_MESSAGES[50173])
+    if not _mfa_current(tenant, user.oid, grant["mfa_epoch"]):
+        policies = {"access_token": {"polids": {"essential": True, "values": [MFA_POLICY_ID]}}}
+        raise EntraError(
+            "interaction_required",
+            50076,
+            _AADSTS_MESSAGES[50076],
+            suberror="basic_action",
+            claims=json.dumps(policies, separators=(",", ":")),
+        )
+    if not wanted.acrs <= set(grant["acrs"]):
+        raise EntraError(
+            "interaction_required", 50076, _AADSTS_MESSAGES[50076], suberror="basic_action"
+        )
 
 
 def _grant_user(tenant: Tenant, oid: str) -> User:
@@ -1072,16 +1236,68 @@ def _read_page_ctx(tenant: Tenant, value: str) -> dict[str, Any]:
     return ctx
 
 
-def _new_session(tenant: Tenant, user: User) -> dict[str, Any]:
-    return {"oid": user.oid, "sid": str(uuid.uuid4()), "auth_time": int(tenant.clock.time())}
+def _new_session(tenant: Tenant, user: User, ctx: dict[str, Any]) -> dict[str, Any]:
+    """The emulator's sign-in session after the picker: a full sign-in, which includes
+    multifactor authentication when the user's policy requires it or the claims ask for more
+    (authentication contexts, Entra's own policy ids)."""
+    state = tenant.conditional_access.state(user.oid)
+    wanted = _claims_request(ctx["claims"])
+    mfa = state.mfa_epoch > 0 or bool(wanted.acrs or wanted.policies)
+    return {
+        "oid": user.oid,
+        "sid": str(uuid.uuid4()),
+        "auth_time": int(tenant.clock.time()),
+        "gen": state.generation,
+        "mfa_epoch": state.mfa_epoch if mfa else None,
+        "acrs": sorted(wanted.acrs),
+    }
 
 
 def _read_session(tenant: Tenant) -> dict[str, Any] | None:
-    """The emulator's own sign-in session from its cookie, if valid for this tenant."""
+    """The emulator's own sign-in session from its cookie, if valid for this tenant and not
+    revoked since (conditional_access.py `revoke_sessions`)."""
     claims = _verify(tenant, request.cookies.get(SSO_COOKIE, ""), "session")
     if claims is None:
         return None
-    return {"oid": claims["oid"], "sid": claims["sid"], "auth_time": claims["auth_time"]}
+    if claims.get("gen", 0) != tenant.conditional_access.state(claims["oid"]).generation:
+        return None
+    return {
+        "oid": claims["oid"],
+        "sid": claims["sid"],
+        "auth_time": claims["auth_time"],
+        "gen": claims.get("gen", 0),
+        "mfa_epoch": claims.get("mfa_epoch"),
+        "acrs": list(claims.get("acrs", [])),
+    }
+
+
+def _grant_state(session: dict[str, Any]) -> dict[str, Any]:
+    """What a code, and the refresh tokens made from it, remember of the sign-in."""
+    return {key: session[key] for key in ("gen", "mfa_epoch", "acrs")}
+
+
+def _claims_request(raw: str | None) -> ClaimsRequest:
+    try:
+        return ClaimsRequest.parse(raw)
+    except (ValueError, TypeError) as exc:
+        # Wording UNCONFIRMED.
+        raise EntraError(
+            "invalid_request", 9002313, "Invalid request. The claims parameter is malformed."
+        ) from exc
+
+
+def _mfa_current(tenant: Tenant, oid: str, mfa_epoch: int | None) -> bool:
+    """Whether a sign-in that did MFA at `mfa_epoch` (None: never) meets the user's policy."""
+    required = tenant.conditional_access.state(oid).mfa_epoch
+    return required == 0 or (mfa_epoch is not None and mfa_epoch >= required)
+
+
+def _step_up_needed(tenant: Tenant, session: dict[str, Any], ctx: dict[str, Any]) -> bool:
+    """Whether an existing session must sign in more strongly before this request."""
+    wanted = _claims_request(ctx["claims"])
+    return not wanted.acrs <= set(session["acrs"]) or not _mfa_current(
+        tenant, session["oid"], session["mfa_epoch"]
+    )
 
 
 def _set_session_cookie(tenant: Tenant, response: BaseResponse, session: dict[str, Any]) -> None:

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from m365_emulator import pictures, sync
+from m365_emulator import faults, pictures, sync
+from m365_emulator.conditional_access import ClaimsChallengeError, ContextRefusedError
+from m365_emulator.faults import Fault
 from m365_emulator.tenant import StoredPhoto, Tenant, User
 from m365_emulator.tokens import (
     GRAPH_APP_ID,
@@ -136,19 +139,25 @@ class GraphError(Exception):
 
 
 @bp.errorhandler(GraphError)
-def _graph_error(exc: GraphError) -> Response:
+def handle_graph_error(exc: GraphError) -> Response:
     response = _error_body(exc.status, exc.code, exc.message)
     response.headers.update(exc.headers)
     return response
 
 
-def error_response(status: int, retry_after: int | None) -> Response:
-    """A scripted failure (fault plan) in Graph's error shape, with `Retry-After` if given."""
-    code, message = _FAULT_CODES.get(status, ("generalException", "An error has occurred."))
-    response = _error_body(status, code, message)
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
+def error_response(fault: Fault) -> Response:
+    """A scripted failure (fault plan) in Graph's error shape; a 401 carries Graph's bearer
+    challenge unless the fault brings its own `WWW-Authenticate`."""
+
+    def body() -> Response:
+        default = ("generalException", "An error has occurred.")
+        code, message = _FAULT_CODES.get(fault.status, default)
+        response = _error_body(fault.status, fault.code or code, fault.message or message)
+        if fault.status == 401:
+            response.headers["WWW-Authenticate"] = _bearer_challenge()
+        return response
+
+    return faults.render(fault, body)
 
 
 def _request_ids() -> tuple[str, str]:
@@ -159,7 +168,7 @@ def _request_ids() -> tuple[str, str]:
 
 
 @bp.after_request
-def _add_request_ids(response: Response) -> Response:
+def add_request_ids(response: Response) -> Response:
     """Every Graph answer names its request ids in headers, as error bodies do (§3.1)."""
     request_id, client_request_id = _request_ids()
     response.headers.setdefault("request-id", request_id)
@@ -203,7 +212,17 @@ _BEARER_MESSAGES = {
 }
 
 
-def _caller(scopes: set[str]) -> User:
+def _bearer_challenge() -> str:
+    """Graph's challenge header on 401 (UNCONFIRMED exact value; the shape of the CAE
+    challenge Azure SDK tests capture, without `error`)."""
+    login = _tenant().origins.login
+    return (
+        f'Bearer realm="", authorization_uri="{login}/common/oauth2/authorize", '
+        f'client_id="{GRAPH_APP_ID}"'
+    )
+
+
+def caller(scopes: set[str]) -> User:
     """The signed-in user of a valid Graph token carrying one of `scopes`, else GraphError."""
     tenant = _tenant()
     try:
@@ -217,17 +236,28 @@ def _caller(scopes: set[str]) -> User:
                 "Authorization_RequestDenied",
                 "Insufficient privileges to complete the operation.",
             ) from exc
-        # Graph's challenge header on 401 (UNCONFIRMED exact value).
-        challenge = {
-            "WWW-Authenticate": f'Bearer realm="", authorization_uri="{tenant.origins.login}'
-            f'/common/oauth2/authorize", client_id="{GRAPH_APP_ID}"'
-        }
         raise GraphError(
             401,
             "InvalidAuthenticationToken",
             _BEARER_MESSAGES.get(exc.reason, "Access token validation failure."),
-            challenge,
+            {"WWW-Authenticate": _bearer_challenge()},
         ) from exc
+    try:
+        tenant.conditional_access.check("graph", claims.raw)
+    except ClaimsChallengeError as challenge:
+        header = challenge.www_authenticate(tenant.origins.login, GRAPH_APP_ID)
+        # Code as for any refused token; the message is the challenge's description, as the
+        # Graph SDK errors in public reports quote it (UNCONFIRMED for the code).
+        raise GraphError(
+            401, "InvalidAuthenticationToken", challenge.description, {"WWW-Authenticate": header}
+        ) from challenge
+    except ContextRefusedError as refused:
+        # No challenge for a client without cp1 (conditional_access.py); code UNCONFIRMED.
+        raise GraphError(
+            403,
+            "AccessDenied",
+            "The caller does not meet the authentication bar to carry out this operation.",
+        ) from refused
     with tenant.lock:
         user = tenant.users.get(claims.oid)
     if user is None:
@@ -248,8 +278,9 @@ def _caller(scopes: set[str]) -> User:
 def get_me() -> Response:
     """The signed-in user; SharePoint-backed fields only on $select (reference §8.2 [S59])."""
     tenant = _tenant()
-    user = _caller(READ_PROFILE_SCOPES)
+    user = caller(READ_PROFILE_SCOPES)
     selected = _parse_select(request.args.get("$select"))
+    _require_sharepoint(user, selected)
     base = f"{tenant.origins.graph}/v1.0/$metadata#users"
     # Context strings: with $select as in reference §3.2; without it UNCONFIRMED (§3.2).
     context = f"{base}({','.join(selected)})/$entity" if selected else f"{base}/$entity"
@@ -259,6 +290,15 @@ def get_me() -> Response:
     for name in selected or DEFAULT_PROPERTIES:
         body[name] = values.get(name, [] if name in _COLLECTIONS else None)
     return jsonify(body)
+
+
+def _require_sharepoint(user: User, names: Iterable[str]) -> None:
+    """SharePoint-backed fields of a user without SharePoint: Graph's 400 as observed
+    (microsoft-graph-docs #4233; body as in qkqpttgf/OneManager-cfworkerskv #6). Per user,
+    not per tenant: the fields live in the user's own SharePoint profile, and the same
+    message is reported from tenants that do have SharePoint (onedrive-api-docs #1773)."""
+    if not user.has_sharepoint and any(n in sync.SPO_BACKED_FIELDS for n in names):
+        raise GraphError(400, "BadRequest", "Tenant does not have a SPO license.")
 
 
 def _parse_select(raw: str | None) -> list[str]:
@@ -301,7 +341,7 @@ def _user_values(user: User) -> dict[str, object]:
 def patch_me() -> Response:
     """Profile edits with Microsoft's rules for members (reference §8.2); 204 on success."""
     tenant = _tenant()
-    user = _caller(WRITE_PROFILE_SCOPES)
+    user = caller(WRITE_PROFILE_SCOPES)
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not body:
         # UNCONFIRMED wording for a missing/invalid JSON body.
@@ -314,6 +354,7 @@ def patch_me() -> Response:
                 "Request_BadRequest",
                 f"Property '{name}' does not exist as a declared property or extension property.",
             )
+    _require_sharepoint(user, body)
     own_request = OWN_REQUEST_PROPERTIES & body.keys()
     directory = body.keys() - own_request
     if own_request and directory:
@@ -467,7 +508,7 @@ def _value_response(user: User, size: tuple[int, int] | None) -> Response:
 @bp.get("/me/photo")
 def get_photo() -> Response:
     """Metadata of the largest photo, or the 1x1 gif metadata when there is none (§3.3)."""
-    user = _caller(READ_PHOTO_SCOPES)
+    user = caller(READ_PHOTO_SCOPES)
     with _tenant().lock:
         offered = _renditions(user)
         return jsonify(_metadata(user, offered[-1] if offered else None, "Me/photo/$entity"))
@@ -475,7 +516,7 @@ def get_photo() -> Response:
 
 @bp.get("/me/photo/$value")
 def get_photo_value() -> Response:
-    user = _caller(READ_PHOTO_SCOPES)
+    user = caller(READ_PHOTO_SCOPES)
     return _value_response(user, None)
 
 
@@ -483,7 +524,7 @@ def get_photo_value() -> Response:
 def list_photos() -> Response:
     """All offered sizes (list shape UNCONFIRMED, reference §3.3: `{"value": [...]}`)."""
     tenant = _tenant()
-    user = _caller(READ_PHOTO_SCOPES)
+    user = caller(READ_PHOTO_SCOPES)
     with tenant.lock:
         items = [_metadata(user, size, "") for size in _renditions(user)]
     for item in items:
@@ -499,7 +540,7 @@ def list_photos() -> Response:
 @bp.get("/me/photos/<size_id>")
 def get_photo_size(size_id: str) -> Response:
     """One size's metadata; a size not offered yields the 1x1 metadata ([S13-beta], §3.3)."""
-    user = _caller(READ_PHOTO_SCOPES)
+    user = caller(READ_PHOTO_SCOPES)
     size = _parse_size(size_id)
     with _tenant().lock:
         offered = size if size in _renditions(user) else None
@@ -511,7 +552,7 @@ def get_photo_size(size_id: str) -> Response:
 @bp.get("/me/photo/<size_id>/$value")
 def get_photo_size_value(size_id: str) -> Response:
     """One size's bytes; both URL forms appear in the docs (reference §3.3 [S13])."""
-    user = _caller(READ_PHOTO_SCOPES)
+    user = caller(READ_PHOTO_SCOPES)
     size = _parse_size(size_id)
     if size is None:
         raise _not_found(user)
@@ -526,7 +567,8 @@ def put_photo() -> Response:
     the emulator answers 400 `BadRequest` for both too large and not an image.
     """
     tenant = _tenant()
-    user = _caller(WRITE_PHOTO_SCOPES)
+    user = caller(WRITE_PHOTO_SCOPES)
+    _require_photo_policy(tenant, user)
     data = request.get_data(cache=False)
     if len(data) > MAX_PHOTO_BYTES:
         raise GraphError(400, "BadRequest", "The photo exceeds the maximum size of 4 MB.")
@@ -557,12 +599,27 @@ def put_photo() -> Response:
 def delete_photo() -> Response:
     """Remove the photo: documented 200 (reference §3.3 [S16]); 404 when there is none."""
     tenant = _tenant()
-    user = _caller(DELETE_PHOTO_SCOPES)
+    user = caller(DELETE_PHOTO_SCOPES)
+    _require_photo_policy(tenant, user)
     with tenant.lock:
         if user.photo is None:
             raise _not_found(user)
         user.photo = None
     return Response(status=200)
+
+
+def _require_photo_policy(tenant: Tenant, user: User) -> None:
+    """A photo change the tenant's photoUpdateSettings forbid: 403, nothing stored (reference
+    §9.1). The message is the one Graph's people store gives for a refused profile write
+    (graph-docs-contrib #1802); for this refusal it is UNCONFIRMED."""
+    settings = user.photo_policy or tenant.photo_update_settings
+    if not settings.allows(user):
+        raise GraphError(
+            403,
+            settings.refusal_code,
+            "Exception of type 'Microsoft.Fast.Profile.Core.Exception."
+            "ProfileAccessDeniedException' was thrown.",
+        )
 
 
 def photo_etag(data: bytes, version: int) -> str:

@@ -19,8 +19,10 @@ from m365_emulator.graph import photo_etag
 from m365_emulator.tenant import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
+    PEOPLE_ADMINISTRATOR,
     ClientRegistration,
     FrontDoorCopy,
+    PhotoUpdateSettings,
     SharePointProfile,
     StoredPhoto,
     Tenant,
@@ -57,6 +59,9 @@ class DemoUser:
     # Graph photo at the first request); its lifetime starts at the first request.
     cached_version: int | None = None
     photo_age: float = 2 * DAY  # how long ago the Graph photo was stored
+    has_sharepoint: bool = True
+    blocks_photo_changes: bool = False  # their organisation lets only admins change photos
+    step_up_context: str | None = None  # authentication context Graph demands of them
 
 
 _FULL_PROFILE = {
@@ -223,6 +228,42 @@ DEMO_USERS = (
         photo_version=2,
         sharepoint_version=1,
     ),
+    DemoUser(
+        "no-sharepoint",
+        "FreyaN",
+        "Freya",
+        "Nilsen",
+        "Store Associate",
+        "Retail",
+        "Store 12",
+        "No SharePoint licence: SharePoint refuses every token (401); Graph refuses About me, "
+        "skills and the other SharePoint-backed fields (400).",
+        sharepoint_version=None,
+        has_sharepoint=False,
+    ),
+    DemoUser(
+        "photo-blocked",
+        "RaviM",
+        "Ravi",
+        "Menon",
+        "Compliance Officer",
+        "Legal",
+        "16/0420",
+        "Their organisation lets only People administrators change photos: Graph answers 403.",
+        blocks_photo_changes=True,
+    ),
+    DemoUser(
+        "step-up",
+        "ElinaV",
+        "Elina",
+        "Virtanen",
+        "Treasury Analyst",
+        "Finance",
+        "31/3340",
+        "Microsoft Graph demands a stronger sign-in (authentication context c1): a claims "
+        "challenge for apps that declare CP1, a refusal (403) for others.",
+        step_up_context="c1",
+    ),
 )
 
 # Entra's newer values for `drifted-attributes`; SharePoint keeps the old ones until the import.
@@ -268,6 +309,12 @@ def seed_demo_tenant(tenant: Tenant) -> None:
         )
 
 
+def _admins_only() -> PhotoUpdateSettings:
+    """photoUpdateSettings of an organisation where only People administrators change photos
+    (reference §9.1)."""
+    return PhotoUpdateSettings(allowed_roles=[PEOPLE_ADMINISTRATOR])
+
+
 def _add_user(tenant: Tenant, spec: DemoUser, manager: User | None) -> User:
     now = tenant.clock.time()
     upn = f"{spec.alias}@{tenant.domain}"
@@ -303,6 +350,8 @@ def _add_user(tenant: Tenant, spec: DemoUser, manager: User | None) -> User:
         on_premises_synced=spec.on_premises_synced,
         photo_not_found_code=spec.photo_not_found_code,
         photo_model=spec.photo_model,
+        has_sharepoint=spec.has_sharepoint,
+        photo_policy=_admins_only() if spec.blocks_photo_changes else None,
     )
     initials = spec.given[0] + spec.surname[0]
     if spec.photo_version is not None:
@@ -333,4 +382,8 @@ def _add_user(tenant: Tenant, spec: DemoUser, manager: User | None) -> User:
     user.sharepoint = sp
     tenant.add_user(user)
     sync.write_profile_fields(tenant, user, spec.profile)
+    if spec.step_up_context:
+        # Which Graph calls a tenant can put behind an authentication context is not
+        # documented (UNCONFIRMED); this stands in for "a policy demands a stronger sign-in".
+        tenant.conditional_access.require_context("graph", spec.step_up_context, user_oid=oid)
     return user

@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import re
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -23,9 +25,11 @@ from xml.sax.saxutils import escape, quoteattr
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from m365_emulator import pictures, sync
+from m365_emulator import faults, pictures, sync
+from m365_emulator.conditional_access import ClaimsChallengeError, ContextRefusedError
+from m365_emulator.faults import Fault
 from m365_emulator.tenant import Tenant, User
-from m365_emulator.tokens import BearerError, require_bearer
+from m365_emulator.tokens import SHAREPOINT_APP_ID, BearerError, require_bearer
 
 bp = Blueprint("sharepoint", __name__)
 
@@ -77,24 +81,40 @@ _JSON_TYPES = {
 
 
 class SharePointError(Exception):
-    """A SharePoint OData error: status, `"<HRESULT>, <.NET type>"` code and message."""
+    """A SharePoint OData error: status, `"<HRESULT>, <.NET type>"` code and message; `headers`
+    win over SharePoint's own."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}")
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
+        self.body = body  # a raw JSON body instead of the OData error (token refusals)
 
 
 @bp.errorhandler(SharePointError)
 def _sharepoint_error(exc: SharePointError) -> Response:
-    response = _error_body(exc.status, exc.code, exc.message)
+    if exc.body is not None:
+        response = Response(exc.body, status=exc.status, content_type="application/json")
+    else:
+        response = _error_body(exc.status, exc.code, exc.message)
     if exc.status == 401:
-        # SharePoint's bearer challenge names its resource app id (reference §4.9 [S49]).
-        response.headers["WWW-Authenticate"] = (
-            f'Bearer realm="{_tenant().tenant_id}",client_id="00000003-0000-0ff1-ce00-000000000000"'
-        )
+        response.headers["WWW-Authenticate"] = _bearer_challenge()
+    response.headers.update(exc.headers)
     return response
+
+
+def _bearer_challenge() -> str:
+    """SharePoint's bearer challenge names its resource app id (reference §4.9 [S49])."""
+    return f'Bearer realm="{_tenant().tenant_id}",client_id="{SHAREPOINT_APP_ID}"'
 
 
 # Scripted failures: 429 and 503 with Retry-After are SharePoint's throttling answers (reference
@@ -104,13 +124,52 @@ _FAULT_MESSAGES = {
     503: "The service is temporarily unavailable (server too busy).",
 }
 
+# `x-ms-diagnostics` values of SharePoint's token refusals (401). A token SharePoint cannot
+# verify: sp-dev-docs #7152, SharePoint/PnP-JS-Core #174. A user SharePoint does not serve (no
+# SharePoint licence): reference §9.2 names sp-dev-docs #5889 without the value; this one is
+# SharePoint's generic authentication failure (UNCONFIRMED for that case).
+INVALID_SIGNATURE = '3000006;reason="Token contains invalid signature.";category="invalid_client"'
+NOT_LICENSED = (
+    '3001000;reason="There has been an error authenticating the request.";category="invalid_client"'
+)
+_DIAGNOSTICS = re.compile(r'reason="(?P<reason>[^"]*)"(?:;category="(?P<category>[^"]*)")?')
 
-def error_response(status: int, retry_after: int | None) -> Response:
-    """A scripted failure (fault plan) as a SharePoint OData error, with `Retry-After` if given."""
-    message = _FAULT_MESSAGES.get(status, "An unexpected error has occurred.")
-    response = _error_body(status, "-1, Microsoft.SharePoint.SPException", message)
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
+
+def token_refusal(diagnostics: str, *, user_oid: str | None = None) -> Fault:
+    """A fault that makes SharePoint refuse the caller's token as its authentication layer
+    does: 401, `x-ms-diagnostics`, and a small JSON body instead of an OData error. The body
+    shape (`error` = category, `error_description` = reason) is SharePoint Server's as seen
+    in public CVE-2023-29357 write-ups; SharePoint Online's is UNCONFIRMED (`{}` and
+    `{"error_description": ...}` are reported too)."""
+    return Fault(
+        401,
+        user_oid=user_oid,
+        headers={"x-ms-diagnostics": diagnostics},
+        body=token_refusal_body(diagnostics),
+    )
+
+
+def token_refusal_body(diagnostics: str) -> bytes:
+    found = _DIAGNOSTICS.search(diagnostics)
+    reason = found["reason"] if found else "There has been an error authenticating the request."
+    category = (found["category"] if found else None) or "invalid_client"
+    return json.dumps({"error": category, "error_description": reason}).encode()
+
+
+def error_response(fault: Fault) -> Response:
+    """A scripted failure (fault plan) as a SharePoint OData error; a 401 carries SharePoint's
+    bearer challenge unless the fault brings its own `WWW-Authenticate`."""
+
+    def body() -> Response:
+        message = fault.message or _FAULT_MESSAGES.get(
+            fault.status, "An unexpected error has occurred."
+        )
+        code = fault.code or "-1, Microsoft.SharePoint.SPException"
+        return _error_body(fault.status, code, message)
+
+    response = faults.render(fault, body)
+    if fault.status == 401:
+        response.headers.setdefault("WWW-Authenticate", _bearer_challenge())
     return response
 
 
@@ -174,14 +233,21 @@ def _caller(audience: str, scopes: set[str]) -> User:
     try:
         claims = require_bearer(tenant, request.headers.get("Authorization"), {audience}, scopes)
     except BearerError as exc:
-        raise SharePointError(
-            exc.status,
-            "-2147024891, System.UnauthorizedAccessException",
-            "Access denied. You do not have permission to perform this action or access this "
-            "resource.",
-        ) from exc
+        raise _access_denied(exc.status) from exc
     with tenant.lock:
         user = tenant.users.get(claims.oid)
+    if user is not None and not user.has_sharepoint:
+        fault = token_refusal(NOT_LICENSED)
+        raise SharePointError(401, "", "", dict(fault.headers), fault.body)
+    try:
+        tenant.conditional_access.check("sharepoint", claims.raw)
+    except ClaimsChallengeError as challenge:
+        # Body UNCONFIRMED: SharePoint's access-denied error with the challenge header.
+        header = challenge.www_authenticate(tenant.origins.login, SHAREPOINT_APP_ID)
+        raise _access_denied(401, {"WWW-Authenticate": header}) from challenge
+    except ContextRefusedError as refused:
+        # No challenge for a client without cp1 (conditional_access.py); status UNCONFIRMED.
+        raise _access_denied(403) from refused
     if user is None:
         # A user without a UPA profile (UNCONFIRMED code and message).
         raise SharePointError(
@@ -191,6 +257,15 @@ def _caller(audience: str, scopes: set[str]) -> User:
             "database.",
         )
     return user
+
+
+def _access_denied(status: int, headers: dict[str, str] | None = None) -> SharePointError:
+    return SharePointError(
+        status,
+        "-2147024891, System.UnauthorizedAccessException",
+        "Access denied. You do not have permission to perform this action or access this resource.",
+        headers,
+    )
 
 
 # -- PeopleManager ---------------------------------------------------------------------------

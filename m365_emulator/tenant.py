@@ -15,12 +15,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from m365_emulator.conditional_access import ConditionalAccess
 from m365_emulator.faults import Faults
 
 DEMO_TENANT_ID = "5b1e5f5a-7d6a-4c1e-9f63-2f6d1c0d7a11"
 DEMO_CLIENT_ID = "d3b07384-d9a0-4c5b-9f1d-6a7e5c2b1f00"
 # A demo tenant's published secret: nothing real is behind it.
 DEMO_CLIENT_SECRET = "demo-secret-not-for-production"
+# Entra role template ids (learn.microsoft.com/entra/identity/role-based-access-control/
+# permissions-reference; the first two also in graph-docs-contrib
+# concepts/profilephoto-configure-settings.md).
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+USER_ADMINISTRATOR = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+PEOPLE_ADMINISTRATOR = "024906de-61e5-49c8-8572-40335f1e0e10"
 
 # How SharePoint gets and shows the photo (reference §9.1 vs §5.2-5.3). `current`: Graph's store
 # is the only one; userphoto.aspx redirects to a front-door cache of it. `classic`: SharePoint
@@ -190,6 +197,33 @@ class User:
     # This user's photo model when it differs from the tenant's (a demo device: a real tenant
     # has one model for everyone); None follows `Tenant.photo_model`.
     photo_model: str | None = None
+    # False: no SharePoint licence, so SharePoint refuses the user's tokens and Graph refuses
+    # SharePoint-backed fields (reference §9.2).
+    has_sharepoint: bool = True
+    roles: list[str] = field(default_factory=list)  # Entra role template ids held
+    # Emulator switch: photo update settings that apply to this user instead of the tenant's,
+    # so that one demo tenant can show a user whose organisation restricts photo changes.
+    photo_policy: PhotoUpdateSettings | None = None
+
+
+@dataclass
+class PhotoUpdateSettings:
+    """Who may change profile photos in the cloud: Graph beta `photoUpdateSettings`
+    (reference §9.1; graph-docs-contrib concepts/profilephoto-configure-settings.md)."""
+
+    source: str = "cloud"  # "cloud" or "onPremises" (cloud updates off for everyone)
+    allowed_roles: list[str] = field(default_factory=list)  # role template ids; []: anyone
+    # Emulator switch, not served: the Graph `error.code` of a refused photo change. Codes seen
+    # are ErrorAccessDenied, ForbiddenByPolicy, …ProfileAccessDeniedException (reference §9.1;
+    # which one this refusal carries is UNCONFIRMED).
+    refusal_code: str = "ErrorAccessDenied"
+
+    def allows(self, user: User) -> bool:
+        """Whether `user` may change their photo through Graph. Changes apply at once here;
+        Microsoft's take up to 24 hours (concept article above)."""
+        if self.source != "cloud":
+            return False
+        return not self.allowed_roles or any(r in self.allowed_roles for r in user.roles)
 
 
 @dataclass
@@ -205,6 +239,9 @@ class LoggedRequest:
     status: int = 0
     duration: float = 0.0
     user_oid: str | None = None
+    # The parsed body of a JSON request (profile edits, SharePoint property writes), so tests
+    # can see what was sent; form posts (tokens, codes, secrets) and images are never kept.
+    json_body: object = None
 
 
 class Tenant:
@@ -226,6 +263,7 @@ class Tenant:
         attribute_import_delay: float = 24 * 3600,
         code_lifetime: float = 600,
         access_token_lifetime: float = 3600,
+        cae_token_lifetime: float = 24 * 3600,
         local_uploads_disabled: bool = False,
         photo_model: str = "current",
         photo_cache_lifetime: float = 24 * 3600,
@@ -242,6 +280,10 @@ class Tenant:
         self.attribute_import_delay = attribute_import_delay
         self.code_lifetime = code_lifetime
         self.access_token_lifetime = access_token_lifetime
+        # Tokens of CAE sessions (clients declaring cp1) live longer: "up to 28 hours"
+        # (concept-continuous-access-evaluation, "Token lifetime"); about 24 h is reported
+        # (BloodHoundAD/BARK #2). The exact figure is UNCONFIRMED.
+        self.cae_token_lifetime = cae_token_lifetime
         # MC653734 (reference §4.5, §5.4): SharePoint refuses local picture uploads.
         self.local_uploads_disabled = local_uploads_disabled
         self._initial_local_uploads_disabled = local_uploads_disabled
@@ -263,6 +305,8 @@ class Tenant:
         self.refresh_tokens: dict[str, dict] = {}
         self.requests: list[LoggedRequest] = []
         self.faults = Faults()
+        self.conditional_access = ConditionalAccess(self.clock)
+        self.photo_update_settings = PhotoUpdateSettings()
         # The tenant's RS256 key (tokens.SigningKey), made on first use and kept across
         # resets so that a long-running server's JWKS stays stable.
         self.signing_key: object | None = None
@@ -282,6 +326,8 @@ class Tenant:
             self.refresh_tokens.clear()
             self.requests.clear()
             self.faults.clear()
+            self.conditional_access.clear()
+            self.photo_update_settings = PhotoUpdateSettings()
             self.id_token_tamper = {}
             self.clock.reset()
             self.local_uploads_disabled = self._initial_local_uploads_disabled

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -122,16 +123,29 @@ def issue_id_token(
 
 
 def issue_access_token(
-    tenant: Tenant, user: User, client_id: str, resource: str, scopes: list[str]
+    tenant: Tenant,
+    user: User,
+    client_id: str,
+    resource: str,
+    scopes: list[str],
+    *,
+    claims: Mapping[str, Any] | None = None,
+    lifetime: float | None = None,
+    not_before: int = 0,
 ) -> str:
-    """A v1-style access token for `resource` with `scp` = the short `scopes` names."""
-    now = int(tenant.clock.time())
-    claims = {
+    """A v1-style access token for `resource` with `scp` = the short `scopes` names.
+
+    `claims` adds or overrides claims (`xms_cc`, `acrs`, `amr`); `lifetime` defaults to the
+    tenant's; the token is dated no earlier than `not_before` (a CAE `nbf` demand).
+    """
+    now = max(int(tenant.clock.time()), not_before)
+    lifetime = tenant.access_token_lifetime if lifetime is None else lifetime
+    payload: dict[str, Any] = {
         "aud": resource,
         "iss": access_token_issuer(tenant),
         "iat": now,
         "nbf": now,
-        "exp": now + int(tenant.access_token_lifetime),
+        "exp": now + int(lifetime),
         "acr": "1",
         "amr": ["pwd"],
         "appid": client_id,
@@ -147,7 +161,8 @@ def issue_access_token(
         "uti": uuid.uuid4().hex,
         "ver": "1.0",
     }
-    return _sign(tenant, claims)
+    payload.update(claims or {})
+    return _sign(tenant, payload)
 
 
 class BearerProblem(StrEnum):

@@ -27,6 +27,8 @@ from urllib3._collections import HTTPHeaderDict
 from m365_emulator.tenant import Origins
 
 WSGIApp = Callable[..., Iterable[bytes]]
+# Set in the WSGI environ by the emulator when its fault plan drops the connection.
+DROPPED_CONNECTION = "m365_emulator.dropped_connection"
 
 
 class WSGIAdapter(BaseAdapter):
@@ -67,6 +69,10 @@ class WSGIAdapter(BaseAdapter):
             )
         if "error" in outcome:
             raise requests.exceptions.ConnectionError(outcome["error"], request=request)
+        if environ.get(DROPPED_CONNECTION):
+            raise requests.exceptions.ConnectionError(
+                "The in-process emulator dropped the connection", request=request
+            )
         status, reason, headers, body = outcome["result"]
         return self._build_response(request, status, reason, headers, body)
 

@@ -147,9 +147,12 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
         proxied = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
         app.wsgi_app = proxied  # type: ignore[method-assign]  # Flask's way to add middleware
 
+    from webapp.web import errors
+
     server_session.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    errors.keep_named_waits(app)  # before the limiter: see its docstring
     limiter.init_app(app)
     observability.init_app(app)
 
@@ -160,7 +163,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     from webapp.overview import views as overview
     from webapp.photo import views as photo
     from webapp.profile import views as profile
-    from webapp.web import errors, health, i18n, middleware, ticket
+    from webapp.web import health, i18n, middleware, ticket
 
     @app.context_processor
     def _page_context() -> dict[str, object]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,15 @@ from dotenv import load_dotenv
 GRAPH_DEFAULT = "https://graph.microsoft.com/v1.0"
 AUTHORITY_HOST_DEFAULT = "https://login.microsoftonline.com"
 MIN_SECRET_KEY_LENGTH = 32
+# Today's delegated SharePoint permissions (reference §4.9): read the profile and pictures,
+# push the own picture. Some tenants refuse SetMyProfilePicture without "Read and write user
+# profiles" (User.ReadWrite.All, admin consent; issue 14), so the list is a setting.
+SHAREPOINT_SCOPES_DEFAULT = ("AllSites.Read", "AllSites.Write")
+# A SharePoint permission name as Entra spells scope values, e.g. AllSites.Write.
+_PERMISSION = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*")
+# Goes into the User-Agent (`NONISV|<name>|ProfileFix/<version>`): visible ASCII without the
+# format's separator, so the header stays one parseable product token (reference §4.1).
+_ORGANISATION = re.compile(r"[!-{}~]+")
 # What a SECRET_KEY must carry by `secret_key_bits`: "x" * 48 has 0, a repeated "abcd" 8,
 # secrets.token_hex(16) about 115 (never under 90 in 20,000 draws), token_urlsafe(48) about 330.
 MIN_SECRET_KEY_BITS = 80
@@ -61,6 +71,9 @@ class Settings:
     # Named in the User-Agent of every call (`NONISV|<organisation>|ProfileFix/<version>`):
     # SharePoint deprioritises undecorated traffic (reference §4.1, security.md §1.5).
     organisation_name: str = "ProfileFix"
+    # Delegated SharePoint permission names; each is asked for on every SharePoint host the
+    # app calls (the tenant's and the My Site host), as `<origin>/<name>`.
+    sharepoint_scopes: tuple[str, ...] = SHAREPOINT_SCOPES_DEFAULT
     # Set only by the demo wiring: the app then shows the "Demo tenant" banner.
     demo: bool = field(default=False, compare=False)
 
@@ -112,7 +125,9 @@ class Settings:
                 get("SESSION_IDLE_MINUTES"), "SESSION_IDLE_MINUTES", 30, 5, 24 * 60
             ),
             session_max_hours=_int(get("SESSION_MAX_HOURS"), "SESSION_MAX_HOURS", 8, 1, 72),
-            organisation_name=get("ORGANISATION_NAME") or "ProfileFix",
+            organisation_name=_required_organisation(get("ORGANISATION_NAME")),
+            sharepoint_scopes=tuple((get("SHAREPOINT_SCOPES") or "").replace(",", " ").split())
+            or SHAREPOINT_SCOPES_DEFAULT,
             history_max_entries=_int(
                 get("HISTORY_MAX_ENTRIES"), "HISTORY_MAX_ENTRIES", 100, 1, 1000
             ),
@@ -167,11 +182,19 @@ class Settings:
             )
         if not self.demo:
             self._validate_secret_key()
-        if not self.organisation_name.isprintable() or "|" in self.organisation_name:
+        if not _ORGANISATION.fullmatch(self.organisation_name):
             raise SettingsError(
-                "ORGANISATION_NAME must be plain text without '|' "
-                f"(got {self.organisation_name!r}): it goes into the User-Agent."
+                "ORGANISATION_NAME must be one word of letters, digits and punctuation, "
+                f"without spaces or '|' (got {self.organisation_name!r}): it goes into the "
+                "User-Agent of every call, e.g. Contoso or Contoso-Ltd."
             )
+        for name in self.sharepoint_scopes:
+            if not _PERMISSION.fullmatch(name):
+                raise SettingsError(
+                    f"SHAREPOINT_SCOPES must list SharePoint permission names such as "
+                    f"AllSites.Read AllSites.Write (got {name!r}): the SharePoint host is "
+                    "added for each host the app calls."
+                )
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("https", "http") or not parts.hostname or parts.path:
@@ -228,14 +251,25 @@ class Settings:
         """Least privilege for Graph (reference §3.3, §8.2): read and own-profile writes."""
         return ["User.Read", "User.ReadWrite"]
 
-    def sharepoint_scopes(self, origin: str | None = None) -> list[str]:
-        """SharePoint delegated scopes for `origin` (reference §4.9: read and write own items)."""
+    def sharepoint_scopes_for(self, origin: str | None = None) -> list[str]:
+        """The SharePoint scopes for `origin` (default: SHAREPOINT_URL), fully qualified as
+        Entra wants them (reference §4.9)."""
         origin = (origin or self.sharepoint_url).rstrip("/")
-        return [f"{origin}/AllSites.Read", f"{origin}/AllSites.Write"]
+        return [f"{origin}/{name}" for name in self.sharepoint_scopes]
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests build their variants with it)."""
         return replace(self, **changes)  # replace() refuses names that are not fields
+
+
+def _required_organisation(value: str | None) -> str:
+    if value is None:
+        raise SettingsError(
+            "ORGANISATION_NAME is not set: set it to your organisation's name as one word, "
+            "e.g. Contoso; every call to Microsoft names it in its User-Agent (SharePoint "
+            "deprioritises traffic that does not say whose it is)."
+        )
+    return value
 
 
 def secret_key_bits(key: str) -> float:

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from webapp.imaging.pipeline import Rejection
 from webapp.microsoft.errors import (
+    AccessRefusedError,
     BadRequestError,
     BadResponseError,
     ForbiddenError,
@@ -101,6 +102,8 @@ def upstream_failure(error: UpstreamError) -> str:
     """What went wrong when a Microsoft service did not give us an answer."""
     service = service_name(error.service)
     seconds = round(error.retry_after) if error.retry_after is not None else None
+    if isinstance(error, AccessRefusedError):
+        return access_refused(error)
     if isinstance(error, ThrottledError):
         if seconds:
             return _(
@@ -138,6 +141,43 @@ def upstream_failure(error: UpstreamError) -> str:
     if isinstance(error, BadRequestError):
         return _("%(service)s refused our request.", service=service)
     return _("%(service)s answered with an error.", service=service)
+
+
+def access_refused(error: AccessRefusedError) -> str:
+    """Why a service's part could not be read although the user just signed in again."""
+    service = service_name(error.service)
+    if error.consent:
+        return _(
+            "%(service)s could not be read: your organisation has not allowed ProfileFix to "
+            "use it for you, and asking for your consent again did not change that. Your "
+            "helpdesk or an administrator can grant it.",
+            service=service,
+        )
+    return _(
+        "%(service)s could not be read: it refused your sign-in, and signing in again did not "
+        "help. Your helpdesk needs the references below to find out why.",
+        service=service,
+    )
+
+
+def entra_unavailable(seconds: int) -> str:
+    """The sign-in service (Entra ID) did not answer or failed."""
+    return _(
+        "Microsoft's sign-in service is not available right now, so ProfileFix cannot reach "
+        "your profile: try again in %(seconds)d s. Nothing was changed.",
+        seconds=seconds,
+    )
+
+
+def refusal_findings(error: AccessRefusedError, reference: str) -> list[str]:
+    """The helpdesk summary's lines for a refused sign-in: what failed, and our reference."""
+    return [
+        _(
+            "What failed: %(service)s refused the sign-in after a new sign-in",
+            service=service_name(error.service),
+        ),
+        _("Reference: %(id)s", id=reference),
+    ]
 
 
 def helpdesk_summary(
@@ -182,6 +222,8 @@ def helpdesk_summary(
                     request_id=error.request_id or "-",
                 )
             )
+            if error.diagnostics:
+                lines.append("    " + _("x-ms-diagnostics: %(value)s", value=error.diagnostics))
     lines.extend(recent_changes)
     lines.append(_("App: ProfileFix %(version)s", version=version))
     return "\n".join(lines)

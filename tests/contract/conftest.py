@@ -8,19 +8,24 @@ over HTTPS (the suite's `emulator` and `tenant`), for users each test adds itsel
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
+import msal
 import pytest
 import requests
 
 from m365_emulator import create_app
 from m365_emulator.seed import seed_demo_tenant
 from m365_emulator.tenant import Origins, Tenant, User
+from tests.support.authorize import AuthorizePages
 from tests.support.clients import TEST_RETRY, USER_AGENT, Clients, Tokens, add_user
 from tests.support.clock import Clock
-from tests.support.emulator import Emulator
+from tests.support.emulator import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_REDIRECT_URI, Emulator
 from tests.support.m365 import (
     ATTRIBUTE_IMPORT_DELAY,
+    GRAPH_SCOPES,
     M365,
     PHOTO_CACHE_LIFETIME,
     PHOTO_PULL_INTERVAL,
@@ -107,3 +112,58 @@ def make_clients(tenant: Tenant, http_session: requests.Session, clock: Clock):
         return Clients(user, tokens, graph, sharepoint)
 
     return make
+
+
+@dataclass
+class MsalSession:
+    """A user signed in to the test app through real MSAL and the emulator's pages."""
+
+    app: msal.ConfidentialClientApplication
+    account: dict[str, Any]
+    result: dict[str, Any]  # what acquire_token_by_auth_code_flow returned
+
+
+MsalSignIn = Callable[..., MsalSession]
+
+
+@pytest.fixture
+def msal_sign_in(
+    emulator: Emulator, tenant: Tenant, http: requests.Session, pages: AuthorizePages
+) -> MsalSignIn:
+    """`msal_sign_in("in-sync", capabilities=["CP1"])`: the auth-code flow as the app runs it.
+
+    The browser (`pages`) keeps the emulator's sign-in cookie, so a second call signs in
+    through the existing session, as a returning user would.
+    """
+
+    def sign_in(
+        key: str,
+        scopes: Iterable[str] = GRAPH_SCOPES,
+        *,
+        capabilities: list[str] | None = None,
+        claims_challenge: str | None = None,
+        app: msal.ConfidentialClientApplication | None = None,
+    ) -> MsalSession:
+        app = app or msal.ConfidentialClientApplication(
+            TEST_CLIENT_ID,
+            client_credential=TEST_CLIENT_SECRET,
+            authority=emulator.authority,
+            http_client=http,
+            instance_discovery=False,
+            client_capabilities=capabilities,
+        )
+        user = tenant.user(key)
+        flow = app.initiate_auth_code_flow(
+            list(scopes),
+            redirect_uri=TEST_REDIRECT_URI,
+            response_mode="form_post",
+            login_hint=user.upn,
+            claims_challenge=claims_challenge,
+        )
+        answer = pages.complete(flow["auth_uri"], user.oid)
+        result = app.acquire_token_by_auth_code_flow(flow, answer, scopes=list(scopes))
+        assert "access_token" in result, result
+        (account,) = app.get_accounts(username=user.upn)
+        return MsalSession(app, account, result)
+
+    return sign_in

@@ -152,12 +152,12 @@ def test_a_graph_edit_reads_back_from_sharepoint_at_once(m365) -> None:  # type:
     assert upa["SPS-Skills"] == "Onboarding|Payroll"
 
 
-def test_a_year_less_birthday_round_trips_in_its_placeholder_year(m365) -> None:  # type: ignore[no-untyped-def]
-    # The app stores a birthday without a year in 1604 (webapp/profile/values.py NO_YEAR).
-    change = {"birthday": "1604-02-29T00:00:00Z"}
+def test_a_birthday_round_trips_in_sharepoints_year(m365) -> None:  # type: ignore[no-untyped-def]
+    # The app writes day and month in year 2000 (webapp/profile/values.py BIRTHDAY_YEAR).
+    change = {"birthday": "2000-02-29T00:00:00Z"}
     assert m365.graph("PATCH", "/me", "half-profile", json=change).status_code == 204
-    assert selected(m365, "half-profile", "birthday")["birthday"] == "1604-02-29T00:00:00Z"
-    assert m365.upa("half-profile")["SPS-Birthday"] == "1604-02-29T00:00:00Z"
+    assert selected(m365, "half-profile", "birthday")["birthday"] == "2000-02-29T00:00:00Z"
+    assert m365.upa("half-profile")["SPS-Birthday"] == "2000-02-29T00:00:00Z"
 
 
 def test_the_mobile_phone_does_not_reach_sharepoint(m365) -> None:  # type: ignore[no-untyped-def]

@@ -141,7 +141,7 @@ def test_resync_on_the_current_model_says_what_time_fixes_then_ends_done(
     page.get_by_role("button", name="Make SharePoint show my current photo now").click()
     expect(page.locator("#status-headline")).to_have_text("Checking what SharePoint shows…")
     expect(page.locator("#status-served")).to_have_text(CACHED)
-    expect(page.get_by_text("That is not an error")).to_be_visible()
+    expect(page.get_by_text("SharePoint did not take the copy")).to_be_visible()
     _no_axe_violations(page)
     tenant.clock.advance(tenant.photo_cache_lifetime)
     expect(page.locator("#status-headline")).to_have_text(DONE_RESYNC, timeout=30_000)

@@ -9,6 +9,7 @@ demo users keep their real Retry-After values and no test sleeps them out.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 
@@ -16,12 +17,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from m365_emulator.faults import Fault
 from m365_emulator.tenant import Tenant
 from tests.support.authorize import AuthorizePages
 from tests.support.clock import Clock, run_calls_on
 from tests.support.emulator import TEST_CLIENT_ID, TEST_CLIENT_SECRET, Emulator
 from tests.support.signin import APP_URL, SignIn
 from webapp import create_app
+from webapp.microsoft.requester import RetryPolicy
 from webapp.settings import Settings
 
 
@@ -47,6 +50,31 @@ def settings(emulator: Emulator) -> Settings:
 def clock() -> Clock:
     """The clock the app's calls to Microsoft wait on: no test sleeps for a Retry-After."""
     return Clock()
+
+
+@pytest.fixture
+def hour_long_tokens(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Access tokens that expire after an hour: the app declares CP1, so its tokens live the
+    CAE lifetime (about a day) otherwise, and moving the clock an hour forces no refresh."""
+    monkeypatch.setattr(tenant, "cae_token_lifetime", 3600)
+
+
+@pytest.fixture
+def unreachable_push(tenant: Tenant) -> None:
+    """SharePoint's SetMyProfilePicture never answers (the connection drops): a failure a
+    retry may cure, unlike a refusal (issue 14: a push refused with a status is final)."""
+    tenant.faults.add(
+        "sharepoint", Fault(network="drop", method="POST", path_contains="SetMyProfilePicture")
+    )
+
+
+@pytest.fixture
+def single_tries(app: Flask) -> None:
+    """Each call to Microsoft is tried once (no retry after a dropped connection or a 503):
+    what these tests look at is what the app makes of one failed call, not the retry policy."""
+    options = app.extensions["call_options"]
+    once = RetryPolicy(budget=1.0, max_retries=0)
+    app.extensions["call_options"] = dataclasses.replace(options, retry=once)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from html import unescape
@@ -11,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from m365_emulator import entra
+from m365_emulator.faults import Fault
 from m365_emulator.seed import (
     DRIFTED_ATTRIBUTES,
     GRAPH_THROTTLED_CALLS,
@@ -262,7 +264,7 @@ def test_sharepoint_down_keeps_the_graph_side_and_offers_a_retry(
 ) -> None:
     page = page_for(client, sign_in, "sharepoint-down", "/?ticket=INC0012345")
     assert verdict(page) == "cannot_tell"
-    assert "SharePoint did not answer, so we cannot compare your photos." in page
+    assert "SharePoint could not be read, so we cannot compare your photos." in page
     assert "try again in 5 s" in page
     assert any(s.startswith("/pictures/graph") for s in images(page))
     assert 'href="/?ticket=INC0012345"' in page  # Try again reloads the same page
@@ -304,7 +306,7 @@ def test_sharepoint_that_never_answers_is_reported_not_an_error_page(
 
 
 def test_expired_access_token_is_refreshed_silently(
-    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, hour_long_tokens: None
 ) -> None:
     sign_in.as_user("in-sync")
     tenant.clock.advance(2 * 3600)
@@ -314,7 +316,7 @@ def test_expired_access_token_is_refreshed_silently(
 
 
 def test_revoked_session_goes_back_through_sign_in_to_the_same_page(
-    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, hour_long_tokens: None
 ) -> None:
     sign_in.as_user("in-sync")
     entra.revoke_refresh_tokens(tenant, tenant.user("in-sync").oid)
@@ -561,3 +563,24 @@ def test_a_stale_picture_hint_is_not_trusted(
     assert verdict(page) == "sharepoint_older"
     with client.session_transaction() as session:
         assert session["pictures.hint"]["picture_url"] == real
+
+
+def test_size_links_of_an_entra_stored_photo_come_from_width_and_height(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+) -> None:
+    sign_in.as_user("in-sync")
+    default = {"id": "Default", "@odata.mediaContentType": "image/jpeg"}
+    listing = {"value": [{**default, "width": w, "height": w} for w in (96, 240, 96)]}
+    tenant.faults.add(
+        "graph",
+        Fault(
+            200, method="GET", path_contains="/v1.0/me/photos", body=json.dumps(listing).encode()
+        ),
+    )
+    page = unescape(client.get("/").get_data(as_text=True))
+    links = re.findall(r'href="(/pictures/graph/[^"?]+)\?', page)
+    assert links == ["/pictures/graph/96x96", "/pictures/graph/240x240"]
+    tenant.faults.heal("graph")
+    picture = client.get(links[1], headers={"Sec-Fetch-Site": "same-origin"})
+    assert picture.status_code == 200
+    assert picture.mimetype == "image/jpeg"

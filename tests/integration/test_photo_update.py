@@ -131,7 +131,7 @@ def test_upload_while_sharepoint_serves_its_cached_copy_is_done_once_the_cache_r
     assert data["served"] == (
         "SharePoint pages still show the previous picture, from SharePoint's cache."
     )
-    assert any("That is not an error" in step for step in data["next_steps"])
+    assert any("SharePoint did not take the copy" in step for step in data["next_steps"])
     assert "status-failed" not in client.get(status_page).get_data(as_text=True)
 
     tenant.clock.advance(tenant.photo_cache_lifetime)
@@ -184,11 +184,17 @@ def test_a_push_failing_with_a_server_error_is_no_failure_once_sharepoint_serves
 
 
 def test_a_push_that_keeps_failing_is_offered_once_more_then_left_to_sharepoint(
-    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    phone_photo: bytes,
+    single_tries: None,
 ) -> None:
     sign_in.as_user("in-sync")
     client.get("/")  # the cache holds the old photo, so the read-back cannot settle it
-    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
+    # No answer at all (a status other than 401/429/503 would be a refusal: one attempt).
+    tenant.faults.add("sharepoint", Fault(network="drop", method="POST", path_contains=SET_PICTURE))
     response = upload(client, phone_photo)
     status_page = response.headers["Location"]
     page = client.get(status_page).get_data(as_text=True)
@@ -288,9 +294,10 @@ def test_sharepoint_failure_is_a_visible_partial_state_and_retry_sends_one_share
     tenant: Tenant,
     clock: Clock,
     phone_photo: bytes,
+    unreachable_push: None,
+    single_tries: None,
 ) -> None:
     sign_in.as_user("stale-photo")
-    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
     response = upload(client, phone_photo)
     assert clock.slept == []  # E3: the partial state is shown at once, nothing is waited for
     status_page = response.headers["Location"]
@@ -315,10 +322,15 @@ def test_sharepoint_failure_is_a_visible_partial_state_and_retry_sends_one_share
 
 
 def test_write_interrupted_after_graph_is_reconciled_without_a_second_graph_write(
-    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant, phone_photo: bytes
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    phone_photo: bytes,
+    unreachable_push: None,
+    single_tries: None,
 ) -> None:
     sign_in.as_user("stale-photo")
-    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
     response = upload(client, phone_photo)
     # As if the worker had died right after Graph's PUT, before anything was recorded (E4).
     store = ops(app)
@@ -436,7 +448,7 @@ def test_sharepoint_refusing_local_uploads_is_not_a_failure(
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "could not be updated" not in page
     assert "Nothing was changed" not in page
-    assert "That is not an error" in page
+    assert "SharePoint did not take the copy" in page
 
 
 def test_two_uploads_at_once_end_with_one_photo_on_both_sides(
@@ -704,10 +716,14 @@ def test_status_json_reports_each_service(
 
 
 def test_a_superseded_change_is_not_retried_from_a_stale_tab(
-    app: Flask, client: FlaskClient, sign_in: SignIn, tenant: Tenant
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    unreachable_push: None,
+    single_tries: None,
 ) -> None:
     sign_in.as_user("stale-photo")
-    tenant.faults.fail_always("sharepoint", 500, path_contains=SET_PICTURE)
     first, second = (imagegen.jpeg(image=imagegen.scene(seed)) for seed in (1, 2))
     older = upload(client, first).headers["Location"]
     stale_retry = form_fields(client, older, "/photo/retry")  # the form stays open in a tab
@@ -791,6 +807,103 @@ def test_photo_writes_removals_undos_and_refusals_are_security_events(
     ]
     user = hashlib.sha256(user_key(tenant, "stale-photo").encode()).hexdigest()[:16]
     assert all(e["user"] == user for e in _security_events(caplog))
+
+
+# -- refusals that last (issue 14) ---------------------------------------------------------------
+
+POLICY_REFUSAL = "Your organisation does not let you change your photo here. Nothing was changed."
+
+
+@pytest.mark.parametrize("change", ["upload", "remove"])
+def test_the_photo_policy_refusal_is_lasting_and_changes_nothing(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    phone_photo: bytes,
+    change: str,
+) -> None:
+    sign_in.as_user("photo-blocked")
+    before = graph_photo(tenant, "photo-blocked")
+    if change == "upload":
+        response = upload(client, phone_photo)
+    else:
+        response = post_form(client, "/photo/remove", "/photo/remove")
+    op = ops(app).get(user_key(tenant, "photo-blocked"), op_id(response))
+    assert op is not None and op.graph.state is SideState.REFUSED_BY_POLICY
+    assert op.sharepoint.state is SideState.PENDING  # SharePoint is not touched
+
+    page = unescape(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert POLICY_REFUSAL in page
+    assert "ask your helpdesk" in page
+    assert 'id="retry"' not in page and 'id="undo"' not in page
+    summary = re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S)
+    assert summary and "status 403, code ErrorAccessDenied, request id " in summary.group(1)
+    assert op.graph.request_id and op.graph.request_id in summary.group(1)
+    assert graph_photo(tenant, "photo-blocked") == before
+    assert [w for w in writes(tenant) if w[0] == "sharepoint"] == []
+    method = "PUT" if change == "upload" else "DELETE"
+    assert calls(tenant, "graph", method, PHOTO_PATH) == 1
+
+    status = client.get(f"/photo/status/{op.id}.json").get_json()
+    assert (status["outcome"], status["can_retry"], status["can_undo"]) == (
+        "not_allowed",
+        False,
+        False,
+    )
+    token = form_fields(client, response.headers["Location"], "/logout")["csrf_token"]
+    undo = client.post(
+        "/photo/undo", data={"csrf_token": token, "op_id": op.id, "form_token": "f" * 32}
+    )
+    assert undo.status_code == 303
+    assert "can no longer be undone" in client.get(undo.headers["Location"]).get_data(as_text=True)
+    assert len(writes(tenant)) == 1  # the refused write, nothing since
+
+
+PERMISSIONS = (
+    "This application does not have the required permissions to access profile information."
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [
+        (403, "-2147024891, System.UnauthorizedAccessException", PERMISSIONS),
+        (500, "-2146232832, Microsoft.SharePoint.SPException", "Unexpected error."),
+        (502, None, None),
+    ],
+    ids=["permissions", "500", "502"],
+)
+def test_a_refused_sharepoint_push_is_one_attempt_recorded_with_its_code(
+    app: Flask,
+    client: FlaskClient,
+    sign_in: SignIn,
+    tenant: Tenant,
+    phone_photo: bytes,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    code: str | None,
+    message: str | None,
+) -> None:
+    sign_in.as_user("stale-photo")
+    tenant.faults.add(
+        "sharepoint",
+        Fault(status, method="POST", path_contains=SET_PICTURE, code=code, message=message),
+    )
+    response = upload(client, phone_photo)
+    op = ops(app).get(user_key(tenant, "stale-photo"), op_id(response))
+    assert op is not None and op.graph.state is SideState.VERIFIED
+    assert op.sharepoint.state is SideState.REFUSED_BY_SHAREPOINT
+    assert op.sharepoint.status == status
+    assert op.sharepoint.error is not None and op.sharepoint.error.startswith(
+        f"sharepoint:{status}:"
+    )
+    assert calls(tenant, "sharepoint", "POST", SET_PICTURE) == 1
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "SharePoint did not take the copy; it shows your Microsoft 365 photo by itself." in page
+    assert 'id="retry"' not in page
+    admin = [r.getMessage() for r in caplog.records if "User.ReadWrite.All" in r.getMessage()]
+    assert bool(admin) == (message == PERMISSIONS)
 
 
 def test_a_push_sharepoint_refuses_is_no_write_event(

@@ -238,16 +238,62 @@ def test_mobile_phone_goes_in_a_request_of_its_own(
     assert "Saved: Interests, Mobile phone." in text_of(html)
 
 
-def test_birthday_without_a_year_is_kept_without_one(
+def test_a_birthday_is_day_and_month_stored_in_sharepoints_year(
     hannah: FlaskClient, tenant: Tenant, patch_log: list[dict[str, object]]
 ) -> None:
     _, form = open_profile(hannah)
-    form.update(birthday_day="29", birthday_month="2", birthday_year="")
+    assert "birthday_year" not in form  # day and month only (reference §9.3)
+    form.update(birthday_day="29", birthday_month="2")
     assert hannah.post("/profile", data=form).status_code == 302
-    assert patch_log == [{"birthday": "1604-02-29T00:00:00Z"}]
+    assert patch_log == [{"birthday": "2000-02-29T00:00:00Z"}]
     html, form = open_profile(hannah)
-    assert (form["birthday_day"], form["birthday_month"], form["birthday_year"]) == ("29", "2", "")
-    assert "Stored in Entra ID February 29 Shown in SharePoint February 29" in (text_of(html))
+    assert (form["birthday_day"], form["birthday_month"]) == ("29", "2")
+    assert "Stored in Entra ID February 29 Shown in SharePoint February 29" in text_of(html)
+
+
+def test_a_stored_birthday_is_not_removed_and_the_page_says_why(
+    hannah: FlaskClient, patch_log: list[dict[str, object]]
+) -> None:
+    _, form = open_profile(hannah)
+    form.update(birthday_day="3", birthday_month="7")
+    assert hannah.post("/profile", data=form).status_code == 302
+    patch_log.clear()
+    _, form = open_profile(hannah)
+    form.update(birthday_day="", birthday_month="")
+    response = hannah.post("/profile", data=form)
+    assert response.status_code == 422
+    assert "does not let a stored birthday be removed, only changed" in text_of(
+        response.get_data(as_text=True)
+    )
+    assert patch_log == []  # never null (Graph's birthday is not nullable, §9.3)
+
+
+@pytest.mark.parametrize("day", ["1²", "١٢", "１２"])
+def test_a_birthday_in_other_digits_gets_a_message_not_a_server_error(
+    hannah: FlaskClient, patch_log: list[dict[str, object]], day: str
+) -> None:
+    _, form = open_profile(hannah)
+    form.update(birthday_day=day, birthday_month="4")
+    response = hannah.post("/profile", data=form)
+    assert response.status_code == 422
+    assert "This is not a date in the calendar." in text_of(response.get_data(as_text=True))
+    assert patch_log == []
+
+
+def test_the_same_value_stored_two_ways_is_not_shown_as_differing(
+    hannah: FlaskClient, tenant: Tenant
+) -> None:
+    user = tenant.user("half-profile")
+    html, _ = open_profile(hannah)
+    about = tenant.user("half-profile").sharepoint.properties["AboutMe"]
+    with tenant.lock:
+        # SharePoint keeps About me as HTML and lists in its own order (reference §9.3).
+        user.sharepoint.properties["AboutMe"] = f"<div>{about}</div>"
+        user.sharepoint.multi_values["SPS-Skills"] = ["Employment law", "Onboarding"]
+    html, _ = open_profile(hannah)
+    text = text_of(html)
+    assert "The two sides differ." not in text
+    assert "Fields that differ between Entra ID (Graph) and SharePoint:" not in text
 
 
 def test_unchanged_form_sends_nothing(
@@ -497,6 +543,36 @@ def test_sharepoint_down_still_lets_the_employee_edit_through_graph(
     form["skills"] = "Contracts"
     assert client.post("/profile", data=form).status_code == 302
     assert patch_log == [{"skills": ["Contracts"]}]
+
+
+# -- a user without SharePoint (reference §9.2) -------------------------------------------------
+
+
+def test_without_a_sharepoint_licence_the_rest_of_the_profile_still_saves(
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, patch_log: list[dict[str, object]]
+) -> None:
+    sign_in.as_user("no-sharepoint")
+    first = client.get("/profile")
+    # SharePoint refuses every token of theirs: one round through sign-in, then explained.
+    assert first.status_code == 302
+    auth_uri = client.get(first.headers["Location"]).headers["Location"]
+    assert sign_in.finish(sign_in.answer(auth_uri, "no-sharepoint")).status_code == 302
+
+    html, form = open_profile(client)
+    text = text_of(html)
+    assert "your account has no SharePoint licence, so it cannot be read or changed here" in text
+    assert "SharePoint could not be read: it refused your sign-in" in text
+    assert {"skills", "about_me", "birthday_day"}.isdisjoint(form)
+    assert "token_mobile_phone" in form  # the directory field stays editable
+
+    form["mobile_phone"] = "+45 20 00 00 00"
+    response = client.post("/profile", data=form)
+    assert response.status_code == 302
+    assert patch_log == [{"mobilePhone": "+45 20 00 00 00"}]
+    assert "Saved: Mobile phone." in text_of(client.get("/profile").get_data(as_text=True))
+    selects = [r.query for r in tenant.requests_to("graph") if r.path.endswith("/me")]
+    assert any("aboutMe" in q for q in selects) and any("mobilePhone" in q for q in selects)
+    assert not any("aboutMe" in q and "mobilePhone" in q for q in selects)  # apart
 
 
 def test_a_saved_profile_is_a_security_event_naming_fields_not_values(

@@ -16,7 +16,7 @@ from m365_emulator.tenant import Tenant
 from tests.support.authorize import AuthorizePages
 from tests.support.emulator import TEST_CLIENT_ID
 from tests.support.signin import SignIn
-from webapp import create_app
+from webapp import about, create_app
 from webapp.settings import Settings
 
 
@@ -145,7 +145,7 @@ def test_next_never_leaves_the_app(sign_in: SignIn, target: str) -> None:
 
 
 def test_tokens_are_refreshed_silently_when_expired(
-    client: FlaskClient, sign_in: SignIn, tenant: Tenant
+    client: FlaskClient, sign_in: SignIn, tenant: Tenant, hour_long_tokens: None
 ) -> None:
     sign_in.as_user("in-sync")
     tenant.clock.advance(2 * 3600)  # the access tokens have expired
@@ -224,7 +224,8 @@ def test_every_call_to_microsoft_names_the_organisation(
     calls = tenant.requests_to("graph") + tenant.requests_to("sharepoint")
     assert calls
     agents = {call.headers.get("User-Agent", "") for call in calls}
-    assert all(agent.startswith("NONISV|Contoso|ProfileFix/") for agent in agents), agents
+    # The version is the installed package's (webapp/about.py), not a second copy.
+    assert agents == {f"NONISV|Contoso|ProfileFix/{about.VERSION}"}, agents
 
 
 def test_the_redirect_uri_accepts_only_the_form_post_it_asked_for(

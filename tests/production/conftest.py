@@ -46,6 +46,7 @@ def instances(
         GRAPH_ENDPOINT=f"{emulator.url}/v1.0",
         SHAREPOINT_URL=emulator.url,
         SECRET_KEY=SECRET_KEY,
+        ORGANISATION_NAME="Contoso",
         REDIS_URL=redis_server.url,
         PUBLIC_URL=APP_URL,
         # The tests act as one proxy in front of both: X-Forwarded-For names the client.

@@ -43,7 +43,7 @@ def test_a_pending_sharepoint_push_survives_a_redis_restart_and_completes(
     user = tenant.user("stale-photo")
     browser.sign_in(a, user="stale-photo")
     started = time.time()
-    tenant.faults.fail_always("sharepoint", 500, path_contains="SetMyProfilePicture")
+    tenant.faults.fail_always("sharepoint", 503, path_contains="SetMyProfilePicture")
 
     form = _hidden_fields(browser.get(a, "/photo").text)
     saved = browser.post(

@@ -25,7 +25,11 @@ def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
     [
         ({"CLIENT_ID": "8f2b1c3d-0000-4000-8000-000000000001"}, "TENANT_ID"),
         (
-            {"CLIENT_ID": "8f2b1c3d-0000-4000-8000-000000000001", "TENANT_ID": "contoso"},
+            {
+                "CLIENT_ID": "8f2b1c3d-0000-4000-8000-000000000001",
+                "TENANT_ID": "contoso",
+                "ORGANISATION_NAME": "Contoso",
+            },
             "CLIENT_SECRET",
         ),
     ],

@@ -43,7 +43,8 @@ class _FormParser(HTMLParser):
 
 
 class AuthorizePages:
-    """Walks the emulator's authorize pages like a browser: pick a user, consent, come back.
+    """Walks the emulator's authorize pages like a browser: pick a user, verify (step-up),
+    consent, come back.
 
     `complete()` returns the authorization response the app's redirect URI would receive
     (from the query/fragment of the final redirect, or the form_post fields).
@@ -73,6 +74,8 @@ class AuthorizePages:
             elif form.action.endswith("/authorize/consent"):
                 decision = "accept" if consent else "cancel"
                 response = self._post(target, {**form.fields, "decision": decision})
+            elif form.action.endswith("/authorize/verify"):
+                response = self._post(target, form.fields)
             else:
                 return form.fields  # form_post: what the browser would POST to the app
         raise AssertionError("the authorize pages did not finish")

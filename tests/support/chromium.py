@@ -43,17 +43,35 @@ def new_context(browser: Browser, live_server: LiveServer, **options: object) ->
     return context
 
 
+def in_app(url: str) -> bool:
+    """Back on the app's own pages (not the emulator's sign-in pages, not the redirect URI)."""
+    return "/_m365/" not in url and "/auth/redirect" not in url
+
+
+def stepping_up(url: str) -> bool:
+    """Entra's authorize page asked for an authentication context: the stronger sign-in the
+    app sends a user to after a claims challenge (issue 14)."""
+    return "/_m365/" in url and "/oauth2/v2.0/authorize?" in url and "acrs" in url
+
+
 def demo_sign_in(page: Page, live_server: LiveServer, key: str, start: str = "/") -> None:
-    """Sign in through the emulator's pages as the demo user `key`, starting at `start`."""
+    """Sign in through the emulator's pages as the demo user `key`, starting at `start`, and
+    verify on the step-up page when the app's page asks for a stronger sign-in."""
     user = live_server.tenant.user(key)
     page.goto(start)
     if page.get_by_role("link", name="Sign in").count():
         page.get_by_role("link", name="Sign in").first.click()
     page.get_by_label(user.upn, exact=False).check()
     page.get_by_role("button", name="Sign in").click()
+    # The consent page (or the answer going back to the app) must have loaded before asking
+    # whether it has an Accept button: the click returns once the navigation has started.
+    page.wait_for_load_state()
     if page.get_by_role("button", name="Accept").count():
         page.get_by_role("button", name="Accept").click()
-    page.wait_for_url(lambda url: "/_m365/" not in url and "/auth/redirect" not in url)
+    page.wait_for_url(lambda url: in_app(url) or stepping_up(url))
+    if stepping_up(page.url):
+        page.get_by_role("button", name="Verify").click()
+        page.wait_for_url(in_app)
 
 
 def keyboard_sign_in(page: Page, upn: str) -> None:

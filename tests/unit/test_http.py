@@ -31,6 +31,7 @@ import webapp
 from tests.support.clock import Clock
 from webapp.microsoft.bearer import sends_to
 from webapp.microsoft.errors import (
+    AccessRefusedError,
     AuthRequiredError,
     BadRequestError,
     BadResponseError,
@@ -633,6 +634,66 @@ def test_a_claims_challenge_goes_to_sign_in_with_its_claims(stub, session):
     assert len(stub.seen) == 1
 
 
+class ClaimsTokens:
+    """A provider that can refresh with a claims challenge (what web/context.py hands in)."""
+
+    def __init__(self) -> None:
+        self.claims: list[str | None] = []
+
+    def __call__(self, force_refresh: bool = False, claims_challenge: str | None = None) -> str:
+        self.claims.append(claims_challenge)
+        return "stepped-up" if claims_challenge else "plain"
+
+
+def test_a_claims_challenge_is_answered_by_a_refresh_with_its_claims_and_one_retry(stub, session):
+    claims = '{"access_token":{"nbf":{"essential":true, "value":"1700000000"}}}'
+    encoded = __import__("base64").b64encode(claims.encode()).decode()
+    stub.reply(
+        401,
+        {"error": {"code": "InvalidAuthenticationToken", "message": "CAE"}},
+        WWW_Authenticate=f'Bearer realm="", error="insufficient_claims", claims="{encoded}"',
+    )
+    stub.reply(200)
+    tokens = ClaimsTokens()
+    call(requester(session), "GET", stub.url + "/me", tokens)
+    assert tokens.claims == [None, claims]
+    assert [s.headers["Authorization"] for s in stub.seen] == ["Bearer plain", "Bearer stepped-up"]
+
+
+def test_sharepoints_diagnostics_travel_with_a_refused_token(stub, session):
+    diagnostics = '3000006;reason="Token contains invalid signature.";category="invalid_client"'
+    for _ in range(2):
+        stub.reply(401, {"error": "invalid_client"}, x_ms_diagnostics=diagnostics)
+    with pytest.raises(AuthRequiredError) as caught:
+        call(requester(session, "sharepoint"), "GET", stub.url + "/_api/x", Tokens("a", "b"))
+    assert caught.value.diagnostics == diagnostics
+
+
+def test_a_loop_guard_turns_a_persistent_401_into_a_lasting_refusal(stub, session):
+    for _ in range(2):
+        stub.reply(401, {"error": {"code": "InvalidAuthenticationToken", "message": "no"}})
+    with pytest.raises(AccessRefusedError) as caught:
+        call(
+            requester(session, on_auth_failure=AccessRefusedError.after),
+            "GET",
+            stub.url + "/me",
+            Tokens("a", "b"),
+        )
+    assert (caught.value.status, caught.value.code, caught.value.lasting) == (
+        401,
+        "InvalidAuthenticationToken",
+        True,
+    )
+
+
+def test_a_call_can_narrow_which_statuses_are_retried(stub, session):
+    stub.reply(502)
+    stub.reply(200)
+    with pytest.raises(ServiceUnavailableError):
+        get(requester(session), stub.url + "/push", retry_on={429, 503})
+    assert len(stub.seen) == 1
+
+
 # -- status + body → error (STYLE §3.6) ----------------------------------------------------------
 
 GRAPH_403 = {
@@ -1126,3 +1187,34 @@ def test_picture_timestamp_counts_seconds_from_year_one(raw, expected):
 def test_photo_metadata_needs_integer_dimensions():
     with pytest.raises(BadResponseError):
         PhotoMeta.from_graph({"id": "1x1", "width": True, "height": True})
+
+
+def test_an_expired_token_refreshed_without_the_claims_gets_one_more_refresh_with_them(
+    stub, session
+):
+    """The refresh after an expired token may lack an authentication context a policy wants;
+    Graph's challenge then names it, and a refresh with those claims cures it (§9.2)."""
+    claims = '{"access_token":{"acrs":{"essential":true,"value":"c1"}}}'
+    encoded = __import__("base64").b64encode(claims.encode()).decode()
+    stub.reply(401, {"error": {"code": "InvalidAuthenticationToken", "message": "expired"}})
+    stub.reply(
+        401,
+        {"error": {"code": "InvalidAuthenticationToken", "message": "claims"}},
+        WWW_Authenticate=f'Bearer realm="", error="insufficient_claims", claims="{encoded}"',
+    )
+    stub.reply(200)
+    asked: list[str | None] = []
+
+    def provider(force_refresh: bool = False, claims_challenge: str | None = None) -> str:
+        asked.append(claims_challenge)
+        if claims_challenge:
+            return "stepped-up"
+        return "refreshed" if force_refresh else "expired"
+
+    call(requester(session), "GET", stub.url + "/me", provider)
+    assert asked == [None, None, claims]
+    assert [s.headers["Authorization"] for s in stub.seen] == [
+        "Bearer expired",
+        "Bearer refreshed",
+        "Bearer stepped-up",
+    ]

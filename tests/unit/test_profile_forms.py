@@ -33,7 +33,7 @@ def control_names(form: ProfileFields) -> set[str]:
 
 
 def test_every_catalogue_field_has_its_controls_and_token_and_nothing_else() -> None:
-    expected = {"birthday_day", "birthday_month", "birthday_year"}
+    expected = {"birthday_day", "birthday_month"}  # no year (reference §9.3)
     for spec in EDITABLE:
         if spec.kind is not Kind.BIRTHDAY:
             expected.add(spec.name)
@@ -51,7 +51,7 @@ def test_a_field_added_to_the_catalogue_is_in_the_forms() -> None:
     assert {"nickname", "token_nickname", "choice_nickname"} <= control_names(resolve)
 
 
-def test_only_fields_sent_with_their_token_count_and_the_birthday_comes_in_three_parts() -> None:
+def test_only_fields_sent_with_their_token_count_and_the_birthday_comes_as_day_and_month() -> None:
     form = ProfileForm(
         formdata=MultiDict(
             {
@@ -59,14 +59,13 @@ def test_only_fields_sent_with_their_token_count_and_the_birthday_comes_in_three
                 "token_skills": "t1",
                 "birthday_day": "12",
                 "birthday_month": "4",
-                "birthday_year": "",
                 "token_birthday": "t2",
                 "about_me": "typed without a token",
             }
         )
     )
     submission = form.submission()
-    assert submission.values == {"skills": "Python\nSQL", "birthday": ("12", "4", "")}
+    assert submission.values == {"skills": "Python\nSQL", "birthday": ("12", "4")}
     assert submission.tokens == {"skills": "t1", "birthday": "t2"}
 
 

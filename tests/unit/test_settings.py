@@ -16,6 +16,7 @@ GOOD = {
     "TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
     "SHAREPOINT_URL": "https://contoso.sharepoint.com",
     "SECRET_KEY": "Vq3xT8-kL2mZr9YwB4nH7cJ0fD6sA1gE5uP_iO",
+    "ORGANISATION_NAME": "Contoso",
 }
 
 
@@ -28,11 +29,11 @@ def test_real_tenant_defaults_follow_microsoft() -> None:
     assert settings is not None
     assert settings.authority == f"https://login.microsoftonline.com/{GOOD['TENANT_ID']}"
     assert settings.graph_endpoint == "https://graph.microsoft.com/v1.0"
-    assert settings.sharepoint_scopes() == [
+    assert settings.sharepoint_scopes_for() == [
         "https://contoso.sharepoint.com/AllSites.Read",
         "https://contoso.sharepoint.com/AllSites.Write",
     ]
-    assert settings.sharepoint_scopes("https://contoso-my.sharepoint.com")[0] == (
+    assert settings.sharepoint_scopes_for("https://contoso-my.sharepoint.com")[0] == (
         "https://contoso-my.sharepoint.com/AllSites.Read"
     )
     assert settings.secure_cookies
@@ -58,6 +59,12 @@ def test_real_tenant_defaults_follow_microsoft() -> None:
         ({"HISTORY_MAX_ENTRIES": "0"}, "HISTORY_MAX_ENTRIES"),
         ({"HISTORY_DAYS": "a year"}, "HISTORY_DAYS"),
         ({"ORGANISATION_NAME": "Contoso|Evil"}, "ORGANISATION_NAME"),
+        ({"ORGANISATION_NAME": "Contoso Ltd"}, "ORGANISATION_NAME"),
+        ({"ORGANISATION_NAME": "Contoso\tLtd"}, "ORGANISATION_NAME"),
+        ({"ORGANISATION_NAME": "Bräuer"}, "ORGANISATION_NAME"),
+        ({"ORGANISATION_NAME": ""}, "ORGANISATION_NAME"),
+        ({"SHAREPOINT_SCOPES": "https://contoso.sharepoint.com/AllSites.Read"}, "SHAREPOINT_"),
+        ({"SHAREPOINT_SCOPES": "AllSites.Read;AllSites.Write"}, "SHAREPOINT_SCOPES"),
         # A real tenant over plain http: cookies and tokens in the clear (localhost excepted).
         ({"PUBLIC_URL": "http://profile.contoso.com"}, "PUBLIC_URL"),
         ({"PUBLIC_URL": "http://10.0.0.5:8000"}, "PUBLIC_URL"),
@@ -85,6 +92,24 @@ def test_bad_setting_stops_start_up_with_one_line_naming_it(change: dict, named:
 def test_tenant_setting_without_client_id_is_refused(name: str) -> None:
     with pytest.raises(SettingsError, match=f"^{name} is set but CLIENT_ID is not"):
         Settings.from_env({name: GOOD.get(name, "https://login.example.test/t")})
+
+
+def test_sharepoint_scopes_are_a_setting_asked_for_on_every_sharepoint_host() -> None:
+    settings = Settings.from_env(
+        {**GOOD, "SHAREPOINT_SCOPES": "AllSites.Read, AllSites.Write User.ReadWrite.All"}
+    )
+    assert settings is not None
+    assert settings.sharepoint_scopes_for("https://contoso-my.sharepoint.com") == [
+        "https://contoso-my.sharepoint.com/AllSites.Read",
+        "https://contoso-my.sharepoint.com/AllSites.Write",
+        "https://contoso-my.sharepoint.com/User.ReadWrite.All",
+    ]
+
+
+def test_the_organisation_name_is_required_with_a_real_tenant() -> None:
+    without = {k: v for k, v in GOOD.items() if k != "ORGANISATION_NAME"}
+    with pytest.raises(SettingsError, match="^ORGANISATION_NAME is not set"):
+        Settings.from_env(without)
 
 
 @pytest.mark.parametrize(

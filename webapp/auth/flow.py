@@ -24,6 +24,7 @@ from urllib.parse import urlencode, urlsplit
 import jwt
 import msal
 import requests
+from msal.exceptions import MsalServiceError
 
 from webapp.sealing import Sealer
 from webapp.settings import Settings
@@ -35,6 +36,16 @@ USER_KEY = "auth.user"
 # Clock skew tolerated on ID-token times (seconds).
 LEEWAY = 120
 _DISCOVERY_TTL = 3600
+# Graph and SharePoint send claims challenges (continuous access evaluation, authentication
+# contexts) only to clients that declare this capability; MSAL sends it on every authorize
+# and token request (reference §9.2; learn.microsoft.com/entra/identity-platform/
+# claims-challenge, "Client capabilities").
+CLIENT_CAPABILITIES = ["CP1"]
+# How long to ask the user to wait when Entra failed without saying (MSAL's own default
+# throttle for a 5xx without Retry-After is 5 s, msal/throttled_http_client.py).
+ENTRA_RETRY_AFTER = 5
+# Retry-After values beyond this are clamped (MSAL caps its own throttle at an hour).
+MAX_ENTRA_RETRY_AFTER = 3600
 
 
 class SignInError(Exception):
@@ -49,12 +60,27 @@ class SignInError(Exception):
 class InteractionRequiredError(Exception):
     """No token can be had silently; the user must go through sign-in (again).
 
-    `consent` is True when the missing piece is consent for a resource's scopes.
+    `consent` is True when the missing piece is consent for a resource's scopes; `claims`
+    is the claims request the sign-in must satisfy (a resource's claims challenge merged
+    with the one Entra handed back), None when there is none.
     """
 
-    def __init__(self, detail: str = "", *, consent: bool = False) -> None:
+    def __init__(
+        self, detail: str = "", *, consent: bool = False, claims: str | None = None
+    ) -> None:
         super().__init__(detail or "interaction required")
+        self.detail = detail or "interaction_required"
         self.consent = consent
+        self.claims = claims
+
+
+class EntraUnavailableError(Exception):
+    """Entra did not answer usefully (no connection, a 5xx, `temporarily_unavailable`), at
+    sign-in or at a silent refresh; `retry_after` is the whole seconds to wait."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(f"{detail} (retry after {retry_after} s)")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -102,19 +128,102 @@ class _OidcMetadata:
             cls._cache.pop(url, None)
 
 
-# MSAL's HTTP cache (discovery documents) shared by every per-request MSAL app object.
-_MSAL_HTTP_CACHE: dict[str, Any] = {}
+class EntraMemory:
+    """What every request's MSAL application in one app shares: MSAL's HTTP cache (discovery
+    documents, and the 429/5xx and 400 answers it replays instead of asking Entra again,
+    reference §1.8), and how long Entra last asked callers to wait.
+
+    MSAL keys a throttled code redemption by client and scope only (msal/
+    throttled_http_client.py: the code is not in the key), so after a 5xx every sign-in of
+    this app waits out Entra's Retry-After; the replayed failure's remaining wait is read
+    from `remaining()`.
+    """
+
+    def __init__(self) -> None:
+        self.http_cache: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._until = 0.0
+
+    def record(self, seconds: int) -> None:
+        with self._lock:
+            self._until = time.time() + seconds
+
+    def remaining(self) -> int:
+        with self._lock:
+            left = self._until - time.time()
+        return min(MAX_ENTRA_RETRY_AFTER, int(left) + 1) if left > 0 else ENTRA_RETRY_AFTER
+
+
+class _EntraHttp:
+    """The HTTP client MSAL talks to Entra through: our session, noting how long a 429/5xx
+    asked callers to wait (`wait`, the latest one this request saw)."""
+
+    def __init__(self, http: requests.Session, memory: EntraMemory) -> None:
+        self._http = http
+        self._memory = memory
+        self.wait: int | None = None
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        return self._note(self._http.get(url, **kwargs))
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        return self._note(self._http.post(url, **kwargs))
+
+    def close(self) -> None:
+        """MSAL may close its client; the session is the app's and stays open."""
+
+    def _note(self, response: requests.Response) -> requests.Response:
+        if response.status_code == 429 or response.status_code >= 500:
+            raw = response.headers.get("Retry-After", "").strip()
+            # Entra's Retry-After is whole seconds (msal/throttled_http_client.py).
+            seconds = int(raw) if raw.isascii() and raw.isdigit() else ENTRA_RETRY_AFTER
+            self.wait = max(1, min(seconds, MAX_ENTRA_RETRY_AFTER))
+            self._memory.record(self.wait)
+        return response
+
+
+def merge_claims(*claims: str | None) -> str | None:
+    """One claims request asking for everything the given ones ask for (JSON objects merged
+    member by member, OpenID Connect Core §5.5); unparseable ones are passed on unmerged."""
+    merged: dict[str, Any] = {}
+    for raw in claims:
+        if not raw:
+            continue
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            logger.warning("claims request is not a JSON object; passed on as it is")
+            return raw
+        merged = _merged(merged, document)
+    return json.dumps(merged, separators=(",", ":")) if merged else None
+
+
+def _merged(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    result = dict(left)
+    for key, value in right.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _merged(result[key], value)
+        else:
+            result[key] = value
+    return result
 
 
 class Auth:
     """One request's view of sign-in state, over the caller's session mapping."""
 
     def __init__(
-        self, settings: Settings, http: requests.Session, session: MutableMapping[str, Any]
+        self,
+        settings: Settings,
+        http: requests.Session,
+        session: MutableMapping[str, Any],
+        memory: EntraMemory,
     ) -> None:
         self.settings = settings
         self.http = http
         self.session = session
+        self.memory = memory
         # Refresh tokens are encrypted in the session store (issue 16 item 11).
         self._sealer = Sealer.from_secret(settings.secret_key, "token cache")
         # Upstream calls for one page run on worker threads and share one MSAL application
@@ -124,6 +233,7 @@ class Auth:
         self._tokens: (
             tuple[msal.ConfidentialClientApplication, msal.SerializableTokenCache] | None
         ) = None
+        self._entra = _EntraHttp(http, memory)
 
     # -- the MSAL application ----------------------------------------------------------
     def _msal(self) -> tuple[msal.ConfidentialClientApplication, msal.SerializableTokenCache]:
@@ -131,18 +241,34 @@ class Auth:
         blob = self._read_cache()
         if blob:
             cache.deserialize(blob)
-        app = msal.ConfidentialClientApplication(
-            self.settings.client_id,
-            client_credential=self.settings.client_secret,
-            authority=self.settings.authority,
-            token_cache=cache,
-            http_client=self.http,
-            http_cache=_MSAL_HTTP_CACHE,
-            # Any https authority works (sovereign clouds, test tenants, our emulator):
-            # no call to login.microsoftonline.com's instance discovery (reference §1.3).
-            instance_discovery=False,
-        )
+        try:
+            app = msal.ConfidentialClientApplication(
+                self.settings.client_id,
+                client_credential=self.settings.client_secret,
+                authority=self.settings.authority,
+                token_cache=cache,
+                http_client=self._entra,
+                http_cache=self.memory.http_cache,
+                # Any https authority works (sovereign clouds, test tenants, our emulator):
+                # no call to login.microsoftonline.com's instance discovery (reference §1.3).
+                instance_discovery=False,
+                client_capabilities=CLIENT_CAPABILITIES,
+            )
+        except (MsalServiceError, requests.RequestException) as exc:  # discovery failed
+            raise self._unavailable(exc) from None
         return app, cache
+
+    def _unavailable(self, exc: Exception) -> EntraUnavailableError:
+        """A network error or 5xx from Entra (MSAL raises MsalServiceError for a 5xx from
+        its token and discovery endpoints, reference §1.8), as the page's error."""
+        logger.warning("Entra unavailable: %s", type(exc).__name__)
+        if self._entra.wait is not None:
+            wait = self._entra.wait
+        elif isinstance(exc, MsalServiceError):  # replayed by MSAL from its HTTP cache
+            wait = self.memory.remaining()
+        else:  # no answer at all: nothing said how long
+            wait = ENTRA_RETRY_AFTER
+        return EntraUnavailableError(type(exc).__name__, wait)
 
     def _save(self, cache: msal.SerializableTokenCache) -> None:
         if cache.has_state_changed:
@@ -180,7 +306,7 @@ class Auth:
         resources (reference §2.2, §2.7). The flow dict is kept server-side by the caller.
         """
         app, _ = self._msal()
-        scopes = self.settings.graph_scopes + self.settings.sharepoint_scopes()
+        scopes = self.settings.graph_scopes + self.settings.sharepoint_scopes_for()
         flow: dict[str, Any] = app.initiate_auth_code_flow(
             scopes,
             redirect_uri=redirect_uri,
@@ -199,8 +325,9 @@ class Auth:
         :raise SignInError: cancelled, refused, state mismatch, or an invalid ID token.
         """
         if auth_response.get("error"):
-            reason = "cancelled" if auth_response["error"] == "access_denied" else "refused"
-            raise SignInError(reason, auth_response.get("error_description", "")[:300])
+            raise SignInError(
+                _refusal_reason(auth_response), auth_response.get("error_description", "")[:300]
+            )
         app, cache = self._msal()
         try:
             # A code is redeemed for one resource only (reference §1.5, §2.3).
@@ -211,9 +338,16 @@ class Auth:
             raise SignInError("state", str(exc)) from None
         except RuntimeError as exc:  # nonce mismatch
             raise SignInError("id_token", str(exc)) from None
+        except (MsalServiceError, requests.RequestException) as exc:
+            raise self._unavailable(exc) from None
         if "error" in result:
+            if result.get("error") == "temporarily_unavailable":
+                raise EntraUnavailableError(_describe(result), ENTRA_RETRY_AFTER)
             raise SignInError("refused", _describe(result))
-        claims = self.validate_id_token(result["id_token"], flow)
+        try:
+            claims = self.validate_id_token(result["id_token"], flow)
+        except requests.RequestException as exc:  # discovery or signing keys
+            raise self._unavailable(exc) from None
         home_account_id = _home_account_id(result, claims)
         user = SignedInUser(
             oid=claims["oid"],
@@ -282,11 +416,19 @@ class Auth:
         data = self.session.get(USER_KEY)
         return SignedInUser.from_dict(data) if data else None
 
-    def access_token(self, scopes: list[str], *, force_refresh: bool = False) -> str:
-        """A token for one resource's `scopes`, from the cache or silently refreshed.
+    def access_token(
+        self,
+        scopes: list[str],
+        *,
+        force_refresh: bool = False,
+        claims_challenge: str | None = None,
+    ) -> str:
+        """A token for one resource's `scopes`, from the cache or silently refreshed; with
+        `claims_challenge` always refreshed with those claims (a resource's challenge).
 
-        :raise InteractionRequiredError: no signed-in user, expired session, or missing
-            consent (then `consent` is True).
+        :raise InteractionRequiredError: no signed-in user, expired session, missing consent
+            (then `consent` is True), or claims only a sign-in can satisfy (`claims`).
+        :raise EntraUnavailableError: Entra could not be reached or failed (5xx).
         """
         user = self.user
         if user is None:
@@ -300,19 +442,33 @@ class Auth:
         ]
         if not accounts:
             raise InteractionRequiredError("no account in the token cache")
-        result = app.acquire_token_silent_with_error(
-            scopes, accounts[0], force_refresh=force_refresh
-        )
+        try:
+            result = app.acquire_token_silent_with_error(
+                scopes,
+                accounts[0],
+                force_refresh=force_refresh,
+                claims_challenge=claims_challenge,
+            )
+        except (MsalServiceError, requests.RequestException) as exc:
+            raise self._unavailable(exc) from None
         with self._lock:
             self._save(cache)
         if result is None:
             raise InteractionRequiredError("no refresh token")
         if "access_token" not in result:
+            logger.info("silent token failed: %s", _describe(result))
+            if result.get("error") == "temporarily_unavailable":
+                raise EntraUnavailableError(_describe(result), ENTRA_RETRY_AFTER)
             consent = result.get("suberror") == "consent_required" or 65001 in result.get(
                 "error_codes", []
             )
-            logger.info("silent token failed: %s", result.get("error"))
-            raise InteractionRequiredError(result.get("error", ""), consent=consent)
+            raise InteractionRequiredError(
+                result.get("error", ""),
+                consent=consent,
+                # Entra may hand back claims of its own (e.g. the policy ids of an MFA
+                # requirement, reference §1.6): the sign-in must satisfy both.
+                claims=merge_claims(claims_challenge, result.get("claims")),
+            )
         token: str = result["access_token"]
         return token
 
@@ -342,6 +498,17 @@ def _home_account_id(result: dict[str, Any], claims: dict[str, Any]) -> str:
         decoded = json.loads(base64.urlsafe_b64decode(padded))
         return f"{decoded['uid']}.{decoded['utid']}"
     return f"{claims['oid']}.{claims['tid']}"
+
+
+def _refusal_reason(auth_response: dict[str, str]) -> str:
+    """Why Entra sent the user back without a code: cancelled, consent missing (AADSTS65001,
+    e.g. admin approval required; reference §1.6), or refused."""
+    if auth_response["error"] == "access_denied":
+        return "cancelled"
+    consent = auth_response["error"] == "consent_required" or auth_response.get(
+        "error_description", ""
+    ).startswith("AADSTS65001")
+    return "consent" if consent else "refused"
 
 
 def _describe(result: dict[str, Any]) -> str:

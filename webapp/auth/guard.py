@@ -1,4 +1,5 @@
-"""Who is signed in (`g.user`) and the `login_required` decorator that keeps deep links."""
+"""Who is signed in (`g.user`), the `login_required` decorator that keeps deep links, and the
+round through sign-in an upstream refusal asks for, at most once (auth/rounds.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask import Flask, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from webapp.auth.flow import USER_KEY, SignedInUser
+from webapp.microsoft.errors import AuthRequiredError
 from webapp.web import context
 
 P = ParamSpec("P")
@@ -51,6 +53,20 @@ def init_app(app: Flask) -> None:
 def sign_in_url() -> str:
     """The sign-in URL that brings the user back to the page they asked for."""
     return url_for("auth.login", next=request.full_path.rstrip("?"))
+
+
+def sign_in_again(error: AuthRequiredError) -> Response | None:
+    """A redirect through sign-in that brings the user back to this page (a GET page; forms go
+    to it) with what `error` asks for: its claims, or consent (`prompt=consent`, once).
+
+    None when this session already had its round for the service: the caller explains.
+    """
+    rounds = context.sign_in_rounds()
+    if not rounds.available(error.service):
+        return None
+    rounds.start(error.service, claims=error.claims_challenge, consent=error.consent)
+    target = request.full_path.rstrip("?") if request.method == "GET" else request.path
+    return redirect(url_for("auth.login", next=target))
 
 
 def login_required(view: Callable[P, R]) -> Callable[P, R | Response]:

@@ -16,6 +16,7 @@ from typing import Any
 from flask import (
     Blueprint,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -70,18 +71,35 @@ def _binding(token: str) -> str:
 @bp.get("/login")
 @limiter.limit("30 per minute", key_func=lambda: f"ip:{request.remote_addr}")
 def login() -> Response:
-    """Start sign-in and send the browser to the authority's sign-in page."""
+    """Start sign-in and send the browser to the authority's sign-in page.
+
+    A round the error handlers asked for (auth/guard.py) carries a resource's claims
+    challenge or asks for consent, for the user already signed in: no account picker.
+    """
     target = safe_next(request.args.get("next"), is_deep_link_page)
-    claims = session.pop("auth.claims_challenge", None)
-    prompt = request.args.get("prompt")
-    flow = context.auth().start(
-        redirect_uri(),
-        prompt=prompt if prompt in ("consent", "login", "select_account") else "select_account",
-        claims_challenge=claims,
-    )
+    rounds = context.sign_in_rounds()
+    pending = rounds.take_pending()
+    if pending is not None and g.user is not None:
+        flow = context.auth().start(
+            redirect_uri(),
+            login_hint=g.user.username or None,
+            # Consent is asked for once, explicitly (reference §1.6, AADSTS65001); otherwise
+            # Entra's own session decides what to show (e.g. the stronger sign-in).
+            prompt="consent" if pending.get("consent") else None,
+            # The claims go to Entra as the resource sent them (reference §9.2).
+            claims_challenge=pending.get("claims") or None,
+        )
+    else:
+        flow = context.auth().start(redirect_uri())
     cookie_name = current_app.config["AUTH_FLOW_COOKIE"]
     browser_token = request.cookies.get(cookie_name) or secrets.token_urlsafe(32)
-    record = {"flow": flow, "next": target, "binding": _binding(browser_token)}
+    record = {
+        "flow": flow,
+        "next": target,
+        "binding": _binding(browser_token),
+        # The loop guard's memory, for the session the callback starts (auth/rounds.py).
+        "rounds": rounds.started(),
+    }
     set_json(context.store(), f"flow:{flow['state']}", record, FLOW_TTL)
     response = redirect(flow["auth_uri"])
     secure = context.settings().secure_cookies
@@ -130,6 +148,7 @@ def callback() -> Response | tuple[str, int]:
     ):
         raise RuntimeError("sign-in needs flask-session's server-side sessions (extensions.py)")
     interface.regenerate(session)
+    context.sign_in_rounds().restore(record.get("rounds"))
     audit.event("sign_in.succeeded", account=f"{user.oid}.{user.tid}")
     target = safe_next(record.get("next"), is_deep_link_page)
     response = redirect(target)

@@ -58,6 +58,7 @@ FIELD_REFUSALS: dict[str, LazyString] = {
     "on_premises": _l("it is maintained in your organisation's on-premises Active Directory"),
     "sharepoint_not_writable": _l("your SharePoint profile could not be written"),
     "rejected": _l("Microsoft 365 did not accept the value"),
+    "no_sharepoint": _l("your account has no SharePoint licence, where Microsoft 365 keeps it"),
 }
 
 # The per-person limits (photo/views.py): title and sentence by what was limited.

@@ -12,6 +12,11 @@ class UpstreamError(Exception):
     `retry_after` seconds after which a retry may succeed, when the service said so.
     """
 
+    # Whether asking again right away cannot help (a page then offers no "Try again").
+    lasting = False
+    # SharePoint's `x-ms-diagnostics` on a refused token; None for every other failure.
+    diagnostics: str | None = None
+
     def __init__(
         self,
         service: str,
@@ -68,10 +73,14 @@ class ServiceUnavailableError(UpstreamError):
 
 
 class AuthRequiredError(UpstreamError):
-    """401: the token was refused even after one silent refresh; the user must sign in again.
+    """The user must go through sign-in (again) before this service can be called.
 
-    `claims_challenge` is the decoded JSON of a Conditional Access / CAE claims challenge
-    (`WWW-Authenticate: Bearer error="insufficient_claims", claims="..."`), to pass to MSAL.
+    Raised for a 401 that one silent refresh did not cure, and for a token that could not be
+    had silently (expired session, missing consent). `claims_challenge` is the JSON of a
+    Conditional Access / CAE claims challenge (`WWW-Authenticate: Bearer
+    error="insufficient_claims", claims="..."`, reference §9.2) to take to the sign-in;
+    `consent` says that consent for the service's permissions is missing (AADSTS65001);
+    `diagnostics` is SharePoint's `x-ms-diagnostics` header, which says why it refused a token.
     """
 
     def __init__(
@@ -83,12 +92,58 @@ class AuthRequiredError(UpstreamError):
         request_id: str | None = None,
         retry_after: float | None = None,
         claims_challenge: str | None = None,
+        consent: bool = False,
+        diagnostics: str | None = None,
     ) -> None:
         self.claims_challenge = claims_challenge
+        self.consent = consent
+        self.diagnostics = diagnostics
         super().__init__(service, status, code, message, request_id, retry_after)
 
     def _fields(self) -> tuple[object, ...]:
-        return (*super()._fields(), self.claims_challenge)
+        return (*super()._fields(), self.claims_challenge, self.consent, self.diagnostics)
+
+
+class AccessRefusedError(UpstreamError):
+    """The service still refuses the user's tokens although they signed in again moments ago.
+
+    What a loop guard makes of an AuthRequiredError once the sign-in round it allows was
+    used (reference §9.2: never loop through sign-in): a failure of this service to show,
+    explain and pass to the helpdesk, with SharePoint's `diagnostics` when it sent them.
+    """
+
+    lasting = True
+
+    def __init__(
+        self,
+        service: str,
+        status: int | None = None,
+        code: str | None = None,
+        message: str = "",
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        consent: bool = False,
+        diagnostics: str | None = None,
+    ) -> None:
+        self.consent = consent
+        self.diagnostics = diagnostics
+        super().__init__(service, status, code, message, request_id, retry_after)
+
+    @classmethod
+    def after(cls, error: AuthRequiredError) -> AccessRefusedError:
+        """The lasting form of `error`, keeping everything the helpdesk needs."""
+        return cls(
+            error.service,
+            error.status,
+            error.code,
+            error.message,
+            error.request_id,
+            consent=error.consent,
+            diagnostics=error.diagnostics,
+        )
+
+    def _fields(self) -> tuple[object, ...]:
+        return (*super()._fields(), self.consent, self.diagnostics)
 
 
 class ForbiddenError(UpstreamError):

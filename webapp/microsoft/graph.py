@@ -98,7 +98,9 @@ class GraphClient:
         return None if meta.is_placeholder else meta
 
     def photo_sizes(self) -> list[PhotoMeta]:
-        """The sizes Graph offers (`GET /me/photos`), smallest first; [] when there is no photo."""
+        """The sizes Graph offers (`GET /me/photos`), smallest first, one per width×height
+        (entries of an Entra-stored photo all have the id "Default", reference §9.3); []
+        when there is no photo."""
         try:
             resp = self._send("GET", "/me/photos", "photo_sizes")
         except NotFoundError:
@@ -106,10 +108,8 @@ class GraphClient:
         values = json_body(self.service, resp).get("value")
         if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
             raise BadResponseError(self.service, resp.status_code, message="photos without value")
-        metas = [PhotoMeta.from_graph(v) for v in values]
-        return sorted(
-            (m for m in metas if not m.is_placeholder), key=lambda m: (m.width * m.height, m.id)
-        )
+        metas = {m.size: m for m in map(PhotoMeta.from_graph, values) if not m.is_placeholder}
+        return sorted(metas.values(), key=lambda m: (m.width * m.height, m.size))
 
     def photo(self, size: str | None = None) -> Photo | None:
         """Photo bytes, the largest or one size such as "240x240"; None on any 404 (§3.3).

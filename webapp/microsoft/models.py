@@ -168,6 +168,12 @@ class PhotoMeta:
     etag: str | None
 
     @property
+    def size(self) -> str:
+        """The size as `/me/photos/{size}` names it: width×height, never the `id`, which is
+        "Default" for a photo Entra stores, whatever its dimensions (reference §9.3)."""
+        return f"{self.width}x{self.height}"
+
+    @property
     def is_placeholder(self) -> bool:
         """True for the documented "no photo" metadata: 1x1 image/gif with an empty ETag."""
         return self.id.lower() == "1x1" or (

@@ -22,6 +22,7 @@ import requests
 
 from webapp.microsoft.bearer import Bearer
 from webapp.microsoft.errors import (
+    AuthRequiredError,
     BadResponseError,
     ServiceUnavailableError,
     ThrottledError,
@@ -143,21 +144,29 @@ class CallOptions:
     user_agent: str | None = None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    # What a 401 that one silent refresh did not cure becomes: the AuthRequiredError itself
+    # (the user signs in again) or, from a loop guard, a lasting error (None: always sign in).
+    on_auth_failure: Callable[[AuthRequiredError], UpstreamError] | None = None
 
 
 # -- tokens --------------------------------------------------------------------------------------
 
 
-def _accepts_force_refresh(provider: Callable[..., str]) -> bool:
+def _accepts(provider: Callable[..., str], name: str) -> bool:
     try:
         params = inspect.signature(provider).parameters.values()
     except (TypeError, ValueError):
         return False
-    return any(p.name == "force_refresh" or p.kind is p.VAR_KEYWORD for p in params)
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
 
 
-def _fresh_token(provider: Callable[..., str]) -> str:
-    if _accepts_force_refresh(provider):
+def _fresh_token(provider: Callable[..., str], claims: str | None) -> str | None:
+    """A new token after a 401: silently refreshed with the claims a challenge asked for
+    (reference §9.2: CAE and location changes are cured that way), else force-refreshed.
+    None when the provider cannot take the claims (only a sign-in can)."""
+    if claims is not None:
+        return provider(claims_challenge=claims) if _accepts(provider, "claims_challenge") else None
+    if _accepts(provider, "force_refresh"):
         return provider(force_refresh=True)
     return provider()
 
@@ -185,9 +194,12 @@ class Requester:
     429/502/503/504 are retried, POST included (our POST is SetMyProfilePicture, idempotent in
     effect; security.md §3.10), honouring Retry-After / RateLimit-Reset or backing off
     exponentially, but only while the call stays within `RetryPolicy.budget`; past it the mapped
-    error is raised with `retry_after`. A 401 gets one retry with a freshly asked-for token
-    (`force_refresh=True` when the provider accepts it), unless it carries a claims challenge,
-    which no silent refresh can satisfy.
+    error is raised with `retry_after`. A 401 gets one retry with a force-refreshed token
+    (`force_refresh=True` when the provider accepts it), and a 401 carrying a claims challenge
+    one with a token refreshed with those claims (`claims_challenge=` when the provider
+    accepts it): an expired token's refresh may lack what a Conditional Access policy asks
+    for, which the challenge then names. A 401 that persists goes through
+    `CallOptions.on_auth_failure`.
 
     A Retry-After is also recorded in the throttle gate for the next calls: for `account` (the
     signed-in user, e.g. "oid.tid") unless the response says the whole app is throttled
@@ -219,8 +231,9 @@ class Requester:
         data: bytes | None = None,
         json: object = None,
         success: Container[int] = SUCCESS,
+        retry_on: Container[int] = RETRYABLE_STATUSES,
     ) -> requests.Response:
-        """The response once its status is in `success`.
+        """The response once its status is in `success`; statuses in `retry_on` are retried.
 
         `audience` is the origin (`scheme://host[:port]`) the provider's token is issued for;
         a URL that would take it anywhere else raises BadResponseError before anything is sent.
@@ -231,7 +244,7 @@ class Requester:
         token = token_provider()
         request_id = str(uuid.uuid4())
         retry = 0
-        refreshed = False
+        refreshed: set[bool] = set()  # after a 401: a plain refresh (False), one with claims
         while True:
             try:
                 resp = self._exchange(
@@ -256,15 +269,16 @@ class Requester:
             status = resp.status_code
             if status in success:
                 return resp
-            if status == 401 and not refreshed and claims_challenge(resp) is None:
-                refreshed = True
-                fresh = _fresh_token(token_provider)
-                if fresh != token:
+            claims = claims_challenge(resp) if status == 401 else None
+            if status == 401 and (claims is not None) not in refreshed:
+                refreshed.add(claims is not None)
+                fresh = _fresh_token(token_provider, claims)
+                if fresh is not None and fresh != token:
                     token = fresh
                     resp.close()
                     continue
-            if status not in RETRYABLE_STATUSES:
-                raise error_from_response(self.service, resp)
+            if status not in retry_on:
+                raise self._mapped(resp)
             hinted = retry_after_from(resp.headers)
             self._hold(resp, hinted)
             delay = hinted if hinted is not None else self.options.retry.backoff(retry)
@@ -276,6 +290,13 @@ class Requester:
                 retry = self._wait(delay, retry)
                 continue
             raise self._final_error(resp, hinted, delay)
+
+    def _mapped(self, resp: requests.Response) -> UpstreamError:
+        """The error a final answer means; a lasting 401 as the loop guard decides."""
+        error = error_from_response(self.service, resp)
+        if isinstance(error, AuthRequiredError) and self.options.on_auth_failure is not None:
+            return self.options.on_auth_failure(error)
+        return error
 
     def _headers(
         self, headers: Mapping[str, str] | None, request_id: str, retry: int

@@ -112,6 +112,8 @@ def error_from_response(
             request_id,
             retry_after,
             claims_challenge=claims_challenge(resp),
+            # SharePoint says why it refused a token here (sp-dev-docs #7152; reference §9.2).
+            diagnostics=resp.headers.get("x-ms-diagnostics"),
         )
     if 300 <= status < 400:
         return BadResponseError(service, status, code, f"redirected: {message}", request_id)

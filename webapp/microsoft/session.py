@@ -48,7 +48,7 @@ def decorated_user_agent(company: str, version: str = about.VERSION) -> str:
     Format from reference §4.1 and security.md §1.5. Raises ValueError when `company` would
     break the format.
     """
-    if not company or any(c in company for c in "|\r\n\t"):
+    if not company or any(c in company for c in "| \r\n\t"):
         raise ValueError(f"company name {company!r} cannot go into a User-Agent")
     return f"NONISV|{company}|{about.NAME}/{version}"
 

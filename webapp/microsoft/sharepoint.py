@@ -13,7 +13,7 @@ import requests
 
 from webapp.microsoft.errors import BadResponseError, NotFoundError
 from webapp.microsoft.models import Photo, SharePointProfile, normalise_origin
-from webapp.microsoft.requester import SUCCESS, CallOptions, Requester
+from webapp.microsoft.requester import RETRYABLE_STATUSES, SUCCESS, CallOptions, Requester
 from webapp.microsoft.responses import json_body
 
 logger = logging.getLogger(__name__)
@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 JSON_ACCEPT = "application/json;odata=nometadata"
 # Pictures: the image, or an OData error we can read.
 IMAGE_ACCEPT = f"image/*, {JSON_ACCEPT};q=0.5"
+
+# What SharePoint throttles with (reference §4.8): the only answers worth a second push.
+THROTTLING_STATUSES = frozenset({429, 503})
 
 # SetMyProfilePicture accepts at most 5,000,000 bytes (reference §4.5).
 MAX_PICTURE_BYTES = 5_000_000
@@ -120,6 +123,7 @@ class SharePointClient:
         headers: Mapping[str, str],
         data: bytes | None = None,
         success: Container[int] = SUCCESS,
+        retry_on: Container[int] = RETRYABLE_STATUSES,
     ) -> requests.Response:
         origin = normalise_origin(url)
         if origin not in (self.origin, self.my_site):
@@ -133,6 +137,7 @@ class SharePointClient:
             headers=headers,
             data=data,
             success=success,
+            retry_on=retry_on,
         )
 
     def my_properties(self) -> SharePointProfile:
@@ -295,8 +300,10 @@ class SharePointClient:
         """`POST .../PeopleManager/SetMyProfilePicture` with the raw bytes (reference §4.5).
 
         Any 2xx is success. Since 2024 SharePoint refuses or ignores local uploads (MC653734,
-        reference §9.1); that arrives as the mapped UpstreamError for the caller to judge.
-        Raises ValueError above SharePoint's 5,000,000-byte limit without calling SharePoint.
+        reference §9.1); that arrives as the mapped UpstreamError for the caller to judge. One
+        attempt: only throttling (429, 503) is retried, since a push SharePoint refuses with a
+        403 or a 5xx is refused for good where local uploads are disabled (§9.1). Raises
+        ValueError above SharePoint's 5,000,000-byte limit without calling SharePoint.
         """
         if len(jpeg) > MAX_PICTURE_BYTES:
             raise ValueError(f"picture of {len(jpeg)} bytes exceeds SharePoint's limit")
@@ -306,6 +313,7 @@ class SharePointClient:
             "set_my_profile_picture",
             headers={"Accept": JSON_ACCEPT, "Content-Type": "application/octet-stream"},
             data=jpeg,
+            retry_on=THROTTLING_STATUSES,
         ).close()
 
 

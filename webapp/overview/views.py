@@ -25,12 +25,18 @@ from flask import (
 from webapp import about
 from webapp.auth.guard import login_required
 from webapp.changes import wording as changes
-from webapp.microsoft.errors import AuthRequiredError, ThrottledError, UpstreamError
+from webapp.microsoft.errors import (
+    AccessRefusedError,
+    AuthRequiredError,
+    ThrottledError,
+    UpstreamError,
+)
 from webapp.microsoft.models import Photo
 from webapp.overview import pictures, wording
 from webapp.overview.diagnosis import Action, Diagnosis, diagnose
 from webapp.overview.snapshot import COMPARED_SIZE, STORED_SIZE, Snapshot, read_snapshot
 from webapp.web import context, ticket
+from webapp.web.errors import named_wait
 from webapp.web.pictures import picture_response, same_origin_only
 from webapp.web.ticket import current_ticket, ticket_rejected
 
@@ -73,6 +79,9 @@ def _remember(snapshot: Snapshot) -> dict[str, str]:
 
 
 def _read() -> tuple[Snapshot, Diagnosis, dict[str, str]]:
+    """Both sides, diagnosed. A SharePoint that refuses the user's tokens is shown as a
+    part that could not be read; Outlook and Teams refusing them leaves nothing to show, so
+    the explained page (web/errors.py) takes over."""
     snapshot = read_snapshot(
         context.graph(),
         context.sharepoint(),
@@ -80,6 +89,9 @@ def _read() -> tuple[Snapshot, Diagnosis, dict[str, str]]:
         now=datetime.now(UTC),
         hint=pictures.picture_hint(session),
     )
+    for error in (snapshot.graph.profile_error, snapshot.graph.photo_error):
+        if isinstance(error, AccessRefusedError):
+            raise error
     return snapshot, diagnose(snapshot), _remember(snapshot)
 
 
@@ -143,7 +155,7 @@ def _failed(exc: UpstreamError) -> Response:
     if isinstance(exc, ThrottledError):
         response.status_code = 503
         if exc.retry_after is not None:
-            response.headers["Retry-After"] = str(round(exc.retry_after))
+            named_wait(response, round(exc.retry_after))
     return response
 
 

@@ -138,12 +138,12 @@ def finding_meaning(finding: Finding) -> str:
         )
     if code is FindingCode.PHOTO_GRAPH_UNAVAILABLE:
         return _(
-            "%(service)s did not answer, so we cannot compare your photos.",
+            "%(service)s could not be read, so we cannot compare your photos.",
             service=service_name("graph"),
         )
     if code is FindingCode.PHOTO_SHAREPOINT_UNAVAILABLE:
         return _(
-            "%(service)s did not answer, so we cannot compare your photos.",
+            "%(service)s could not be read, so we cannot compare your photos.",
             service=service_name("sharepoint"),
         )
     if code is FindingCode.PHOTO_UNREADABLE:
@@ -167,7 +167,7 @@ def finding_meaning(finding: Finding) -> str:
         )
     if code is FindingCode.ATTRIBUTES_UNAVAILABLE:
         return _(
-            "%(service)s did not answer, so we cannot compare your profile details.",
+            "%(service)s could not be read, so we cannot compare your profile details.",
             service=service_name(str(p["service"])),
         )
     assert_never(code)

@@ -71,11 +71,19 @@ class SideState(enum.StrEnum):
     VERIFIED = "verified"  # read back and showing the operation's photo
     REFUSED_BY_SHAREPOINT = "refused_by_sharepoint"  # MC653734: takes it from Exchange itself
     NOT_NEEDED = "not_needed"  # this kind does not write here (Graph in a re-sync)
+    # The organisation's photo policy refuses the change (403 on /me/photo/$value, reference
+    # §9.1): lasting, so nothing is retried and nothing more is written.
+    REFUSED_BY_POLICY = "refused_by_policy"
 
     @property
     def settled(self) -> bool:
         """Nothing more for us to write on this side."""
         return self in _SETTLED
+
+    @property
+    def lasting(self) -> bool:
+        """Not settled, and no retry can change that."""
+        return self is SideState.REFUSED_BY_POLICY
 
 
 _SETTLED = frozenset(
@@ -152,6 +160,7 @@ class Operation:
             SideState.FAILED,
             SideState.THROTTLED,
             SideState.PENDING,
+            SideState.REFUSED_BY_POLICY,
         )
 
     @property

@@ -30,6 +30,7 @@ _STEPS = {
     SideState.VERIFIED: Step.VERIFIED,
     SideState.REFUSED_BY_SHAREPOINT: Step.TAKES_FROM_MICROSOFT_365,
     SideState.NOT_NEEDED: Step.NOT_NEEDED,
+    SideState.REFUSED_BY_POLICY: Step.REFUSED,
 }
 
 
@@ -37,7 +38,7 @@ def step(op: Operation, name: str) -> Step:
     """What the change achieved at `name` ("graph" or "sharepoint") so far."""
     side: Side = getattr(op, name)
     if side.state is SideState.FAILED and side.status == 403:
-        return Step.REFUSED  # the organisation does not let the person change it (403)
+        return Step.REFUSED  # a record from before REFUSED_BY_POLICY: the same 403
     if side.state is SideState.NOT_NEEDED and side.error == NO_GRAPH_PHOTO:
         return Step.NOTHING_TO_COPY
     if name == "sharepoint" and op.image is None and side.state is SideState.DONE:

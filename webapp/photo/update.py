@@ -22,7 +22,12 @@ from dataclasses import dataclass
 from webapp import audit
 from webapp.imaging.fingerprint import Match
 from webapp.imaging.pipeline import PhotoRejectedError, PipelineLimits, ProcessedPhoto, normalise
-from webapp.microsoft.errors import AuthRequiredError, ThrottledError, UpstreamError
+from webapp.microsoft.errors import (
+    AuthRequiredError,
+    ForbiddenError,
+    ThrottledError,
+    UpstreamError,
+)
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.models import Photo
 from webapp.microsoft.sharepoint import MAX_PICTURE_BYTES, SharePointClient
@@ -65,6 +70,7 @@ class Outcome(enum.StrEnum):
     """What the result page says overall; `wording.py` has one sentence per value."""
 
     WORKING = "working"  # a write is running (a request holds the lock)
+    NOT_ALLOWED = "not_allowed"  # the organisation's photo policy refused it: lasting
     INTERRUPTED = "interrupted"  # a write was sent but its request died (E4): retry reconciles
     NOTHING_CHANGED = "nothing_changed"  # Graph failed: neither service changed (E2)
     WAIT_THEN_RETRY = "wait_then_retry"  # throttled beyond the in-request budget (C2)
@@ -96,6 +102,8 @@ def outcome(op: Operation, now: float, running: bool = False) -> Outcome:
         return Outcome.VERIFIED
     if running:
         return Outcome.WORKING
+    if op.graph.state.lasting:
+        return Outcome.NOT_ALLOWED
     sides = _open_sides(op)
     if any(side.state is SideState.IN_PROGRESS for side in sides):
         return Outcome.INTERRUPTED
@@ -120,7 +128,7 @@ def following_through(op: Operation, now: float) -> bool:
 def retry_allowed(op: Operation, now: float) -> bool:
     """A retry would write something now (not before a throttled side's `not_before`)."""
     pending = _open_sides(op)
-    if not pending or op.undone_by is not None:
+    if not pending or op.undone_by is not None or any(s.state.lasting for s in pending):
         return False
     return all(s.not_before is None or s.not_before <= now for s in pending)
 
@@ -375,6 +383,20 @@ def _write_graph(ops: OperationStore, graph: GraphClient, op: Operation) -> None
     except AuthRequiredError as exc:
         ops.set_side(op, "graph", state=SideState.FAILED, error=error_code(exc))
         raise
+    except ForbiddenError as exc:
+        # The tenant's photo policy (photoUpdateSettings: source, allowedRoles; reference
+        # §9.1): a user cannot read it beforehand, and no retry or undo changes it.
+        ops.set_side(
+            op,
+            "graph",
+            state=SideState.REFUSED_BY_POLICY,
+            error=error_code(exc),
+            status=exc.status,
+            request_id=exc.request_id,
+            not_before=None,
+        )
+        logger.info("photo op %s: the photo policy refused it (%s)", op.id, error_code(exc))
+        return
     except UpstreamError as exc:
         _failed(ops, op, "graph", exc)
         return
@@ -414,7 +436,7 @@ def _push(ops: OperationStore, up: Upstreams, op: Operation) -> None:
             request_id=exc.request_id,
             not_before=None,
         )
-        logger.info("photo op %s: sharepoint refused the upload (%s)", op.id, exc.code)
+        _log_refusal(op, exc)
         return
     ops.set_side(
         op,
@@ -443,12 +465,34 @@ def _written(op: Operation, service: str) -> None:
 
 
 def _refused(exc: UpstreamError) -> bool:
-    """SharePoint answered that it will not take the picture (4xx other than auth/throttle).
+    """SharePoint answered that it will not take the picture: any status but sign-in (401)
+    and throttling (429, 503), 5xx included; or it keeps refusing the user's tokens after a
+    sign-in round (the loop guard's lasting AccessRefusedError).
 
     Where local uploads are disabled SharePoint refuses them (reference §9.1: 403 and 5xx both
-    seen; a 5xx counts as a failure, tried at most MAX_PUSH_ATTEMPTS times).
+    seen): one attempt, recorded with its code (issue 14), never a reason for "try again";
+    only throttling and no answer at all are failures, tried at most MAX_PUSH_ATTEMPTS times.
     """
-    return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 429)
+    return exc.lasting or (exc.status is not None and exc.status not in (401, 429, 503))
+
+
+# SharePoint's refusal when the app registration lacks a SharePoint permission (reported for
+# SetMyProfilePicture with AllSites.Write alone; issue 14): the admin's to fix, not the user's.
+_PERMISSIONS_PROBLEM = "does not have the required permissions to access profile information"
+
+
+def _log_refusal(op: Operation, exc: UpstreamError) -> None:
+    if _PERMISSIONS_PROBLEM in exc.message.lower():
+        logger.warning(
+            "photo op %s: SharePoint refused the push for lack of app permissions (%s, "
+            "request id %s): grant the app registration the SharePoint permission "
+            "User.ReadWrite.All and add it to SHAREPOINT_SCOPES (README, app registration)",
+            op.id,
+            error_code(exc),
+            exc.request_id,
+        )
+        return
+    logger.info("photo op %s: sharepoint refused the upload (%s)", op.id, error_code(exc))
 
 
 def _failed(ops: OperationStore, op: Operation, name: str, exc: UpstreamError) -> None:

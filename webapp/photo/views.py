@@ -28,7 +28,7 @@ from flask import (
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from webapp import audit
+from webapp import about, audit
 from webapp.auth.guard import login_required
 from webapp.extensions import limiter
 from webapp.imaging.pipeline import CropBox, PhotoRejectedError, PipelineLimits, normalise
@@ -44,6 +44,7 @@ from webapp.photo.operations import Operation, OperationBusyError, OperationStor
 from webapp.photo.resync import resync as start_resync
 from webapp.web import context
 from webapp.web.errors import request_id
+from webapp.web.ticket import current_ticket
 from webapp.wording import service_name
 
 bp = Blueprint("photo", __name__)
@@ -231,6 +232,7 @@ class StatusView:
     limit: int
     can_retry: bool
     can_undo: bool
+    summary: str | None = None
 
     def as_json(self) -> dict[str, object]:
         """The polled JSON: states and sentences only, never bytes (security.md E8)."""
@@ -279,6 +281,14 @@ def status_view(op: Operation) -> StatusView:
         limit=update.FOLLOW_THROUGH_SECONDS,
         can_retry=not running and update.retry_allowed(op, now) and latest,
         can_undo=op.undoable and latest,
+        summary=wording.helpdesk_summary(
+            op,
+            result,
+            name=context.user().name,
+            username=context.user().username,
+            ticket=current_ticket(),
+            version=about.VERSION,
+        ),
     )
 
 

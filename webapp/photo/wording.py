@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 from flask_babel import LazyString, ngettext
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from webapp import wording as vocabulary
 from webapp.imaging.fingerprint import Match
 from webapp.imaging.pipeline import PipelineLimits, Rejection
-from webapp.photo.operations import Kind, Operation, SideState
+from webapp.microsoft.errors import UpstreamError
+from webapp.photo.operations import Kind, Operation, Side, SideState
 from webapp.photo.update import NO_GRAPH_PHOTO, Outcome, push_given_up
 from webapp.photo.verify import UNAVAILABLE
 from webapp.wording import PHOTO_REJECTIONS
@@ -42,6 +46,7 @@ _SIDE_STATES: dict[SideState, LazyString] = {
     SideState.VERIFIED: _l("Shows the photo (checked)"),
     SideState.REFUSED_BY_SHAREPOINT: _l("Takes the photo from Microsoft 365 by itself"),
     SideState.NOT_NEEDED: _l("Nothing to change"),
+    SideState.REFUSED_BY_POLICY: _l("Not allowed by your organisation; nothing changed"),
 }
 
 # CSS class per state (app.css status-ok / status-failed / status-pending).
@@ -49,6 +54,7 @@ STATE_CLASSES: dict[SideState, str] = {
     SideState.VERIFIED: "status-ok",
     SideState.NOT_NEEDED: "status-ok",
     SideState.FAILED: "status-failed",
+    SideState.REFUSED_BY_POLICY: "status-failed",
 }
 
 
@@ -62,6 +68,9 @@ def state_class(state: SideState) -> str:
 
 _HEADLINES: dict[Outcome, LazyString] = {
     Outcome.WORKING: _l("Your change is being saved…"),
+    Outcome.NOT_ALLOWED: _l(
+        "Your organisation does not let you change your photo here. Nothing was changed."
+    ),
     Outcome.INTERRUPTED: _l("Saving your change was interrupted."),
     Outcome.NOTHING_CHANGED: _l("Microsoft 365 did not take the change. Nothing was changed."),
     Outcome.WAIT_THEN_RETRY: _l("Microsoft asked ProfileFix to wait before saving."),
@@ -120,11 +129,10 @@ def served(op: Operation) -> LazyString | None:
     return _SERVED.get(op.sharepoint_match)
 
 
-# MC653734 (reference §9.1): local uploads are disabled; SharePoint shows the Graph photo itself.
-_REFUSED = _l(
-    "Your organisation's SharePoint does not take photos from apps. That is not an error: "
-    "SharePoint pages show your Microsoft 365 photo by themselves."
-)
+# SharePoint refused the push (reference §9.1: local uploads disabled since MC653734, or the app
+# lacks a SharePoint permission, which is logged for the admin; issue 14): one attempt, and not
+# a failure, since SharePoint shows the Graph photo by itself.
+_REFUSED = _l("SharePoint did not take the copy; it shows your Microsoft 365 photo by itself.")
 _GIVEN_UP = _l(
     "SharePoint did not take the photo, so ProfileFix stops sending it. SharePoint pages show "
     "your Microsoft 365 photo by themselves once SharePoint's cache refreshes."
@@ -158,6 +166,16 @@ def next_steps(op: Operation, result: Outcome, now: float) -> list[LazyString | 
     """What happens next and what the user can do, in the order the page shows them."""
     if op.kind is Kind.RESYNC and op.sharepoint.error == NO_GRAPH_PHOTO:
         return [_l("Upload a photo instead; ProfileFix then updates every service.")]
+    if result is Outcome.NOT_ALLOWED:
+        # Who may change photos is the tenant's photoUpdateSettings, which a user cannot read
+        # (reference §9.1): name who can find out and act, not a role we cannot see.
+        return [
+            _l(
+                "Your photo stays as it is everywhere. Photos in your organisation are changed "
+                "by an administrator or come from another system: ask your helpdesk, and give "
+                "them the summary below."
+            )
+        ]
     if result is Outcome.INTERRUPTED:
         return [
             _l(
@@ -232,3 +250,48 @@ KIND_TITLES: dict[Kind, LazyString] = {
     Kind.UNDO: _l("Undo your last change"),
     Kind.RESTORE: _l("Restore an earlier photo"),
 }
+
+
+def _reportable(side: Side) -> bool:
+    """A step the helpdesk should hear about: a failure or a refusal that lasts, but not
+    SharePoint declining a copy it does not need (reference §9.1), unless it refused the
+    user's tokens (401)."""
+    return side.state is not SideState.REFUSED_BY_SHAREPOINT or side.status == 401
+
+
+def helpdesk_summary(
+    op: Operation,
+    result: Outcome,
+    *,
+    name: str,
+    username: str,
+    ticket: str | None,
+    version: str,
+) -> str | None:
+    """Plain text for a helpdesk ticket when a service refused or failed the change: what
+    was asked, what happened, and each refusal's status, code and Microsoft's request id.
+    None when no side has anything to report. Holds no photo and no token."""
+    sides = [("graph", op.graph), ("sharepoint", op.sharepoint)]
+    failures = [
+        # The side's error code is "<service>:<status>:<code>" (photo/verify.py).
+        UpstreamError(service, side.status, side.error.split(":", 2)[-1], "", side.request_id)
+        for service, side in sides
+        if side.error and side.status and _reportable(side)
+    ]
+    if not failures:
+        return None
+    change = _(
+        "Photo change: %(kind)s: %(headline)s [%(code)s]",
+        kind=KIND_TITLES[op.kind],
+        headline=headline(op, result),
+        code=result.value,
+    )
+    return vocabulary.helpdesk_summary(
+        [change],
+        name=name,
+        username=username,
+        ticket=ticket,
+        taken_at=datetime.now(UTC),
+        failures=failures,
+        version=version,
+    )

@@ -125,9 +125,8 @@ MANAGED: tuple[ManagedField, ...] = (
     ),
 )
 
-# One GET: the SharePoint-backed fields come back only when selected (§8.2 [S59]).
-PROFILE_SELECT: tuple[str, ...] = (
-    *DEFAULT_SELECT,
-    "onPremisesSyncEnabled",
-    *SHAREPOINT_BACKED,
-)
+# Two GETs: the directory fields, and the SharePoint-backed ones, which come back only when
+# selected (§8.2 [S59]) and which Graph refuses for a user without SharePoint (400 "Tenant does
+# not have a SPO license.", reference §9.2): apart, the first still works without the second.
+DIRECTORY_SELECT: tuple[str, ...] = (*DEFAULT_SELECT, "onPremisesSyncEnabled")
+BACKED_SELECT: tuple[str, ...] = ("id", *SHAREPOINT_BACKED)

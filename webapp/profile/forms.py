@@ -21,11 +21,12 @@ from webapp.profile.values import Birthday, Value
 KEEP_MINE = "mine"
 KEEP_THEIRS = "theirs"
 
-BIRTHDAY_PARTS = ("day", "month", "year")
+# Day and month only: SharePoint keeps birthdays without a year (reference §9.3).
+BIRTHDAY_PARTS = ("day", "month")
 
 
 def controls(spec: EditableField) -> tuple[str, ...]:
-    """The names of a field's controls: a birthday is typed as day, month and year."""
+    """The names of a field's controls: a birthday is typed as day and month."""
     if spec.kind is Kind.BIRTHDAY:
         return tuple(f"{spec.name}_{part}" for part in BIRTHDAY_PARTS)
     return (spec.name,)
@@ -36,11 +37,8 @@ def form_text(spec: EditableField, value: Value) -> dict[str, str]:
     if spec.kind is Kind.BIRTHDAY:
         if not isinstance(value, Birthday):
             return dict.fromkeys(controls(spec), "")
-        parts = (value.day, value.month, value.year)
-        return {
-            control: "" if part is None else str(part)
-            for control, part in zip(controls(spec), parts, strict=True)
-        }
+        parts = (value.day, value.month)
+        return {control: str(part) for control, part in zip(controls(spec), parts, strict=True)}
     if spec.kind is Kind.LIST:
         return {spec.name: "\n".join(value) if isinstance(value, tuple) else ""}
     return {spec.name: value if isinstance(value, str) else ""}
@@ -57,11 +55,11 @@ class ProfileFields(FlaskForm):
         return item.data or ""
 
     def raw(self, spec: EditableField) -> RawValue:
-        """What was typed for one field (the birthday as day, month, year)."""
+        """What was typed for one field (the birthday as day and month)."""
         typed = tuple(self._text(control) for control in controls(spec))
         if spec.kind is Kind.BIRTHDAY:
-            day, month, year = typed
-            return (day, month, year)
+            day, month = typed
+            return (day, month)
         return typed[0]
 
     def typed(self, spec: EditableField) -> dict[str, str]:

@@ -12,12 +12,11 @@ from webapp.profile.values import Birthday, Value
 
 
 def plain(value: Value) -> str | list[str] | None:
-    """A value as the history keeps it: text, a list of items, or a birthday in ISO 8601
-    (`--MM-DD` when the year was left out); None when empty."""
+    """A value as the history keeps it: text, a list of items, or a birthday in ISO 8601's
+    year-less form `--MM-DD` (day and month are all a birthday holds, reference §9.3); None
+    when empty."""
     if isinstance(value, Birthday):
-        if value.year is None:
-            return f"--{value.month:02d}-{value.day:02d}"
-        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+        return f"--{value.month:02d}-{value.day:02d}"
     if isinstance(value, tuple):
         return list(value) or None
     return value or None

@@ -22,11 +22,19 @@ class Refusal(StrEnum):
     SHAREPOINT_NOT_WRITABLE = "sharepoint_not_writable"
     # 400 for this one field on its own: Microsoft refused the value itself.
     REJECTED = "rejected"
+    # Graph's 400 "Tenant does not have a SPO license." to the SharePoint-backed fields
+    # (reference §9.2, graph-docs #4233): known from reading, never remembered.
+    NO_SHAREPOINT = "no_sharepoint"
 
 
 _REFUSAL_VALUES = frozenset(r.value for r in Refusal)
 READ_ONLY_REFUSALS = frozenset(
-    {Refusal.ORGANISATION, Refusal.ON_PREMISES, Refusal.SHAREPOINT_NOT_WRITABLE}
+    {
+        Refusal.ORGANISATION,
+        Refusal.ON_PREMISES,
+        Refusal.SHAREPOINT_NOT_WRITABLE,
+        Refusal.NO_SHAREPOINT,
+    }
 )
 
 # Where the page remembers refusals for this session (a server-side session mapping).

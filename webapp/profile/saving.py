@@ -9,16 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
-from datetime import date
 
 from webapp.microsoft.errors import AuthRequiredError, BadRequestError, UpstreamError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.sharepoint import SharePointClient
-from webapp.profile.fields import EDITABLE_BY_NAME
+from webapp.profile.fields import EDITABLE_BY_NAME, Kind
 from webapp.profile.reading import ProfileView, read_profile
 from webapp.profile.refusals import Refusal, refusal, remember_refusals, remembered_refusals
-from webapp.profile.validation import FieldProblem, RawValue, validate
-from webapp.profile.values import Value, same, token, wire
+from webapp.profile.validation import FieldProblem, Problem, RawValue, field_problem, validate
+from webapp.profile.values import Value, equivalent, same, token, wire
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +161,6 @@ def save(
     sharepoint: SharePointClient,
     submission: Submission,
     memory: MutableMapping[str, object],
-    today: date,
 ) -> SaveResult:
     """Validate, check for changes made elsewhere, PATCH what changed, read both sides back.
 
@@ -170,7 +168,9 @@ def save(
     elsewhere and not touched here is never overwritten; one changed on both sides becomes a
     `Conflict`. The SharePoint-backed fields go in one PATCH and each directory field
     (`mobilePhone`) in another (reference §8.2, §8.7). Refusals are remembered in `memory`
-    and make the field read-only.
+    and make the field read-only. A field that is read-only or unreadable now (no SharePoint
+    licence, a failed read) is reported, not sent; a stored birthday is never removed (Graph's
+    birthday is not nullable, reference §9.3).
 
     :raise AuthRequiredError: a service refused the token even after a refresh.
     """
@@ -180,10 +180,13 @@ def save(
     for name, raw in submission.values.items():
         if name not in EDITABLE_BY_NAME or name in remembered:
             continue
-        value, found = validate(name, raw, today)
+        value, found = validate(name, raw)
         submitted[name] = value
+        changed = token(value) != submission.tokens.get(name)
+        if value is None and changed and EDITABLE_BY_NAME[name].kind is Kind.BIRTHDAY:
+            found = [*found, field_problem(Problem.CANNOT_REMOVE)]
         # Only what the user changed counts; an old value already there is not re-checked.
-        if found and token(value) != submission.tokens.get(name):
+        if found and changed:
             problems[name] = tuple(found)
 
     current = read_profile(graph, sharepoint, memory)
@@ -195,7 +198,14 @@ def save(
             read_error=current.graph_error,
         )
 
-    changes, conflicts = plan(submitted, submission.tokens, current)
+    blocked = {n: r for n in submitted if (r := current.row(n).read_only) is not None}
+    unread = {
+        n: current.backed_error
+        for n in submitted
+        if not current.row(n).graph_read and current.backed_error is not None
+    }
+    writable = {n: v for n, v in submitted.items() if n not in blocked and n not in unread}
+    changes, conflicts = plan(writable, submission.tokens, current)
     writer = _Writer(graph)
     backed = {n: v for n, v in changes.items() if EDITABLE_BY_NAME[n].stored_in_sharepoint}
     if backed:
@@ -207,18 +217,20 @@ def save(
     remember_refusals(memory, writer.refused)
 
     after = read_profile(graph, sharepoint, memory) if changes else current
+    # Read back as stored: SharePoint may keep the value in its own form (§9.3).
     not_confirmed = tuple(
         name
         for name in writer.saved
-        if after.graph_error is None and not same(after.row(name).graph_value, submitted[name])
+        if after.row(name).graph_read
+        and not equivalent(after.row(name).graph_value, submitted[name])
     )
     return SaveResult(
         profile=after,
         submitted=submitted,
         saved=tuple(n for n in writer.saved if n not in not_confirmed),
         conflicts=tuple(conflicts),
-        refused=writer.refused,
-        failed=writer.failed,
+        refused={**blocked, **writer.refused},
+        failed={**unread, **writer.failed},
         not_confirmed=not_confirmed,
         before={name: current.row(name).graph_value for name in changes},
     )

@@ -4,17 +4,20 @@ and compares, plus the short token a form carries to notice changes made elsewhe
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from webapp.microsoft.models import GraphUser, SharePointProfile
 from webapp.profile.fields import EditableField, Kind
 
-# Graph's birthday is a DateTimeOffset and needs a year (§8.1). A birthday without one is stored
-# in 1604: a leap year (29 February fits), and no colleague's real birth year, so it reads back
-# unambiguously as "no year" (the vCard convention for year-less birthdays).
-NO_YEAR = 1604
+# Graph's birthday is a DateTimeOffset that needs a year (`Nullable="false"`, reference §9.3);
+# SharePoint's SPS-Birthday is "date no year", stored with the fixed year 2000 (a leap year,
+# so 29 February fits; ShortPoint support, "Ensuring year of birthdates is 2000"). Only day
+# and month mean anything, so the app edits those and writes them in that year.
+BIRTHDAY_YEAR = 2000
 
 # SharePoint lists a multi-valued property as one "|"-joined string in GetMyProperties (as the
 # emulator does; reference §4.2 is silent, UNCONFIRMED), so an item may not contain "|".
@@ -23,11 +26,10 @@ LIST_SEPARATOR = "|"
 
 @dataclass(frozen=True)
 class Birthday:
-    """Day and month, and the year only when the user gave it."""
+    """Day and month: SharePoint keeps birthdays as "date no year" (reference §9.3)."""
 
     day: int
     month: int
-    year: int | None = None
 
 
 Value = str | tuple[str, ...] | Birthday | None
@@ -37,16 +39,64 @@ def _birthday_from_graph(moment: datetime | None) -> Birthday | None:
     if moment is None:
         return None
     moment = moment.astimezone(UTC)
-    year = None if moment.year == NO_YEAR else moment.year
-    return Birthday(moment.day, moment.month, year)
+    return Birthday(moment.day, moment.month)
 
 
-def birthday_to_graph(value: Birthday | None) -> str | None:
-    """Graph's DateTimeOffset for a birthday (reference §8.1 `2014-01-01T00:00:00Z`)."""
-    if value is None:
+def birthday_to_graph(value: Birthday) -> str:
+    """Graph's DateTimeOffset for a birthday (reference §8.1 `2014-01-01T00:00:00Z`), in the
+    year SharePoint keeps birthdays in; never null (reference §9.3)."""
+    return f"{BIRTHDAY_YEAR:04d}-{value.month:02d}-{value.day:02d}T00:00:00Z"
+
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_NO_YEAR_DATE = re.compile(r"--(\d{2})-?(\d{2})")  # vCard/ISO 8601 "--MM-DD"
+_NAMED_DATE = re.compile(r"(?:([a-z]+)\.? (\d{1,2})|(\d{1,2})\.? ([a-z]+)\.?)(?:,? \d{4})?")
+
+
+def _birthday_from_sharepoint(raw: str) -> Birthday | None:
+    """SPS-Birthday as SharePoint may write it: an ISO date-time (year 2000 or any), a no-year
+    "--MM-DD", or "April 12" / "12 April" as its profile pages show it. None if none of these."""
+    text = raw.strip()
+    try:
+        return _birthday_from_graph(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        pass
+    found = _NO_YEAR_DATE.fullmatch(text)
+    if found:
+        month, day = int(found[1]), int(found[2])
+    else:
+        named = _NAMED_DATE.fullmatch(" ".join(text.lower().split()))
+        if named is None:
+            return None
+        month_name, day_text = (named[1], named[2]) if named[1] else (named[4], named[3])
+        if month_name not in _MONTHS:
+            return None
+        month, day = _MONTHS[month_name], int(day_text)
+    try:
+        date(BIRTHDAY_YEAR, month, day)
+    except ValueError:
         return None
-    year = NO_YEAR if value.year is None else value.year
-    return f"{year:04d}-{value.month:02d}-{value.day:02d}T00:00:00Z"
+    return Birthday(day, month)
 
 
 def graph_value(spec: EditableField, user: GraphUser) -> Value:
@@ -65,25 +115,25 @@ def sharepoint_value(spec: EditableField, profile: SharePointProfile) -> Value:
     if spec.kind is Kind.BIRTHDAY:
         if not raw:
             return None
-        try:
-            return _birthday_from_graph(datetime.fromisoformat(raw.replace("Z", "+00:00")))
-        except ValueError:
-            return raw  # shown as SharePoint wrote it
+        return _birthday_from_sharepoint(raw) or raw  # else shown as SharePoint wrote it
     return raw
 
 
 def wire(spec: EditableField, value: Value) -> object:
-    """The JSON value PATCH /me takes; lists are sent whole (§8.2 [S65])."""
+    """The JSON value PATCH /me takes; lists are sent whole (§8.2 [S65]). A birthday is never
+    sent as null (validation refuses removing one)."""
     if spec.kind is Kind.LIST:
         return list(value) if isinstance(value, tuple) else []
     if spec.kind is Kind.BIRTHDAY:
-        return birthday_to_graph(value if isinstance(value, Birthday) else None)
+        if not isinstance(value, Birthday):
+            raise ValueError("a birthday cannot be removed through Microsoft Graph")
+        return birthday_to_graph(value)
     return value or None
 
 
 def _canonical(value: Value) -> object:
     if isinstance(value, Birthday):
-        return [value.day, value.month, value.year]
+        return [value.day, value.month]
     if isinstance(value, tuple):
         return list(value)
     return value or None
@@ -96,4 +146,30 @@ def token(value: Value) -> str:
 
 
 def same(a: Value, b: Value) -> bool:
+    """Exactly the same value (a reordered list is a change the user made)."""
     return _canonical(a) == _canonical(b)
+
+
+_TAG = re.compile(r"<[^>]*>")
+_BLOCK_END = re.compile(r"<\s*(?:br|/p|/div|/li)\b[^>]*>", re.IGNORECASE)
+
+
+def _as_text(value: str) -> str:
+    """About me as text: SharePoint keeps it as HTML (reference §9.3), Graph as typed."""
+    text = _TAG.sub("", _BLOCK_END.sub("\n", value))
+    return " ".join(html.unescape(text).split())
+
+
+def _stored_form(value: Value) -> object:
+    if isinstance(value, tuple):
+        return frozenset(" ".join(item.split()).casefold() for item in value)
+    if isinstance(value, str):
+        return _as_text(value) or None
+    return _canonical(value)
+
+
+def equivalent(a: Value, b: Value) -> bool:
+    """The same value stored two ways: text regardless of HTML markup and spacing, lists as
+    sets of items, birthdays by day and month (reference §9.3). Graph and SharePoint store
+    one value differently, so this, not `same`, says whether they agree."""
+    return _stored_form(a) == _stored_form(b)

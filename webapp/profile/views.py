@@ -103,13 +103,7 @@ def index() -> tuple[str, int]:
 
 
 def _saved(form: ProfileFields) -> Response | tuple[str, int]:
-    result = save_profile(
-        context.graph(),
-        context.sharepoint(),
-        form.submission(),
-        session,
-        today=datetime.now(UTC).date(),
-    )
+    result = save_profile(context.graph(), context.sharepoint(), form.submission(), session)
     if result.saved:
         audit.event("profile.saved", fields=",".join(result.saved))
     if result.refused:

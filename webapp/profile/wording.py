@@ -55,8 +55,8 @@ HINTS = {
         length=LIST_ITEM_MAX,
     ),
     "birthday": _l(
-        "Day and month. The year is optional: leave it out if you'd rather not store it. "
-        "ProfileFix never shows the year to anyone but you."
+        "Day and month: Microsoft 365 keeps birthdays without a year. Once stored, a "
+        "birthday can be changed here but not removed."
     ),
     "mobile_phone": _l(
         "For example +45 20 12 34 56. Up to %(limit)s characters; leave empty to remove it.",
@@ -102,6 +102,11 @@ REFUSALS = {
     ),
     Refusal.REJECTED: _l(
         "Microsoft 365 did not accept this value. Check it and try again, or ask your helpdesk."
+    ),
+    Refusal.NO_SHAREPOINT: _l(
+        "Microsoft 365 keeps this field in SharePoint, and your account has no SharePoint "
+        "licence, so it cannot be read or changed here. The rest of your profile still saves; "
+        "ask your helpdesk if you need this field."
     ),
 }
 
@@ -149,8 +154,8 @@ def month_names() -> list[tuple[int, str]]:
 
 
 def birthday(value: Birthday) -> str:
-    """The day and month in the user's language, with the year only when stored."""
-    return wording.birthday(value.day, value.month, value.year)
+    """The day and month in the user's language."""
+    return wording.birthday(value.day, value.month, None)
 
 
 def value(item: Value) -> str:
@@ -211,12 +216,11 @@ def problem(item: FieldProblem) -> str:
         Problem.CONTROL_CHARACTER: lambda: _("This contains invisible control characters."),
         Problem.NOT_A_DATE: lambda: _("This is not a date in the calendar."),
         Problem.INCOMPLETE_DATE: lambda: _(
-            "Give both the day and the month (or leave all three empty)."
+            "Give both the day and the month (or leave both empty)."
         ),
-        Problem.YEAR_OUT_OF_RANGE: lambda: _(
-            "The year must be between %(earliest)s and %(latest)s.",
-            earliest=params["earliest"],
-            latest=params["latest"],
+        Problem.CANNOT_REMOVE: lambda: _(
+            "Microsoft 365 does not let a stored birthday be removed, only changed. Your "
+            "birthday was kept; ask your helpdesk if it must go."
         ),
         Problem.NOT_A_PHONE: lambda: _(
             "Use digits, spaces and + ( ) - . / only, with at least three digits."

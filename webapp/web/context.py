@@ -5,11 +5,16 @@ absolute links.
 Views and helpers use these accessors; only this module looks into `app.extensions`, which
 `create_app()` fills. Clients are built once per request and cached on `g`; their tokens are
 fetched lazily per resource and per host through MSAL's cache (silent refresh), so a page that
-only reads Graph never asks for a SharePoint token.
+only reads Graph never asks for a SharePoint token. A token that cannot be had silently, and a
+401 that one silent refresh does not cure, become `AuthRequiredError` for the service while
+this session may still take a sign-in round for it, and `AccessRefusedError` once it has (the
+loop guard, auth/rounds.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import requests
@@ -17,8 +22,10 @@ from flask import current_app, g, session, url_for
 from flask.sessions import SessionMixin
 from werkzeug.local import LocalProxy
 
-from webapp.auth.flow import Auth, SignedInUser
+from webapp.auth.flow import Auth, EntraMemory, InteractionRequiredError, SignedInUser
+from webapp.auth.rounds import SignInRounds
 from webapp.changes.log import HistoryLog
+from webapp.microsoft.errors import AuthRequiredError
 from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.requester import CallOptions
 from webapp.microsoft.sharepoint import SharePointClient
@@ -73,11 +80,22 @@ def auth() -> Auth:
     """This request's sign-in helper over the server-side session."""
     if "auth" not in g:
         # The session object itself, not the proxy: upstream calls for one page run on
-        # worker threads, where Flask's context-local proxies are not bound. (Flask types
-        # `session` as what the proxy stands for.)
-        proxy = cast("LocalProxy[SessionMixin]", session)
-        g.auth = Auth(settings(), http(), proxy._get_current_object())
+        # worker threads, where Flask's context-local proxies are not bound.
+        g.auth = Auth(settings(), http(), _session_object(), per_app(EntraMemory))
     return cast(Auth, g.auth)
+
+
+def _session_object() -> SessionMixin:
+    """The session object itself, not the proxy (Flask types `session` as what the proxy
+    stands for)."""
+    proxy = cast("LocalProxy[SessionMixin]", session)
+    return proxy._get_current_object()
+
+
+def sign_in_rounds() -> SignInRounds:
+    """This session's sign-in rounds (the loop guard), bound to the session object itself so
+    that calls on worker threads can consult it."""
+    return SignInRounds(_session_object())
 
 
 def user() -> SignedInUser:
@@ -103,20 +121,44 @@ def absolute_url(endpoint: str, **values: Any) -> str:
     return url_for(endpoint, _external=True, **values)
 
 
+def _token_provider(
+    signed_in: Auth, guard: SignInRounds, service: str, scopes: Callable[..., list[str]]
+) -> Callable[..., str]:
+    """A token provider for the clients: `(*origin, force_refresh=, claims_challenge=)`.
+
+    Bound now: calls may run on worker threads without `g`.
+    """
+
+    def provide(
+        *origin: str, force_refresh: bool = False, claims_challenge: str | None = None
+    ) -> str:
+        try:
+            return signed_in.access_token(
+                scopes(*origin), force_refresh=force_refresh, claims_challenge=claims_challenge
+            )
+        except InteractionRequiredError as exc:
+            code = "consent_required" if exc.consent else exc.detail
+            needed = AuthRequiredError(
+                service, code=code, claims_challenge=exc.claims, consent=exc.consent
+            )
+            raise guard.checked(needed) from None
+
+    return provide
+
+
+def _guarded_options(guard: SignInRounds) -> CallOptions:
+    return dataclasses.replace(call_options(), on_auth_failure=guard.checked)
+
+
 def graph() -> GraphClient:
     if "graph_client" not in g:
         config = settings()
-        signed_in = auth()  # bound now: calls may run on worker threads without `g`
-
-        # force_refresh: the client asks once more after a 401 (token revoked early).
-        def token(force_refresh: bool = False) -> str:
-            return signed_in.access_token(config.graph_scopes, force_refresh=force_refresh)
-
+        guard = sign_in_rounds()
         g.graph_client = GraphClient(
             config.graph_endpoint,
-            token,
+            _token_provider(auth(), guard, "graph", lambda: config.graph_scopes),
             http(),
-            call_options(),
+            _guarded_options(guard),
             account=_account(),
         )
     return cast(GraphClient, g.graph_client)
@@ -125,18 +167,12 @@ def graph() -> GraphClient:
 def sharepoint() -> SharePointClient:
     if "sharepoint_client" not in g:
         config = settings()
-        signed_in = auth()
-
-        def token_for(origin: str, force_refresh: bool = False) -> str:
-            return signed_in.access_token(
-                config.sharepoint_scopes(origin), force_refresh=force_refresh
-            )
-
+        guard = sign_in_rounds()
         g.sharepoint_client = SharePointClient(
             config.sharepoint_url,
-            token_for,
+            _token_provider(auth(), guard, "sharepoint", config.sharepoint_scopes_for),
             http(),
-            call_options(),
+            _guarded_options(guard),
             account=_account(),
         )
     return cast(SharePointClient, g.sharepoint_client)

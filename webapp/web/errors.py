@@ -1,7 +1,8 @@
 """App-wide error pages: branded, translated, no stack traces (security.md D9).
 
-Re-authentication needs become a trip through sign-in that returns to the same page;
-a dead Redis becomes a 503 with Retry-After in well under a second (security.md C7).
+Re-authentication needs become a trip through sign-in that returns to the same page, at
+most once per service within a few minutes (auth/guard.py), then a page that explains;
+Entra not answering and a dead Redis become a 503 with Retry-After (security.md C7).
 """
 
 from __future__ import annotations
@@ -10,22 +11,32 @@ import logging
 import math
 import re
 import uuid
+from datetime import UTC, datetime
 
 import redis
-from flask import Flask, current_app, g, redirect, render_template, request, url_for
+from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
 from werkzeug.wrappers import Response
 
-from webapp import audit
-from webapp.auth.flow import InteractionRequiredError
+from webapp import about, audit
+from webapp.auth import guard
+from webapp.auth.flow import EntraUnavailableError
 from webapp.microsoft.errors import (
+    AccessRefusedError,
     AuthRequiredError,
     ServiceUnavailableError,
     ThrottledError,
     UpstreamError,
 )
-from webapp.wording import upstream_failure
+from webapp.web.ticket import current_ticket
+from webapp.wording import (
+    access_refused,
+    entra_unavailable,
+    helpdesk_summary,
+    refusal_findings,
+    upstream_failure,
+)
 
 logger = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -53,16 +64,56 @@ def request_id() -> str:
     return known
 
 
+def named_wait(response: Response, seconds: int) -> None:
+    """Tell the client how long to wait (`Retry-After`), and keep it that way to the end."""
+    response.headers["Retry-After"] = str(seconds)
+    g.retry_after = seconds
+
+
+def keep_named_waits(app: Flask) -> None:
+    """Register before the rate limiter: Flask runs after-request hooks last-registered first,
+    so this runs after flask-limiter's, which sets `Retry-After` on every response to the
+    later of its own window's reset and any value already there. A page that names a wait
+    (Microsoft's Retry-After, the store's) keeps it."""
+
+    @app.after_request
+    def _named_wait(response: Response) -> Response:
+        seconds = g.get("retry_after")
+        if seconds is not None:
+            response.headers["Retry-After"] = str(seconds)
+        return response
+
+
 def _page(template: str, status: int, **context: object) -> tuple[str, int]:
     return render_template(template, status=status, request_id=request_id(), **context), status
 
 
-def _reauthenticate(consent: bool = False) -> Response:
-    """Back through sign-in to the page the user was on (a GET page; forms go to it)."""
-    target = request.full_path.rstrip("?") if request.method == "GET" else request.path
-    if consent:
-        return redirect(url_for("auth.login", next=target, prompt="consent"))
-    return redirect(url_for("auth.login", next=target))
+def _refused_page(exc: AccessRefusedError) -> Response:
+    """What failed, Microsoft's references and what the helpdesk needs: instead of yet another
+    round through sign-in (reference §9.2)."""
+    logger.warning(
+        "%s refused the token after a sign-in round: %s %s [%s] %s",
+        exc.service,
+        exc.status,
+        exc.code,
+        exc.request_id,
+        exc.diagnostics or "",
+    )
+    audit.event("sign_in.refused_by_service", service=exc.service, status=exc.status, code=exc.code)
+    user = g.get("user")
+    summary = helpdesk_summary(
+        refusal_findings(exc, request_id()),
+        name=user.name if user else "",
+        username=user.username if user else "",
+        ticket=current_ticket(),
+        taken_at=datetime.now(UTC),
+        failures=[exc],
+        version=about.VERSION,
+    )
+    body, status = _page(
+        "auth/refused.html", 403, error=exc, message=access_refused(exc), summary=summary
+    )
+    return current_app.make_response((body, status))
 
 
 def _retry_wait(exc: UpstreamError) -> int | None:
@@ -73,13 +124,31 @@ def _retry_wait(exc: UpstreamError) -> int | None:
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(InteractionRequiredError)
-    def _interaction_required(exc: InteractionRequiredError) -> Response:
-        return _reauthenticate(consent=exc.consent)
-
     @app.errorhandler(AuthRequiredError)
     def _upstream_auth(exc: AuthRequiredError) -> Response:
-        return _reauthenticate()
+        return guard.sign_in_again(exc) or _refused_page(AccessRefusedError.after(exc))
+
+    @app.errorhandler(AccessRefusedError)
+    def _access_refused(exc: AccessRefusedError) -> Response:
+        return _refused_page(exc)
+
+    @app.errorhandler(EntraUnavailableError)
+    def _entra_unavailable(exc: EntraUnavailableError) -> Response:
+        # Sign-in or a silent refresh met a network error or a 5xx at Entra (reference §1.8):
+        # "Microsoft is unavailable", with the wait Entra named, never the generic 500.
+        logger.warning("Entra unavailable: %s", exc)
+        wait = max(1, min(MAX_AUTO_RETRY, exc.retry_after))
+        response = app.make_response(
+            _page(
+                "errors/upstream.html",
+                503,
+                message=entra_unavailable(wait),
+                unavailable=True,
+                auto_retry=wait if request.method == "GET" else None,
+            )
+        )
+        named_wait(response, wait)
+        return response
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> tuple[str, int]:
@@ -103,7 +172,7 @@ def init_app(app: Flask) -> None:
             )
         )
         if wait is not None:
-            response.headers["Retry-After"] = str(wait)
+            named_wait(response, wait)
         return response
 
     @app.errorhandler(HTTPException)
@@ -127,7 +196,7 @@ def init_app(app: Flask) -> None:
             logger.error("record store unavailable: %s", type(original).__name__)
             g.store_down = True
             response = app.make_response(_page("errors/unavailable.html", 503))
-            response.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+            named_wait(response, STORE_RETRY_AFTER)
             return response
         logger.exception("unhandled error", exc_info=original)
         return app.make_response(_page("errors/http.html", 500, error=exc))
