@@ -82,9 +82,12 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client.close()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist every production test runs on one worker (`--dist loadgroup`): one
-    redis-server and one pair of instances for them all, not one per worker."""
+    redis-server and one pair of instances for them all, not one per worker. (Without the
+    plugin, `-p no:xdist`, its marker is unknown and there is nothing to group.)"""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
     here = Path(__file__).parent
     for item in items:
         if here in item.path.parents:

@@ -52,7 +52,11 @@ def serve_demo_app(instance_path: Path) -> Iterator[LiveServer]:
     """A fresh demo app (its own tenant, sessions, rate limits and throttle holds) on a port."""
     app = create_demo_app(instance_path)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="demo-app", daemon=True)
+    # `shutdown()` returns once the serving loop next looks, every `poll_interval` (0.5 s by
+    # default): half a second at the end of every e2e test, about a minute over the suite.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="demo-app", daemon=True
+    )
     thread.start()
     try:
         yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
