@@ -357,8 +357,11 @@ def test_upstream_calls_run_concurrently(
 ) -> None:
     sign_in.as_user("in-sync")
     client.get("/")  # learns where SharePoint keeps the picture
-    tenant.faults.set_latency("graph", 0.3)
-    tenant.faults.set_latency("sharepoint", 0.3)
+    # Calls are told apart by when they arrived and were answered: an independent call that
+    # starts late (the pool's threads on a busy machine; 0.3 s was seen at a load average of 7)
+    # would look as if it waited for another's answer. Each answer takes 1 s, longer than that.
+    tenant.faults.set_latency("graph", 1.0)
+    tenant.faults.set_latency("sharepoint", 1.0)
     tenant.requests.clear()
     client.get("/")
     calls = tenant.requests_to("graph") + tenant.requests_to("sharepoint")
