@@ -18,8 +18,6 @@ import json
 import os
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,44 +30,30 @@ from typing import Any
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the shared harness, tests/support
+
+from tests.support.gunicorn import Instance, clean_environment  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
+
 BIN = Path(sys.executable).parent
 PUBLIC_URL = "http://localhost:5000"  # registered with the emulator; the "load balancer"
 # How far a JPEG-encoded solid colour may drift and still count as the uploaded one.
 COLOUR_TOLERANCE = 12
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (OSError, requests.RequestException, subprocess.SubprocessError):
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{what} did not come up within {timeout} s")
-
-
 class Stack:
-    """The processes this run starts, each stopped by its own id at the end."""
+    """The processes this run starts (tests/support's redis-server and gunicorn instances, the
+    load emulator), each stopped by its own id at the end."""
 
     def __init__(self, directory: Path, latency_ms: int, users: int, workers: int) -> None:
         self.directory = directory
         self.latency_ms = latency_ms
         self.users = users
         self.workers = workers
-        self.redis_port = free_port()
-        self.redis: subprocess.Popen[bytes] | None = None
+        self.redis = RedisServer(directory / "redis")
         self.emulator: subprocess.Popen[str] | None = None
         self.settings: dict[str, Any] = {}
-        self.ports = [free_port(), free_port()]
-        self.instances: list[subprocess.Popen[bytes] | None] = [None, None]
+        self.instances: list[Instance] = []
         self.events: list[str] = []
         self.started = time.monotonic()
 
@@ -78,42 +62,13 @@ class Stack:
 
     @property
     def urls(self) -> list[str]:
-        return [f"http://localhost:{port}" for port in self.ports]
+        return [instance.url for instance in self.instances]
 
     def start_redis(self) -> None:
-        self.redis = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "redis-server",
-                "--port",
-                str(self.redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for(
-            lambda: (
-                subprocess.run(
-                    ["redis-cli", "-p", str(self.redis_port), "ping"],
-                    capture_output=True,
-                    check=True,
-                ).stdout.strip()
-                == b"PONG"
-            ),
-            10,
-            "redis-server",
-        )
+        self.redis.start()
 
     def kill_redis(self) -> None:
-        if self.redis is not None:
-            self.redis.kill()
-            self.redis.wait(10)
+        self.redis.kill()
 
     def start_emulator(self) -> None:
         self.emulator = subprocess.Popen(
@@ -137,58 +92,38 @@ class Stack:
         assert self.emulator.stdout is not None
         self.settings = json.loads(self.emulator.stdout.readline())
 
-    def start_instance(self, i: int) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("REQUESTS_CA", "REDIS"))}
+    def start_instances(self) -> None:
+        """Instances A and B as production runs them, on the emulator and this run's Redis."""
+        env = clean_environment()
         env.update(
             {k: v for k, v in self.settings.items() if isinstance(v, str) and k.isupper()},
             SECRET_KEY="load-test-secret-key-0123456789abcdefghij",
             ORGANISATION_NAME="Contoso",
-            REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+            REDIS_URL=self.redis.url,
             PUBLIC_URL=PUBLIC_URL,
             TRUSTED_PROXIES="1",  # the virtual users' addresses come in X-Forwarded-For
             PROFILEFIX_ENV_FILE=str(self.directory / "none.env"),
-            PROMETHEUS_MULTIPROC_DIR=str(self.directory / f"metrics-{i}"),
-            WEB_CONCURRENCY=str(self.workers),
         )
-        log = (self.directory / f"instance-{i}.log").open("ab")
-        self.instances[i] = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "-c",
-                str(REPO / "config" / "gunicorn.conf.py"),
-                "--bind",
-                f"127.0.0.1:{self.ports[i]}",
-                "webapp:create_app()",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=(self.directory / f"instance-{i}.err").open("ab"),
-            start_new_session=True,  # its own process group: killed as a whole
-        )
-        wait_for(
-            lambda: requests.get(f"{self.urls[i]}/healthz", timeout=1).status_code == 200,
-            30,
-            f"instance {i}",
-        )
+        self.instances = [
+            Instance(name, env, self.directory / f"instance-{name.lower()}", workers=self.workers)
+            for name in ("A", "B")
+        ]
+        for instance in self.instances:
+            instance.start()
+
+    def start_instance(self, i: int) -> None:
+        self.instances[i].start()
 
     def kill_instance(self, i: int) -> None:
-        process = self.instances[i]
-        if process is not None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-            self.instances[i] = None
+        self.instances[i].kill()
 
     def stop(self) -> None:
-        for i, process in enumerate(self.instances):
-            if process is not None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(20)
-                self.instances[i] = None
-        for process in (self.emulator, self.redis):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                process.wait(10)
+        for instance in self.instances:
+            instance.stop()
+        if self.emulator is not None and self.emulator.poll() is None:
+            self.emulator.terminate()
+            self.emulator.wait(10)
+        self.redis.stop()
 
 
 def cpu_seconds(pid: int, whole_group: bool = False) -> float:
@@ -310,7 +245,7 @@ def _logged_statuses(stack: Stack) -> Counter[int]:
     """Statuses the instances themselves logged (their JSON request lines)."""
     seen: Counter[int] = Counter()
     for i in range(2):
-        for line in (stack.directory / f"instance-{i}.log").read_text().splitlines():
+        for line in stack.instances[i].log_path.read_text().splitlines():
             if line.startswith("{"):
                 seen[json.loads(line)["status"]] += 1
     return seen
@@ -416,8 +351,9 @@ def _cpu(stack: Stack) -> dict[str, float]:
     figures = {"locust": children.ru_utime + children.ru_stime}
     if stack.emulator is not None:
         figures["emulator"] = cpu_seconds(stack.emulator.pid)
-    if stack.instances[0] is not None:
-        figures["instance A"] = cpu_seconds(stack.instances[0].pid, whole_group=True)
+    process = stack.instances[0].process if stack.instances else None
+    if process is not None:
+        figures["instance A"] = cpu_seconds(process.pid, whole_group=True)
     return figures
 
 
@@ -435,8 +371,7 @@ def main() -> int:
     try:
         stack.start_redis()
         stack.start_emulator()
-        stack.start_instance(0)
-        stack.start_instance(1)
+        stack.start_instances()
         oids = stack.settings["LOAD_USER_OIDS"]
         single, _ = run_locust(stack, "single", 1, args.calibration, oids[-1:])
         stack.started = time.monotonic()

@@ -18,28 +18,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import statistics
+import sys
 import tempfile
-import threading
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import requests
-from playwright.sync_api import Page, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import sync_playwright
 
-from webapp import create_app
-from webapp.microsoft.requester import CallOptions, UpstreamCall
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared harness, tests/support
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS, demo_sign_in
+from tests.support.demo_app import serve_demo_app
+from webapp.microsoft.requester import UpstreamCall
+
 USER = "in-sync"
 
 # Time from navigation start until the load event: the document and every image are in.
@@ -48,30 +42,6 @@ LOAD_TIME = """() => {
   return nav.loadEventStart - nav.startTime;
 }"""
 PICTURES_OK = "() => Array.from(document.images).every((i) => i.complete && i.naturalWidth > 0)"
-
-
-def start_demo_app():  # type: ignore[no-untyped-def]
-    # Figures only: no request log lines from werkzeug or the app.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    logging.getLogger("profilefix").setLevel(logging.ERROR)
-    for name in ("CLIENT_ID", "CLIENT_SECRET", "SHAREPOINT_URL", "AUTHORITY", "REDIS_URL"):
-        os.environ.pop(name, None)
-    os.environ["PROFILEFIX_ENV_FILE"] = os.devnull
-    app = create_app(instance_path=tempfile.mkdtemp(prefix="profilefix-bench-"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return app, server, f"http://127.0.0.1:{server.server_port}"
-
-
-def sign_in(page: Page, url: str, upn: str) -> None:
-    page.goto(url)
-    if page.get_by_role("link", name="Sign in").count():
-        page.get_by_role("link", name="Sign in").first.click()
-    page.get_by_label(upn, exact=False).check()
-    page.get_by_role("button", name="Sign in").click()
-    if page.get_by_role("button", name="Accept").count():
-        page.get_by_role("button", name="Accept").click()
-    page.wait_for_url(lambda url: "/_m365/" not in url and "/auth/redirect" not in url)
 
 
 def median_ms(values: list[float]) -> float:
@@ -84,19 +54,26 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
 
-    app, server, base = start_demo_app()
-    tenant = app.extensions["demo_tenant"]
-    # Every upstream call's round trip as the client sees it (retries excluded).
-    calls: list[UpstreamCall] = []
-    app.extensions["call_options"] = CallOptions(on_call=calls.append)
-
-    with sync_playwright() as playwright:
+    # Figures only: no request log lines from werkzeug or the app.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("profilefix").setLevel(logging.ERROR)
+    with (
+        tempfile.TemporaryDirectory(prefix="profilefix-bench-") as instance,
+        serve_demo_app(Path(instance)) as server,
+        sync_playwright() as playwright,
+    ):
+        app, base, tenant = server.app, server.url, server.tenant
+        # Every upstream call's round trip as the client sees it (retries excluded).
+        calls: list[UpstreamCall] = []
+        app.extensions["call_options"] = replace(
+            app.extensions["call_options"], on_call=calls.append
+        )
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
+        context = browser.new_context(base_url=base)
         page = context.new_page()
         # Land on the upload page: nothing has read SharePoint yet, so the first overview load
         # below does not know where SharePoint keeps the picture (a new session's first page).
-        sign_in(page, f"{base}/photo", tenant.user(USER).upn)
+        demo_sign_in(page, server, USER, start="/photo")
         http = requests.Session()
         for cookie in context.cookies():
             http.cookies.set(cookie["name"], cookie["value"])
@@ -141,7 +118,6 @@ def main() -> None:
             reloads.append(page.evaluate(LOAD_TIME) / 1000)
         reload_calls = len(calls) / args.runs
         browser.close()
-    server.shutdown()
 
     round_trip = statistics.median(upstream)
     print(f"injected latency: {args.latency * 1000:.0f} ms per Graph/SharePoint call")

@@ -24,15 +24,18 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
-from benchmarks.page_latency import sign_in, start_demo_app
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared harness, tests/support
+
 from tests import imagegen
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS, demo_sign_in, new_context
+from tests.support.demo_app import LiveServer, serve_demo_app
 from webapp.extensions import limiter
 
 USER = "stale-photo"
@@ -92,11 +95,11 @@ def one_save(context: BrowserContext, base: str, photo: Path, javascript: bool) 
     return elapsed
 
 
-def signed_in(browser: Browser, base: str, upn: str) -> dict[str, BrowserContext]:
-    """A context signed in as `upn` with JavaScript, and one without sharing its cookies (the
+def signed_in(browser: Browser, server: LiveServer) -> dict[str, BrowserContext]:
+    """A context signed in as USER with JavaScript, and one without sharing its cookies (the
     sign-in pages need JavaScript)."""
-    scripted = browser.new_context()
-    sign_in(scripted.new_page(), f"{base}/photo", upn)
+    scripted = new_context(browser, server)
+    demo_sign_in(scripted.new_page(), server, USER, start="/photo")
     plain = browser.new_context(java_script_enabled=False, storage_state=scripted.storage_state())
     return {"on": scripted, "off": plain}
 
@@ -111,25 +114,27 @@ def main() -> None:
     raw = len(camera_photo(photo, args.noise))
     raw_send = raw * 8 / UP_BITS_PER_SECOND + LATENCY_SECONDS
 
-    app, server, base = start_demo_app()
-    # Figures only: the app's request log is set up with the app, so quieten it afterwards.
-    logging.getLogger("profilefix.request").setLevel(logging.ERROR)
-    tenant = app.extensions["demo_tenant"]
-    tenant.photo_model = "classic"
-    uploads = record_uploads(app)
+    # Figures only: no request log lines from werkzeug or the app.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("profilefix").setLevel(logging.ERROR)
     results: dict[str, list[float]] = {"on": [], "off": []}
     sent: dict[str, list[int]] = {"on": [], "off": []}
-    with sync_playwright() as playwright:
+    with (
+        tempfile.TemporaryDirectory(prefix="profilefix-bench-") as instance,
+        serve_demo_app(Path(instance)) as server,
+        sync_playwright() as playwright,
+    ):
+        server.tenant.photo_model = "classic"
+        uploads = record_uploads(server.app)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         # Every save writes both services and reads them back, whatever was there before.
-        for mode, context in signed_in(browser, base, tenant.user(USER).upn).items():
+        for mode, context in signed_in(browser, server).items():
             for _ in range(args.runs):
                 limiter.reset()  # ten photo changes an hour per user
                 uploads.clear()
-                results[mode].append(one_save(context, base, photo, mode == "on"))
+                results[mode].append(one_save(context, server.url, photo, mode == "on"))
                 sent[mode].extend(uploads)
         browser.close()
-    server.shutdown()
 
     print(
         f"photo: 6000 × 4000 JPEG, EXIF orientation 6, {raw:,} bytes; link: 1.5 Mbit/s up, "

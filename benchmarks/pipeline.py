@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PIPELINE = ROOT / "webapp" / "photos" / "pipeline.py"
+PIPELINE = ROOT / "webapp" / "imaging" / "pipeline.py"
 
 # Each measurement runs in a fresh interpreter, so ru_maxrss is that variant's own peak. The
 # pipeline module is loaded from its file: importing `webapp.imaging.pipeline` would first run

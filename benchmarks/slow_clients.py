@@ -13,12 +13,9 @@ then through deploy/nginx.conf in Debian's nginx (tests/support/nginx.py). Print
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import signal
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,40 +26,21 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.nginx import Nginx, free_port  # noqa: E402
+from tests.support.gunicorn import Instance, clean_environment  # noqa: E402
+from tests.support.nginx import Nginx  # noqa: E402
 from tests.support.slow_clients import Probes, SlowUploads, probe  # noqa: E402
 
-# Settings an outer environment might carry into the instance; the demo needs none.
-_SETTINGS = ("CLIENT_ID", "CLIENT_SECRET", "TENANT_ID", "AUTHORITY", "GRAPH_ENDPOINT",
-             "SHAREPOINT_URL", "REDIS_URL", "PUBLIC_URL", "TRUSTED_PROXIES",
-             "PROMETHEUS_MULTIPROC_DIR")  # fmt: skip
 
-
-def start_instance(directory: Path, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
-    env.update(
-        WEB_CONCURRENCY=str(workers),
-        GUNICORN_THREADS=str(threads),
-        PROMETHEUS_MULTIPROC_DIR=str(directory / "metrics"),
-        PROFILEFIX_ENV_FILE=str(directory / "none.env"),
+def start_instance(directory: Path, workers: int, threads: int) -> Instance:
+    """The demo app under gunicorn with production's config file (no settings: the demo
+    tenant), `workers` processes of `threads` threads."""
+    env = clean_environment()
+    env.update(PROFILEFIX_ENV_FILE=str(directory / "none.env"))
+    instance = Instance(
+        "demo", env, directory / "instance", workers=workers, threads=threads, startup_timeout=30
     )
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "-c",
-            str(REPO / "config" / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "webapp:create_app()",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(directory / "gunicorn.log").open("ab"),
-    )
-    wait_for_health(f"http://127.0.0.1:{port}/healthz", 30, verify=True)
-    return process, port
+    instance.start()
+    return instance
 
 
 def wait_for_health(url: str, seconds: float, verify: str | bool) -> float:
@@ -110,7 +88,8 @@ def main() -> None:
     args = parser.parse_args()
 
     directory = Path(tempfile.mkdtemp(prefix="profilefix-slow-"))
-    instance, port = start_instance(directory, args.workers, args.threads)
+    instance = start_instance(directory, args.workers, args.threads)
+    port = instance.port
     nginx = Nginx([f"127.0.0.1:{port}"], directory / "nginx")
     try:
         results = [
@@ -135,8 +114,7 @@ def main() -> None:
         )
     finally:
         nginx.stop()
-        instance.send_signal(signal.SIGTERM)
-        instance.wait(30)
+        instance.stop()
         shutil.rmtree(directory, ignore_errors=True)
 
     print(

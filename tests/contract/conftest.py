@@ -1,12 +1,13 @@
-"""Fixtures for the emulator's own contract tests: the demo tenant behind Flask's test client.
+"""Fixtures for the contract tests.
 
-`m365` calls the emulated Graph and SharePoint hosts in-process with real tokens from
-`tokens.issue_access_token`, so the emulator is checked against the reference on its own.
+`m365`: the emulator's own contract, the demo tenant behind Flask's test client
+(tests/support/m365.py). `make_clients`: our Graph and SharePoint clients against the emulator
+over HTTPS (the suite's `emulator` and `tenant`), for users each test adds itself
+(tests/support/clients.py).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,102 +15,26 @@ from typing import Any
 import msal
 import pytest
 import requests
-from flask import Flask
-from flask.testing import FlaskClient
-from PIL import Image
-from werkzeug.test import TestResponse
 
 from m365_emulator import create_app
 from m365_emulator.seed import seed_demo_tenant
-from m365_emulator.tenant import DEMO_CLIENT_ID, Origins, Tenant, User
-from m365_emulator.tokens import GRAPH_RESOURCE, issue_access_token
-from tests.conftest import (
-    TEST_CLIENT_ID,
-    TEST_CLIENT_SECRET,
-    TEST_REDIRECT_URI,
-    AuthorizePages,
-    Emulator,
+from m365_emulator.tenant import Origins, Tenant, User
+from tests.support.authorize import AuthorizePages
+from tests.support.clients import TEST_RETRY, USER_AGENT, Clients, Tokens, add_user
+from tests.support.clock import Clock
+from tests.support.emulator import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_REDIRECT_URI, Emulator
+from tests.support.m365 import (
+    ATTRIBUTE_IMPORT_DELAY,
+    GRAPH_SCOPES,
+    M365,
+    PHOTO_CACHE_LIFETIME,
+    PHOTO_PULL_INTERVAL,
 )
-
-PHOTO_PULL_INTERVAL = 3600.0
-ATTRIBUTE_IMPORT_DELAY = 600.0
-PHOTO_CACHE_LIFETIME = 1800.0
-GRAPH_SCOPES = ("User.Read", "User.ReadWrite")
-SHAREPOINT_SCOPES = ("AllSites.Read",)
-NOMETADATA = "application/json;odata=nometadata"
-
-
-class M365:
-    """The demo tenant and shortcuts to call its Graph and SharePoint hosts as a user."""
-
-    def __init__(self, tenant: Tenant, app: Flask) -> None:
-        self.tenant = tenant
-        self.app = app
-        self.client: FlaskClient = app.test_client()
-
-    def user(self, key: str) -> User:
-        return self.tenant.user(key)
-
-    def token(self, key: str, resource: str, scopes: Iterable[str]) -> str:
-        return issue_access_token(
-            self.tenant, self.user(key), DEMO_CLIENT_ID, resource, list(scopes)
-        )
-
-    def graph(
-        self,
-        method: str,
-        path: str,
-        user: str = "in-sync",
-        scopes: Iterable[str] = GRAPH_SCOPES,
-        *,
-        token: str | None = None,
-        headers: dict[str, str] | None = None,
-        **kwargs: object,
-    ) -> TestResponse:
-        """A call to `https://graph…/v1.0{path}` with a Graph token for `user`."""
-        token = token if token is not None else self.token(user, GRAPH_RESOURCE, scopes)
-        all_headers = {"Authorization": f"Bearer {token}"} if token else {}
-        all_headers.update(headers or {})
-        return self.client.open(
-            "/v1.0" + path,
-            method=method,
-            base_url=self.tenant.origins.graph,
-            headers=all_headers,
-            **kwargs,
-        )
-
-    def sharepoint(
-        self,
-        method: str,
-        path: str,
-        user: str = "in-sync",
-        scopes: Iterable[str] = SHAREPOINT_SCOPES,
-        *,
-        accept: str | None = NOMETADATA,
-        origin: str | None = None,
-        token_origin: str | None = None,
-        token: str | None = None,
-        **kwargs: object,
-    ) -> TestResponse:
-        """A call to the SharePoint root (or `origin`) with a token for `token_origin`."""
-        origin = origin or self.tenant.origins.sharepoint
-        if token is None:
-            token = self.token(user, token_origin or origin, scopes)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if accept is not None:
-            headers["Accept"] = accept
-        return self.client.open(path, method=method, base_url=origin, headers=headers, **kwargs)
-
-    def my_properties(self, user: str = "in-sync", accept: str = NOMETADATA) -> TestResponse:
-        return self.sharepoint(
-            "GET", "/_api/SP.UserProfiles.PeopleManager/GetMyProperties", user, accept=accept
-        )
-
-    def upa(self, user: str = "in-sync") -> dict[str, str]:
-        """The user's UserProfileProperties through GetMyProperties (nometadata)."""
-        response = self.my_properties(user)
-        assert response.status_code == 200, response.data
-        return {p["Key"]: p["Value"] for p in response.json["UserProfileProperties"]}
+from webapp.microsoft.graph import GraphClient
+from webapp.microsoft.requester import CallOptions, RetryPolicy
+from webapp.microsoft.session import build_session
+from webapp.microsoft.sharepoint import SharePointClient
+from webapp.microsoft.throttle import NoThrottleGate, ThrottleGate
 
 
 @pytest.fixture(scope="session")
@@ -142,21 +67,51 @@ def m365_current(m365: M365) -> M365:
     return m365
 
 
-def image_size(data: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(data)) as image:
-        return image.size
+@pytest.fixture
+def http_session(emulator: Emulator) -> Iterator[requests.Session]:
+    """The production session shape, trusting the emulator's CA."""
+    session = build_session(ca_bundle=str(emulator.ca_path), user_agent=USER_AGENT)
+    yield session
+    session.close()
 
 
-def make_image(fmt: str, size: tuple[int, int] = (64, 64), colour: str = "orange") -> bytes:
-    """A small solid-colour image in `fmt` (JPEG, PNG, BMP, GIF)."""
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format=fmt)
-    return buffer.getvalue()
+@pytest.fixture
+def clock() -> Clock:
+    """The clients' clock: Retry-After and back-off waits are recorded, not slept."""
+    return Clock()
 
 
-def mean_colour(data: bytes) -> tuple[int, ...]:
-    with Image.open(io.BytesIO(data)) as image:
-        return image.convert("RGB").resize((1, 1)).getpixel((0, 0))
+@pytest.fixture
+def make_clients(tenant: Tenant, http_session: requests.Session, clock: Clock):
+    """`make_clients(user=None, timeout=..., retry=..., gate=...)` → Clients for a (new) user,
+    waiting on the `clock` fixture and holding throttles for that user's account (oid.tid)."""
+
+    def make(
+        user: User | None = None,
+        *,
+        timeout: tuple[float, float] = (3.05, 20.0),
+        retry: RetryPolicy = TEST_RETRY,
+        gate: ThrottleGate | None = None,
+    ) -> Clients:
+        user = user or add_user(tenant)
+        tokens = Tokens(tenant, user)
+        options = CallOptions(
+            timeout=timeout,
+            retry=retry,
+            gate=gate or NoThrottleGate(),
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        account = f"{user.oid}.{tenant.tenant_id}"
+        graph = GraphClient(
+            tenant.origins.graph + "/v1.0", tokens.graph, http_session, options, account=account
+        )
+        sharepoint = SharePointClient(
+            tenant.origins.sharepoint, tokens.sharepoint, http_session, options, account=account
+        )
+        return Clients(user, tokens, graph, sharepoint)
+
+    return make
 
 
 @dataclass

@@ -19,7 +19,7 @@ from m365_emulator.conditional_access import MFA_POLICY_ID
 from m365_emulator.seed import seed_demo_tenant
 from m365_emulator.tenant import DEMO_CLIENT_ID, Origins, Tenant
 from m365_emulator.tokens import GRAPH_APP_ID, SHAREPOINT_APP_ID
-from tests.conftest import TEST_REDIRECT_URI, Emulator
+from tests.support.emulator import TEST_REDIRECT_URI, Emulator
 
 CP1 = ["CP1"]
 

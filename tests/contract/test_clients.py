@@ -6,14 +6,13 @@ emulator's own log (`tenant.requests_to(service)`).
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.contract import conftest_clients
-from tests.contract.conftest_clients import USER_AGENT, add_user, image_size, jpeg, mean_colour
+from tests.support.clients import USER_AGENT, add_user
+from tests.support.images import image_size, jpeg, mean_colour
 from webapp.microsoft.errors import (
     AuthRequiredError,
     BadRequestError,
@@ -31,11 +30,6 @@ from webapp.microsoft.models import (
 )
 from webapp.microsoft.requester import RetryPolicy
 from webapp.microsoft.throttle import LocalThrottleGate
-
-# The client fixtures, made visible to this module's tests.
-http_session = conftest_clients.http_session
-clock = conftest_clients.clock
-make_clients = conftest_clients.make_clients
 
 # -- Graph: /me -----------------------------------------------------------------------------------
 
@@ -510,10 +504,9 @@ def test_graph_503_then_success_is_invisible(tenant, make_clients):
 def test_a_hung_service_fails_within_the_timeout(tenant, make_clients):
     clients = make_clients(timeout=(2.0, 0.5), retry=RetryPolicy(budget=10.0))
     tenant.faults.hang("graph", 3.0)
-    started = time.monotonic()
     with pytest.raises(UpstreamTimeoutError) as timed_out:
         clients.graph.photo()
-    assert time.monotonic() - started < 1.5
+    assert "read timeout=0.5" in str(timed_out.value.__cause__)  # ours, not the 3 s hang
     assert timed_out.value.service == "graph"
     assert len(tenant.requests_to("graph")) == 1
 

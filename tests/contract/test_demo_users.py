@@ -5,7 +5,7 @@ import pytest
 from m365_emulator import pictures
 from m365_emulator.seed import DEMO_USERS
 from m365_emulator.tenant import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from tests.contract.conftest import image_size, mean_colour
+from tests.support.images import image_size, mean_colour
 
 KEYS = [
     "in-sync",

@@ -20,12 +20,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from m365_emulator import create_app, entra
 from m365_emulator.tenant import ClientRegistration, Origins, Tenant, User
 from m365_emulator.tokens import GRAPH_RESOURCE
-from tests.conftest import (
+from tests.support.authorize import AuthorizePages
+from tests.support.emulator import (
     TEST_CLIENT_ID,
     TEST_CLIENT_SECRET,
     TEST_POST_LOGOUT_URI,
     TEST_REDIRECT_URI,
-    AuthorizePages,
     Emulator,
 )
 

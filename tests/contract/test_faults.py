@@ -17,7 +17,7 @@ from m365_emulator import create_app, sharepoint
 from m365_emulator.faults import Fault
 from m365_emulator.tenant import Origins, Tenant
 from m365_emulator.transport import mount
-from tests.conftest import TEST_CLIENT_ID, TEST_CLIENT_SECRET, Emulator
+from tests.support.emulator import TEST_CLIENT_ID, TEST_CLIENT_SECRET, Emulator
 
 PHOTO = "/me/photo/$value"
 

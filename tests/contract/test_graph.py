@@ -7,22 +7,10 @@ import pytest
 
 from m365_emulator.graph import DEFAULT_PROPERTIES, HD_SIZES
 from m365_emulator.tokens import GRAPH_RESOURCE
-from tests.contract.conftest import image_size, make_image
+from tests.support.images import image_size, make_image
+from tests.support.m365 import assert_graph_error
 
 GRAPH = "https://graph.m365.test/v1.0/$metadata#"
-
-
-def assert_graph_error(response, status: int, code: str) -> dict:
-    """The Graph error body of reference §3.1, with request ids in body and headers."""
-    assert response.status_code == status, response.data
-    assert response.content_type == "application/json"
-    error = response.json["error"]
-    assert error["code"] == code
-    assert error["message"]
-    inner = error["innerError"]
-    assert set(inner) == {"date", "request-id", "client-request-id"}
-    assert response.headers["request-id"] == inner["request-id"]
-    return error
 
 
 # -- /me --------------------------------------------------------------------------------------

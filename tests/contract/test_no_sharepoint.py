@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from m365_emulator import sharepoint, sync
-from tests.contract.conftest import make_image
+from tests.support.images import make_image
 
 USER = "no-sharepoint"
 SPO_LICENCE = "Tenant does not have a SPO license."

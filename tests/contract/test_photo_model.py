@@ -12,13 +12,8 @@ import pytest
 from m365_emulator import pictures
 from m365_emulator.sharepoint import AFDCACHE_PATH, OAT_LIFETIME
 from m365_emulator.tenant import Origins, Tenant
-from tests.contract.conftest import (
-    PHOTO_CACHE_LIFETIME,
-    PHOTO_PULL_INTERVAL,
-    image_size,
-    make_image,
-    mean_colour,
-)
+from tests.support.images import image_size, make_image, mean_colour
+from tests.support.m365 import PHOTO_CACHE_LIFETIME, PHOTO_PULL_INTERVAL
 
 SET_PICTURE = "/_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture"
 ACCESS_DENIED = "-2147024891, System.UnauthorizedAccessException"

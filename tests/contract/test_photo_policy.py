@@ -7,7 +7,7 @@ import pytest
 
 from m365_emulator.tenant import GLOBAL_ADMINISTRATOR, PEOPLE_ADMINISTRATOR
 from m365_emulator.tokens import GRAPH_RESOURCE
-from tests.contract.conftest import make_image
+from tests.support.images import make_image
 
 PHOTO = "/me/photo/$value"
 SETTINGS = "/admin/people/photoUpdateSettings"

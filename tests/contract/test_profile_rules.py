@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract.test_graph import assert_graph_error
+from tests.support.m365 import assert_graph_error
 
 SPO_BACKED = "aboutMe,birthday,interests,pastProjects,responsibilities,schools,skills"
 

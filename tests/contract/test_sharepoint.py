@@ -8,7 +8,7 @@ import pytest
 from m365_emulator import sync
 from m365_emulator.sharepoint import MAX_PICTURE_BYTES
 from m365_emulator.tokens import GRAPH_RESOURCE
-from tests.contract.conftest import image_size, make_image, mean_colour
+from tests.support.images import image_size, make_image, mean_colour
 
 GET_MY_PROPERTIES = "/_api/SP.UserProfiles.PeopleManager/GetMyProperties"
 SET_PICTURE = "/_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture"

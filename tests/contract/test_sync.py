@@ -1,7 +1,8 @@
 """Contract of the modelled Graph → SharePoint sync (reference §5.2-§5.7, §8.5)."""
 
 from m365_emulator import sync
-from tests.contract.conftest import PHOTO_PULL_INTERVAL, make_image
+from tests.support.images import make_image
+from tests.support.m365 import PHOTO_PULL_INTERVAL
 
 GET_MY_PROPERTIES = "/_api/SP.UserProfiles.PeopleManager/GetMyProperties"
 SET_PICTURE = "/_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture"

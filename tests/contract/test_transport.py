@@ -14,7 +14,8 @@ from flask import Flask, jsonify, request
 from m365_emulator import create_app
 from m365_emulator.tenant import ClientRegistration, Origins, Tenant, User
 from m365_emulator.transport import WSGIAdapter, mount
-from tests.conftest import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_REDIRECT_URI, AuthorizePages
+from tests.support.authorize import AuthorizePages
+from tests.support.emulator import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_REDIRECT_URI
 
 
 def echo_app() -> Flask:

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.conftest import LiveServer
+from tests.support.chromium import keyboard_sign_in
+from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -45,26 +46,6 @@ def staff_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     context.close()
 
 
-def keyboard_sign_in(page: Page, upn: str) -> None:
-    """The emulator's own pages stay English (issue 7): pick the account, consent if asked.
-
-    Buttons are pressed with the keyboard: on a 360 px phone the emulator's consent page is
-    wider than the screen (a long SharePoint URL), and Chromium's mobile emulation then
-    misplaces taps. Microsoft's real pages are not ours to test.
-    """
-    page.get_by_label(upn, exact=False).check()
-    page.get_by_role("button", name="Sign in").focus()
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-    if page.get_by_role("button", name="Accept").count():
-        page.get_by_role("button", name="Accept").focus()
-        page.keyboard.press("Enter")
-    # Back on our side: a page that waits on a slow service may take a while.
-    page.wait_for_url(
-        lambda url: "/_m365/" not in url and "/auth/redirect" not in url, timeout=30_000
-    )
-
-
 @pytest.mark.parametrize(
     ("path", "heading"),
     [
@@ -78,7 +59,6 @@ def test_a_helpdesk_link_on_a_danish_phone_leads_through_sign_in_to_its_page(
     danish_phone: Page, live_server: LiveServer, path: str, heading: str
 ) -> None:
     page = danish_phone
-    live_server.tenant.reset()
     page.goto(path)
     if path.startswith("/?"):  # the overview welcomes signed-out visitors first
         expect(page.get_by_role("heading", level=1)).to_contain_text("Microsoft 365")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +16,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from tests import imagegen
-from tests.e2e.conftest import LiveServer, demo_sign_in
+from tests.support.chromium import demo_sign_in, new_context, watched_page
+from tests.support.demo_app import LiveServer
 from webapp.imaging.fingerprint import same_picture
 
 pytestmark = pytest.mark.e2e
@@ -26,25 +28,11 @@ DONE = "Done: Outlook, Teams and SharePoint show the same photo."
 
 
 @pytest.fixture
-def phone(browser: Browser, live_server: LiveServer) -> Page:
-    context = browser.new_context(
-        base_url=live_server.url,
-        viewport=PHONE,
-        timezone_id=ZONE,
-        accept_downloads=True,
+def phone(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    context = new_context(
+        browser, live_server, viewport=PHONE, timezone_id=ZONE, accept_downloads=True
     )
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.csp_violations = []  # type: ignore[attr-defined]
-    page.on(
-        "console",
-        lambda msg: (
-            page.csp_violations.append(msg.text)  # type: ignore[attr-defined]
-            if "Content Security Policy" in msg.text
-            else None
-        ),
-    )
-    yield page
+    yield watched_page(context)
     context.close()
 
 

@@ -1,47 +1,26 @@
-"""Every demo user opens their page in Chromium and reads the verdict a person would read."""
+"""The overview in Chromium: both pictures and the way to fix them, the attribute table, a
+SharePoint that is down, the helpdesk summary to copy.
+
+Every demo user's verdict: test_sign_in_e2e.py; axe on every page for every demo user:
+test_accessibility_e2e.py; phone and desktop screens: test_screens_e2e.py.
+"""
 
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from m365_emulator.faults import Fault
-from tests.e2e.conftest import LiveServer, axe_report, demo_sign_in, in_app, tab_to
+from m365_emulator.seed import DEMO_USERS
+from tests.support.chromium import axe_report, demo_sign_in, in_app, tab_to
+from tests.support.demo_app import SHAREPOINT_DOWN_RETRY_AFTER, LiveServer
 
 pytestmark = pytest.mark.e2e
 
 SAME = "SharePoint shows your current photo, the same as Outlook and Teams."
 OLDER = "SharePoint still shows an older copy of your photo from its cache."
-PLACEHOLDER = "SharePoint shows a placeholder instead of your photo."
-NO_PHOTO = "You have no profile photo in Microsoft 365 yet."
-CANNOT_TELL = "We cannot tell right now which photo SharePoint shows."
-
-# The demo tenant runs the current photo model (reference §9.1); stale-photo and placeholder
-# keep the classic sync.
-EXPECTED = {
-    "in-sync": SAME,
-    "stale-photo": OLDER,
-    "placeholder": PLACEHOLDER,
-    "no-photo": NO_PHOTO,
-    "drifted-attributes": SAME,
-    "no-mailbox": SAME,
-    "graph-throttled": SAME,
-    "half-profile": NO_PHOTO,
-    "synced-onprem": NO_PHOTO,
-    "cached-photo": OLDER,
-    "legacy-copy": SAME,
-    # SharePoint refuses every token of theirs: after one round through sign-in its part
-    # could not be read (issue 14).
-    "no-sharepoint": CANNOT_TELL,
-    "photo-blocked": SAME,
-    # Graph demands a stronger sign-in: verified once on Entra's page, then the page works.
-    "step-up": SAME,
-    # Last: its Retry-After holds SharePoint back for every user of this app for a while.
-    "sharepoint-down": CANNOT_TELL,
-}
 
 ALL_IMAGES_SHOWN = """
 () => Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0)
@@ -63,40 +42,9 @@ def open_details(page: Page) -> None:
     page.wait_for_function(ALL_IMAGES_SHOWN)
 
 
-def wait_out_throttling(live_server: LiveServer) -> None:
-    """Let a shared Retry-After hold (microsoft/throttle.py) end, so later tests start clean."""
-    gate = live_server.app.extensions["call_options"].gate
-    time.sleep(max(gate.wait_time("graph"), gate.wait_time("sharepoint")))
-
-
 def open_overview(page: Page, live_server: LiveServer, key: str, start: str = "/") -> None:
-    # A fresh tenant per user: seeded faults re-armed, SharePoint's next pull not yet due; no
-    # Retry-After hold left over from another test's throttled user.
-    wait_out_throttling(live_server)
-    live_server.tenant.reset()
-    # A page that waits out a Retry-After (sharepoint-down: 5 s) may take a while on a busy
-    # machine; the assertions keep their own short timeouts.
-    page.set_default_timeout(30_000)
     demo_sign_in(page, live_server, key, start=start)
     page.wait_for_load_state("load")
-
-
-def test_every_demo_user_reads_the_right_verdict(page: Page, live_server: LiveServer) -> None:
-    assert set(EXPECTED) == {u.key for u in live_server.tenant.users.values()}
-    for key, sentence in EXPECTED.items():
-        open_overview(page, live_server, key)
-        verdict = page.locator("[data-verdict]")
-        expect(verdict).to_have_text(sentence)
-        # Pictures arrive through the app and none is broken; "no photo" is text.
-        open_details(page)
-        if sentence == NO_PHOTO:
-            assert page.locator("img").count() == 0
-            expect(
-                page.get_by_text("No photo. Outlook and Teams show your initials")
-            ).to_be_visible()
-        page.context.clear_cookies()
-    wait_out_throttling(live_server)
-    assert page.csp_violations == []  # type: ignore[attr-defined]
 
 
 def test_stale_photo_user_sees_both_pictures_and_the_way_to_fix_it(
@@ -154,11 +102,12 @@ def test_sharepoint_down_still_shows_the_graph_side_with_a_retry(
         page.get_by_alt_text("Photo of Omar Haddad as Outlook and Teams show it")
     ).to_be_visible()
     photo = page.locator("#photo-area")
-    expect(photo.get_by_role("alert")).to_contain_text("try again in 5 s")
+    expect(photo.get_by_role("alert")).to_contain_text(
+        f"try again in {SHAREPOINT_DOWN_RETRY_AFTER} s"
+    )
     expect(photo.get_by_role("link", name="Try again")).to_be_visible()
     # Said and offered once on the page.
     expect(page.get_by_role("link", name="Try again")).to_have_count(1)
-    wait_out_throttling(live_server)
 
 
 def test_helpdesk_summary_copies_with_the_ticket(page: Page, live_server: LiveServer) -> None:
@@ -178,7 +127,7 @@ def test_helpdesk_summary_copies_with_the_ticket(page: Page, live_server: LiveSe
 PHONE = {"width": 360, "height": 740}
 
 
-@pytest.mark.parametrize("key", list(EXPECTED))
+@pytest.mark.parametrize("key", [user.key for user in DEMO_USERS])
 def test_on_a_phone_each_job_is_one_visible_click_away_and_the_verdicts_come_first(
     page: Page, live_server: LiveServer, key: str
 ) -> None:
@@ -216,7 +165,6 @@ def test_on_a_phone_each_job_is_one_visible_click_away_and_the_verdicts_come_fir
     page.locator(f'#photo-area a[href="{target}"]').click()
     expect(page).to_have_url(f"{live_server.url}{target}")
     page.context.clear_cookies()
-    wait_out_throttling(live_server)
 
 
 def test_the_in_sync_overview_fits_about_two_phone_screens(

@@ -15,7 +15,8 @@ from playwright.sync_api import Browser, Page, expect
 from werkzeug.formparser import parse_form_data
 
 from tests import imagegen
-from tests.e2e.conftest import LiveServer, demo_sign_in
+from tests.support.chromium import demo_sign_in
+from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
 

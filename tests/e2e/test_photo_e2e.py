@@ -13,7 +13,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests import imagegen
-from tests.e2e.conftest import LiveServer, demo_sign_in
+from tests.support.chromium import demo_sign_in
+from tests.support.demo_app import LiveServer
 from webapp.imaging.fingerprint import same_picture
 
 pytestmark = pytest.mark.e2e
@@ -52,7 +53,6 @@ def _choose_photo(page: Page, tmp_path: Path) -> None:
 def test_classic_stale_photo_user_uploads_a_rotated_phone_photo_crops_it_and_sees_both_verified(
     page: Page, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    live_server.tenant.reset()
     started = time.monotonic()
     photo = tmp_path / "IMG_0042.JPG"
     photo.write_bytes(imagegen.jpeg((1600, 1200), orientation=6, gps=True))
@@ -105,7 +105,6 @@ def test_classic_stale_photo_user_uploads_a_rotated_phone_photo_crops_it_and_see
 def test_classic_resync_button_fixes_sharepoint(
     page: Page, live_server: LiveServer, key: str
 ) -> None:
-    live_server.tenant.reset()
     demo_sign_in(page, live_server, key, start="/photo/resync")
     _no_axe_violations(page)
     page.get_by_role("button", name="Make SharePoint show my current photo now").click()
@@ -119,7 +118,6 @@ def test_a_new_photo_ends_done_once_sharepoints_cache_serves_it(
     page: Page, live_server: LiveServer, tmp_path: Path
 ) -> None:
     tenant = live_server.tenant
-    tenant.reset()
     demo_sign_in(page, live_server, "in-sync")  # the overview: SharePoint's cache is filled now
     page.goto("/photo")
     _choose_photo(page, tmp_path)
@@ -154,7 +152,6 @@ def test_resync_on_the_current_model_says_what_time_fixes_then_ends_done(
     page: Page, live_server: LiveServer
 ) -> None:
     tenant = live_server.tenant
-    tenant.reset()
     demo_sign_in(page, live_server, "cached-photo", start="/photo/resync")
     page.get_by_role("button", name="Make SharePoint show my current photo now").click()
     expect(page.locator("#status-headline")).to_have_text("Checking what SharePoint shows…")

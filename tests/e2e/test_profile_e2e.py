@@ -9,26 +9,20 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveServer, demo_sign_in
+from tests.support.chromium import demo_sign_in
+from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
 
 SCRIPT = "<script>alert(1)</script>"
 
 
-@pytest.fixture
-def fresh_tenant(live_server: LiveServer) -> LiveServer:
-    """The demo tenant as seeded: this journey changes Hannah's profile."""
-    live_server.tenant.reset()
-    return live_server
-
-
 def test_add_a_skill_and_about_me_then_see_both_sides_after_reload(
-    page: Page, fresh_tenant: LiveServer
+    page: Page, live_server: LiveServer
 ) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    demo_sign_in(page, fresh_tenant, "half-profile", start="/profile")
+    demo_sign_in(page, live_server, "half-profile", start="/profile")
     expect(page.get_by_role("heading", level=1)).to_have_text("Your profile")
 
     skills = page.get_by_label("Skills", exact=True)
@@ -54,8 +48,8 @@ def test_add_a_skill_and_about_me_then_see_both_sides_after_reload(
     assert page.csp_violations == []  # type: ignore[attr-defined]
 
 
-def test_wrong_job_title_gets_a_request_text_to_copy(page: Page, fresh_tenant: LiveServer) -> None:
-    demo_sign_in(page, fresh_tenant, "half-profile", start="/profile")
+def test_wrong_job_title_gets_a_request_text_to_copy(page: Page, live_server: LiveServer) -> None:
+    demo_sign_in(page, live_server, "half-profile", start="/profile")
     job_title = page.locator("#field-job_title")
     job_title.get_by_text("Ask for a change").click()
     request = job_title.get_by_label("Request text for your helpdesk", exact=False)
@@ -71,10 +65,8 @@ def test_wrong_job_title_gets_a_request_text_to_copy(page: Page, fresh_tenant: L
     expect(page.locator("#copy-status")).to_have_text("Copied to the clipboard.")
 
 
-def test_profile_in_danish_passes_axe_and_fits_a_phone(
-    page: Page, fresh_tenant: LiveServer
-) -> None:
-    demo_sign_in(page, fresh_tenant, "half-profile", start="/profile")
+def test_profile_in_danish_passes_axe_and_fits_a_phone(page: Page, live_server: LiveServer) -> None:
+    demo_sign_in(page, live_server, "half-profile", start="/profile")
     page.locator("form.language-switch button").click()
     expect(page.locator("html")).to_have_attribute("lang", "da")
     page.locator("details").evaluate_all("(all) => all.forEach((d) => { d.open = true; })")
@@ -86,8 +78,8 @@ def test_profile_in_danish_passes_axe_and_fits_a_phone(
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
 
-def test_edit_and_save_with_the_keyboard_alone(page: Page, fresh_tenant: LiveServer) -> None:
-    demo_sign_in(page, fresh_tenant, "half-profile", start="/profile")
+def test_edit_and_save_with_the_keyboard_alone(page: Page, live_server: LiveServer) -> None:
+    demo_sign_in(page, live_server, "half-profile", start="/profile")
     page.get_by_label("Interests", exact=True).focus()
     page.keyboard.type("Chess")
     for _ in range(40):

@@ -20,7 +20,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from m365_emulator.seed import DEMO_USERS
 from tests import imagegen
-from tests.e2e.conftest import LiveServer, axe_report, demo_sign_in
+from tests.support.chromium import axe_report, demo_sign_in, watched_page
+from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -28,9 +29,10 @@ ROOT = Path(__file__).parents[2]
 SCREENS = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 800}}
 USER_KEYS = [user.key for user in DEMO_USERS]
 LANGUAGES = ("en", "da")
-# Every page a signed-in person can open (the overview as a helpdesk link opens it), plus a
-# link to no page (→ overview with a note) and an error page.
-SIGNED_IN_PAGES = (
+# Every page a signed-in person can open: those that show the person's own state, for every
+# demo user, and those the same for everyone (the helpdesk page, a link to no page, which lands
+# on the overview with a note, and an error page), for one of them.
+PAGES_OF_EACH_USER = (
     "/?ticket=INC0012345",
     "/attributes",
     "/photo",
@@ -39,10 +41,9 @@ SIGNED_IN_PAGES = (
     "/photo/caches",
     "/profile",
     "/history",
-    "/helpdesk",
-    "/old-link?ticket=INC0012345",
-    "/pictures/no-such-picture",
 )
+PAGES_ALIKE_FOR_ALL = ("/helpdesk", "/old-link?ticket=INC0012345", "/pictures/no-such-picture")
+ONE_USER = "stale-photo"
 SERVICES = {"graph": re.compile("Outlook|Teams"), "sharepoint": re.compile("SharePoint")}
 SIGNED_OUT_PAGES = {"welcome": "/", "helpdesk": "/helpdesk", "signed-out": "/signed-out"}
 CONTROLS = (
@@ -73,21 +74,6 @@ def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContex
     context.set_default_navigation_timeout(30_000)
     yield context
     context.close()
-
-
-def _watched(context: BrowserContext) -> Page:
-    """A new page that collects Content-Security-Policy violations from the console."""
-    page = context.new_page()
-    page.csp_violations = []  # type: ignore[attr-defined]
-    page.on(
-        "console",
-        lambda msg: (
-            page.csp_violations.append(msg.text)  # type: ignore[attr-defined]
-            if "Content Security Policy" in msg.text
-            else None
-        ),
-    )
-    return page
 
 
 def _choose_language(context: BrowserContext, live_server: LiveServer, language: str) -> None:
@@ -163,12 +149,12 @@ def test_every_page_is_clean_and_fits_both_screens_for_every_user(
     context: BrowserContext, live_server: LiveServer, shots: Path, key: str
 ) -> None:
     name = str(live_server.tenant.user(key).directory["displayName"])
-    page = _watched(context)
+    page = watched_page(context)
     demo_sign_in(page, live_server, key, start="/login")
     report, problems = "", []
     for language in LANGUAGES:
         _choose_language(context, live_server, language)
-        for path in SIGNED_IN_PAGES:
+        for path in PAGES_OF_EACH_USER + (PAGES_ALIKE_FOR_ALL if key == ONE_USER else ()):
             page.goto(path)
             expect(page.locator("html")).to_have_attribute("lang", language)
             report += axe_report(page)
@@ -186,7 +172,7 @@ def test_the_demos_sign_in_consent_and_step_up_pages_fit_a_phone(
     """The demo's own pages are the first a person sees (the consent page names SharePoint's
     long address; the step-up user also gets Entra's "Verify your identity"). They stand in
     for Microsoft's, so only their width is ours to check."""
-    page = _watched(context)
+    page = watched_page(context)
     page.goto("/login")
     expect(page.get_by_role("heading", level=1)).to_have_text("Pick an account")
     problems = _both_screens(page, shots, "demo-sign-in", controls=None)
@@ -240,7 +226,7 @@ def test_a_photo_change_the_organisation_refuses_reads_well_everywhere(
 ) -> None:
     """Issue 14's photo-blocked user: the status page that says the organisation does not let
     them change it, and the history that keeps it, in both languages and at both widths."""
-    page = _watched(context)
+    page = watched_page(context)
     demo_sign_in(page, live_server, "photo-blocked", start="/photo")
     photo = tmp_path / "wide.jpg"
     photo.write_bytes(imagegen.jpeg((2400, 1600)))

@@ -2,32 +2,30 @@
 
 `settings` is real-tenant-shaped (CLIENT_ID, AUTHORITY, GRAPH_ENDPOINT, SHAREPOINT_URL over
 HTTPS with the emulator's CA), so these tests walk the production code path; `sign_in`
-drives the real MSAL auth-code flow through the emulator's pages (flaskr's AuthActions).
+drives the real MSAL auth-code flow through the emulator's pages (tests/support/signin.py).
+The app's waits for Microsoft (Retry-After, back-off, throttle holds) run on `clock`, so the
+demo users keep their real Retry-After values and no test sleeps them out.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from m365_emulator.faults import Fault
 from m365_emulator.tenant import Tenant
-from tests.conftest import (
-    TEST_CLIENT_ID,
-    TEST_CLIENT_SECRET,
-    AuthorizePages,
-    Emulator,
-)
+from tests.support.authorize import AuthorizePages
+from tests.support.clock import Clock, run_calls_on
+from tests.support.emulator import TEST_CLIENT_ID, TEST_CLIENT_SECRET, Emulator
+from tests.support.signin import APP_URL, SignIn
 from webapp import create_app
 from webapp.microsoft.requester import RetryPolicy
 from webapp.settings import Settings
-
-APP_URL = "http://localhost:5000"
 
 
 @pytest.fixture
@@ -46,6 +44,12 @@ def settings(emulator: Emulator) -> Settings:
     )
     settings.validate()
     return settings
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The clock the app's calls to Microsoft wait on: no test sleeps for a Retry-After."""
+    return Clock()
 
 
 @pytest.fixture
@@ -74,9 +78,10 @@ def single_tries(app: Flask) -> None:
 
 
 @pytest.fixture
-def app(settings: Settings, tenant: Tenant, tmp_path) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+def app(settings: Settings, tenant: Tenant, clock: Clock, tmp_path) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
     app = create_app(settings, instance_path=str(tmp_path / "instance"))
     app.config["TESTING"] = True
+    run_calls_on(app, clock)
     yield app
 
 
@@ -85,34 +90,18 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-class SignIn:
-    """`sign_in.as_user("stale-photo")`: the whole sign-in round trip, as a browser would."""
-
-    def __init__(self, client: FlaskClient, pages: AuthorizePages, tenant: Tenant) -> None:
-        self.client = client
-        self.pages = pages
-        self.tenant = tenant
-
-    def start(self, next_page: str | None = None) -> str:
-        """GET /login; returns the authority URL the app redirected to."""
-        query = {"next": next_page} if next_page else {}
-        response = self.client.get("/login", query_string=query)
-        assert response.status_code == 302, response.status_code
-        return response.headers["Location"]
-
-    def answer(self, auth_uri: str, key: str, *, consent: bool = True) -> dict[str, str]:
-        """What the emulator posts back to the redirect URI for user `key`."""
-        return self.pages.complete(auth_uri, self.tenant.user(key).oid, consent=consent)
-
-    def finish(self, answer: dict[str, str]) -> TestResponse:
-        return self.client.post("/auth/redirect", data=answer)
-
-    def as_user(self, key: str, next_page: str | None = None) -> TestResponse:
-        response = self.finish(self.answer(self.start(next_page), key))
-        assert response.status_code == 302, response.get_data(as_text=True)[:500]
-        return response
-
-
 @pytest.fixture
 def sign_in(client: FlaskClient, pages: AuthorizePages, tenant: Tenant) -> SignIn:
     return SignIn(client, pages, tenant)
+
+
+@pytest.fixture
+def no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """After the test: no token, code or photo bytes were logged (security.md E8)."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "eyJ" not in text  # JWT header prefix: no access or ID token
+    assert "Bearer " not in text
+    assert "\xff\xd8\xff" not in text  # no raw JPEG
+    assert "/9j/" not in text  # no base64 JPEG

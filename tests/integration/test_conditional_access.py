@@ -19,7 +19,7 @@ from m365_emulator.conditional_access import MFA_POLICY_ID
 from m365_emulator.faults import Fault
 from m365_emulator.tenant import Tenant
 from tests import imagegen
-from tests.integration.conftest import SignIn
+from tests.support.signin import SignIn
 
 CHALLENGE = (
     'Bearer realm="", error="insufficient_claims", '

@@ -8,7 +8,7 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from tests.integration.conftest import APP_URL, SignIn
+from tests.support.signin import APP_URL, SignIn
 from webapp.auth.views import DEEP_LINK_ENDPOINTS
 from webapp.helpdesk.views import DEEP_LINKS
 
@@ -262,7 +262,7 @@ def test_a_picture_fetch_of_an_unknown_path_is_a_404_not_a_note(client: FlaskCli
 
 
 def test_only_get_links_are_redirected(client: FlaskClient) -> None:
-    assert client.post("/nope").status_code in (400, 404)
+    assert client.post("/nope").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -281,10 +281,6 @@ def test_only_get_links_are_redirected(client: FlaskClient) -> None:
     ],
 )
 def test_no_link_redirects_off_site(client: FlaskClient, path: str) -> None:
+    """Each is an unknown link on this host: it lands on the start page, never elsewhere."""
     response = client.get("/", environ_overrides={"PATH_INFO": path})
-    if response.status_code in (301, 302, 303, 307, 308):
-        location = response.headers["Location"]
-        assert location in set(PAGE_PATHS.values()) | {"/", "/helpdesk"}, location
-    else:
-        assert response.status_code in (200, 400, 404)
-    assert "evil.example" not in response.headers.get("Location", "")
+    assert (response.status_code, response.headers["Location"]) == (302, "/")

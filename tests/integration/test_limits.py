@@ -16,7 +16,7 @@ from werkzeug.test import TestResponse
 
 from m365_emulator.tenant import Tenant
 from tests import imagegen
-from tests.integration.conftest import SignIn
+from tests.support.signin import SignIn
 from webapp.photo.views import REFUSED_LIMIT
 from webapp.photo.views import WRITE_LIMIT as PHOTO_WRITE_LIMIT
 from webapp.profile.views import WRITE_LIMIT

@@ -9,7 +9,7 @@ import re
 from flask.testing import FlaskClient
 
 from tests import imagegen
-from tests.integration.conftest import SignIn
+from tests.support.signin import SignIn
 
 
 def _hidden(page: str, name: str) -> str:

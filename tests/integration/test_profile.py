@@ -8,7 +8,6 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from html import unescape
 from html.parser import HTMLParser
 
@@ -20,10 +19,8 @@ from requests.adapters import BaseAdapter
 
 from m365_emulator import sync
 from m365_emulator.tenant import Tenant
-from tests.conftest import Emulator
-from tests.integration.conftest import SignIn
-from webapp.microsoft.requester import RetryPolicy
-from webapp.microsoft.throttle import NoThrottleGate
+from tests.support.emulator import Emulator
+from tests.support.signin import SignIn
 
 
 class _ProfileForm(HTMLParser):
@@ -537,11 +534,7 @@ def test_an_old_value_that_breaks_our_rules_does_not_block_other_changes(
 def test_sharepoint_down_still_lets_the_employee_edit_through_graph(
     app: Flask, client: FlaskClient, sign_in: SignIn, patch_log: list[dict[str, object]]
 ) -> None:
-    # No retries and no shared wait: SharePoint's 503 (Retry-After: 5) is final at once.
-    options = app.extensions["call_options"]
-    app.extensions["call_options"] = replace(
-        options, retry=RetryPolicy(max_retries=0), gate=NoThrottleGate()
-    )
+    # SharePoint answers 503 with Retry-After: 5 until the budget is spent (on the test clock).
     sign_in.as_user("sharepoint-down")
     html, form = open_profile(client)
     text = text_of(html)

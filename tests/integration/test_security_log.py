@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from m365_emulator.tenant import Tenant
-from tests.integration.conftest import SignIn
+from tests.support.signin import SignIn
 from webapp import create_app
 from webapp.settings import Settings
 

@@ -13,8 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from m365_emulator.tenant import Tenant
-from tests.conftest import TEST_CLIENT_ID, AuthorizePages
-from tests.integration.conftest import SignIn
+from tests.support.authorize import AuthorizePages
+from tests.support.emulator import TEST_CLIENT_ID
+from tests.support.signin import SignIn
 from webapp import about, create_app
 from webapp.settings import Settings
 

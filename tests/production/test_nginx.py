@@ -13,8 +13,9 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from tests.production.conftest import Instance, wait_until
+from tests.support.gunicorn import Instance
 from tests.support.nginx import Nginx
+from tests.support.ports import wait_until
 from tests.support.slow_clients import SlowUploads, probe
 
 # A client address of its own on the loopback network, so that what the app logs as the

@@ -7,7 +7,8 @@ import hashlib
 import requests
 
 from m365_emulator.tenant import Tenant
-from tests.production.conftest import Browser, Instance
+from tests.support.balancer import Browser
+from tests.support.gunicorn import Instance
 
 
 def test_each_request_is_one_json_line_naming_its_upstream_calls_and_no_person(
@@ -42,7 +43,8 @@ def test_metrics_are_only_for_allowed_addresses(
     instances: tuple[Instance, Instance], browser: Browser
 ) -> None:
     a, _ = instances
-    browser.get(a, "/")
+    browser.sign_in(a)
+    browser.get(a, "/")  # an overview: upstream calls to count
     # Through the proxy a client address is known: not in METRICS_ALLOWED_FROM.
     assert browser.get(a, "/metrics").status_code == 403
     # A scraper on the host itself (no proxy hop) is allowed.

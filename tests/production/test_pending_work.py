@@ -6,10 +6,13 @@ import io
 import re
 import time
 
+import pytest
 from PIL import Image
 
 from m365_emulator.tenant import Tenant
-from tests.production.conftest import Browser, Instance, RedisServer
+from tests.support.balancer import Browser
+from tests.support.gunicorn import Instance
+from tests.support.redis_server import RedisServer
 
 _HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 
@@ -29,10 +32,14 @@ def test_a_pending_sharepoint_push_survives_a_redis_restart_and_completes(
     browser: Browser,
     tenant: Tenant,
     redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, b = instances
     # stale-photo keeps the classic sync, where SharePoint takes the push (reference §5.2); on
     # the current model SharePoint serves Graph's photo and a failed push leaves nothing pending.
+    # SharePoint's own pull from Exchange is a day away (as at Microsoft), not the demo's 30 s:
+    # only the app's push can bring it the new photo, however long the test takes.
+    monkeypatch.setattr(tenant, "photo_pull_interval", 24 * 3600)
     user = tenant.user("stale-photo")
     browser.sign_in(a, user="stale-photo")
     started = time.time()
@@ -52,7 +59,7 @@ def test_a_pending_sharepoint_push_survives_a_redis_restart_and_completes(
     # Graph has the new photo; SharePoint's push failed: half-done, and recorded as such.
     assert user.photo is not None and user.photo.stored_at >= started
     pictures = user.sharepoint.pictures
-    assert pictures is None or pictures.taken_at < started
+    assert pictures is not None and pictures.taken_at < started  # still the seeded picture
     sides = {
         s["service"]: s["state"] for s in browser.get(a, f"{status_path}.json").json()["sides"]
     }
@@ -73,11 +80,10 @@ def test_a_pending_sharepoint_push_survives_a_redis_restart_and_completes(
         data={k: retry[k] for k in ("csrf_token", "op_id", "form_token")},
         headers={"Referer": f"{b.url}{status_path}"},
     )
-    assert retried.status_code in (302, 303), retried.status_code
+    assert retried.status_code == 303, retried.status_code
     pictures = user.sharepoint.pictures
     assert pictures is not None and pictures.taken_at >= started
     sides = {
         s["service"]: s["state"] for s in browser.get(a, f"{status_path}.json").json()["sides"]
     }
-    assert sides["sharepoint"] in ("done", "verified")
-    assert sides["graph"] in ("done", "verified")
+    assert sides == {"graph": "verified", "sharepoint": "verified"}

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import requests
 
-from tests.production.conftest import Browser, Instance, RedisServer
+from tests.support.balancer import Browser
+from tests.support.gunicorn import Instance
+from tests.support.redis_server import RedisServer
 
 
 def _timed(call) -> tuple[requests.Response, float]:  # type: ignore[no-untyped-def]

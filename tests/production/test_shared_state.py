@@ -8,8 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 import redis
 
 from m365_emulator.tenant import Tenant
-from tests.conftest import Emulator
-from tests.production.conftest import PUBLIC_URL, Browser, Instance
+from tests.support.balancer import Browser
+from tests.support.emulator import Emulator
+from tests.support.gunicorn import Instance
+from tests.support.signin import APP_URL
 
 
 def test_a_session_started_on_one_instance_continues_on_the_other(
@@ -41,7 +43,7 @@ def test_the_redirect_uri_is_the_configured_one_whatever_the_request_says(
 ) -> None:
     a, _ = instances
     auth_uri = browser.start_sign_in(a)
-    assert parse_qs(urlsplit(auth_uri).query)["redirect_uri"] == [f"{PUBLIC_URL}/auth/redirect"]
+    assert parse_qs(urlsplit(auth_uri).query)["redirect_uri"] == [f"{APP_URL}/auth/redirect"]
     # security.md A12/D8: a Host or X-Forwarded-Host we do not serve is refused outright.
     assert browser.get(a, "/login", headers={"Host": "evil.example"}).status_code == 400
     spoofed = browser.get(a, "/login", headers={"X-Forwarded-Host": "evil.example"})

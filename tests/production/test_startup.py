@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.production.conftest import GUNICORN, REPO, free_port
+from tests.support.gunicorn import GUNICORN, REPO
+from tests.support.ports import free_port
 
 
 def _env(tmp_path: Path, **settings: str) -> dict[str, str]:

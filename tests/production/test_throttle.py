@@ -11,8 +11,10 @@ import redis
 import requests
 
 from m365_emulator.tenant import Tenant
-from tests.conftest import Emulator
-from tests.production.conftest import Browser, Instance, free_port
+from tests.support.balancer import Browser
+from tests.support.emulator import Emulator
+from tests.support.gunicorn import Instance
+from tests.support.ports import free_port
 from webapp.microsoft.throttle import MAX_HOLD, RedisThrottleGate
 from webapp.store import connect_redis
 

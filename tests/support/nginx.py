@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from m365_emulator import tls
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY_CONFIG = REPO / "deploy" / "nginx.conf"
@@ -32,12 +33,6 @@ def nginx_binary() -> str:
             "nginx is not installed: `./dev test` installs it (Debian package nginx)"
         )
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _replace(text: str, pattern: str, replacement: str, count: int) -> str:

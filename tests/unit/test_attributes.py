@@ -4,40 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.adele import ADELE, ADELE_UPA
 from webapp.microsoft.models import GraphUser, Manager, SharePointProfile
 from webapp.microsoft.properties import MAP, Attribute, RowState, diff_rows
-
-ADELE = {
-    "id": "87d349ed-44d7-43e1-9a83-5f2406dee5bd",
-    "displayName": "Adele Vance",
-    "givenName": "Adele",
-    "surname": "Vance",
-    "jobTitle": "Retail Manager",
-    "department": "Retail",
-    "officeLocation": "18/2111",
-    "businessPhones": ["+1 425 555 0109"],
-    "mobilePhone": "+1 425 555 0110",
-    "mail": "AdeleV@contoso.com",
-    "userPrincipalName": "AdeleV@contoso.com",
-}
-
-# The same person as SharePoint's profile import left her (reference §4.2, §5.5).
-ADELE_UPA = {
-    "PreferredName": "Adele Vance",
-    "FirstName": "Adele",
-    "LastName": "Vance",
-    "Title": "Retail Manager",
-    "SPS-JobTitle": "Retail Manager",
-    "Department": "Retail",
-    "SPS-Department": "Retail",
-    "Office": "18/2111",
-    "WorkPhone": "+1 425 555 0109",
-    "CellPhone": "",
-    "WorkEmail": "AdeleV@contoso.com",
-    "SPS-UserPrincipalName": "AdeleV@contoso.com",
-    "Manager": "i:0#.f|membership|meganb@contoso.com",
-}
-
 
 MEGAN = Manager("Megan Bowen", "MeganB@contoso.com", "MeganB@contoso.com")
 

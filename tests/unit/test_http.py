@@ -28,6 +28,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import webapp
+from tests.support.clock import Clock
 from webapp.microsoft.bearer import sends_to
 from webapp.microsoft.errors import (
     AccessRefusedError,
@@ -45,6 +46,7 @@ from webapp.microsoft.graph import GraphClient
 from webapp.microsoft.models import GraphUser, PhotoMeta, SharePointProfile, normalise_origin
 from webapp.microsoft.requester import (
     MAX_RETRY_AFTER,
+    MIN_RETRY_READ,
     CallOptions,
     Requester,
     RetryPolicy,
@@ -59,12 +61,15 @@ from webapp.microsoft.throttle import MAX_HOLD, LocalThrottleGate, holds_everyon
 # -- the scripted server --------------------------------------------------------------------------
 
 
+HANG_LIMIT = 10.0
+
+
 @dataclass
 class Reply:
     status: int = 200
     body: bytes = b"{}"
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
-    delay: float = 0.0
+    hang: bool = False  # hold the answer until the test is over (a hung service)
     declared_length: int | None = None  # a Content-Length that lies (cut-off body)
 
 
@@ -83,6 +88,7 @@ class Stub:
         self.script: deque[Reply] = deque()
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
+        self.released = threading.Event()
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -92,8 +98,10 @@ class Stub:
                 with stub.lock:
                     stub.seen.append(Seen(self.command, self.path, dict(self.headers), body))
                     reply = stub.script.popleft() if stub.script else Reply()
-                if reply.delay:
-                    time.sleep(reply.delay)
+                # Held until the test ends (or, if a client never gives up, for 10 s: then it
+                # gets its answer and the test expecting a timeout fails).
+                if reply.hang:
+                    stub.released.wait(HANG_LIMIT)
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
@@ -135,7 +143,7 @@ class Stub:
         self,
         status: int = 200,
         body: object = None,
-        delay: float = 0.0,
+        hang: bool = False,
         declared_length: int | None = None,
         **headers: str,
     ) -> None:
@@ -143,12 +151,17 @@ class Stub:
         sent = {"Content-Type": "application/json"} | {
             k.replace("_", "-"): v for k, v in headers.items()
         }
-        self.script.append(Reply(status, raw, sent, delay, declared_length))
+        self.script.append(Reply(status, raw, sent, hang, declared_length))
 
     def reset(self) -> None:
         with self.lock:
             self.script.clear()
             self.seen.clear()
+            self.released = threading.Event()
+
+    def release(self) -> None:
+        """Let every held answer go."""
+        self.released.set()
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +173,10 @@ def server() -> Iterator[Stub]:
 
 
 @pytest.fixture
-def stub(server: Stub) -> Stub:
+def stub(server: Stub) -> Iterator[Stub]:
     server.reset()
-    return server
+    yield server
+    server.release()
 
 
 @pytest.fixture
@@ -173,21 +187,6 @@ def session() -> Iterator[requests.Session]:
 
 
 FAST = RetryPolicy(budget=10.0, max_retries=3, backoff_base=0.05, backoff_max=1.0)
-
-
-class Clock:
-    """A fake monotonic clock: `sleep` records the wait and moves the time on by it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def requester(
@@ -300,12 +299,10 @@ def test_backoff_doubles_within_the_jitter_band():
 
 
 def test_session_applies_a_default_timeout(stub):
-    stub.reply(delay=1.0)
-    with build_session(timeout=(1.0, 0.2)) as s:
-        started = time.monotonic()
-        with pytest.raises(requests.ReadTimeout):
-            s.get(stub.url + "/slow")
-    assert time.monotonic() - started < 0.9
+    stub.reply(hang=True)
+    with build_session(timeout=(1.0, 0.2)) as s, pytest.raises(requests.ReadTimeout) as caught:
+        s.get(stub.url + "/slow")
+    assert "read timeout=0.2" in str(caught.value)
 
 
 def test_default_timeout_is_the_security_bar():
@@ -416,13 +413,14 @@ def test_waiting_stops_at_the_budget(stub, session):
 
 def test_a_retry_reads_only_for_what_is_left_of_the_budget(stub, session):
     stub.reply(429, Retry_After="1")
-    # Would succeed after 3.5 s, well inside the 20 s read timeout but past the 1 s left of
-    # the budget (read for MIN_RETRY_READ = 2 s): only the budget can cut it short.
-    stub.reply(200, delay=3.5)
+    # The retry's answer is held: the 20 s read timeout would wait for it, but only 1 s of
+    # the budget is left, so the retry reads for MIN_RETRY_READ (2 s) and gives up.
+    stub.reply(200, hang=True)
     clock = Clock()
-    with pytest.raises(UpstreamTimeoutError):
+    with pytest.raises(UpstreamTimeoutError) as caught:
         get(requester(session, clock=clock, retry=RetryPolicy(budget=2.0)), stub.url + "/me")
     assert clock.slept == [1.0]
+    assert f"read timeout={MIN_RETRY_READ}" in str(caught.value.__cause__)
 
 
 def test_503_without_retry_after_backs_off_three_times_then_fails(stub, session):
@@ -862,11 +860,10 @@ def test_errors_never_carry_the_token(stub, session):
 
 
 def test_a_hung_service_times_out_within_the_read_timeout(stub, session):
-    stub.reply(delay=2.0)
-    started = time.monotonic()
+    stub.reply(hang=True)
     with pytest.raises(UpstreamTimeoutError) as caught:
         get(requester(session, "sharepoint", timeout=(1.0, 0.3)), stub.url + "/hang")
-    assert time.monotonic() - started < 1.0
+    assert "read timeout=0.3" in str(caught.value.__cause__)
     assert caught.value.service == "sharepoint"
     assert len(stub.seen) == 1  # a timeout is not retried: the write may have happened
 

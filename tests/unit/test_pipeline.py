@@ -10,7 +10,6 @@ import math
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 from unittest import mock
@@ -213,14 +212,12 @@ def test_a_file_over_the_byte_limit_is_refused_before_any_parsing(
     ],
     ids=["png-50k", "png-12k", "png-8k-under-pillows-own-limit", "jpeg-sof-65k"],
 )
-def test_a_small_file_with_huge_dimensions_is_refused_fast_without_decoding(
-    make, no_decoding
-) -> None:
+def test_a_small_file_with_huge_dimensions_is_refused_without_decoding(make, no_decoding) -> None:
+    # security.md B2: refused from the header alone; how fast is measured by
+    # benchmarks/refusal.py (50 ms at most).
     data = make()
     assert len(data) < 400_000
-    started = time.perf_counter()
     assert reason(data) is Rejection.TOO_MANY_PIXELS
-    assert time.perf_counter() - started < 0.05  # security.md B2
 
 
 @pytest.mark.parametrize("size", [(40, 40), (95, 400), (400, 95)])

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask_babel import Babel, force_locale
 
-from tests.unit.test_diagnosis import snapshot
+from tests.support.adele import snapshot
 from webapp import wording as vocabulary
 from webapp.extensions import LANGUAGES
 from webapp.microsoft.errors import (
