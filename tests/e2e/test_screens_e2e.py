@@ -86,9 +86,11 @@ def _check_pictures(page: Page, name: str) -> list[str]:
     """Every photo a service shows has alt text naming the person and that service (the
     history's thumbnails are the person's own, "your photo before/after this change")."""
     problems = []
-    for picture in page.locator("img[src^='/pictures/']").all():
-        src = picture.get_attribute("src") or ""
-        alt = picture.get_attribute("alt") or ""
+    pictures = page.eval_on_selector_all(
+        "img[src^='/pictures/']",
+        "(all) => all.map((img) => [img.getAttribute('src'), img.getAttribute('alt') || ''])",
+    )  # one round trip for all of them
+    for src, alt in pictures:
         service = "graph" if "/pictures/graph" in src else "sharepoint"
         if name not in alt or not SERVICES[service].search(alt):
             problems.append(f"{page.url}: {src} has alt {alt!r}")

@@ -9,7 +9,6 @@ demo users keep their real Retry-After values and no test sleeps them out.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterator
 
@@ -24,7 +23,6 @@ from tests.support.clock import Clock, run_calls_on
 from tests.support.emulator import TEST_CLIENT_ID, TEST_CLIENT_SECRET, Emulator
 from tests.support.signin import APP_URL, SignIn
 from webapp import create_app
-from webapp.microsoft.requester import RetryPolicy
 from webapp.settings import Settings
 
 
@@ -66,15 +64,6 @@ def unreachable_push(tenant: Tenant) -> None:
     tenant.faults.add(
         "sharepoint", Fault(network="drop", method="POST", path_contains="SetMyProfilePicture")
     )
-
-
-@pytest.fixture
-def single_tries(app: Flask) -> None:
-    """Each call to Microsoft is tried once (no retry after a dropped connection or a 503):
-    what these tests look at is what the app makes of one failed call, not the retry policy."""
-    options = app.extensions["call_options"]
-    once = RetryPolicy(budget=1.0, max_retries=0)
-    app.extensions["call_options"] = dataclasses.replace(options, retry=once)
 
 
 @pytest.fixture

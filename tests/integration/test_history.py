@@ -179,7 +179,6 @@ def test_a_failed_step_and_its_retry_are_each_recorded_with_microsofts_answer(
     sign_in: SignIn,
     tenant: Tenant,
     photo_a: bytes,
-    single_tries: None,
 ) -> None:
     sign_in.as_user("stale-photo")
     # Busy without naming a wait: a failure "Try again" may cure (a push SharePoint refuses

@@ -125,7 +125,6 @@ def test_classic_resync_failure_is_shown_and_retry_sends_the_stored_photo_once(
     sign_in: SignIn,
     tenant: Tenant,
     unreachable_push: None,
-    single_tries: None,
 ) -> None:
     sign_in.as_user("stale-photo")
     response = resync(client)
