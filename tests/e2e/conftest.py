@@ -11,10 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS, new_context, watched_page
 from tests.support.demo_app import LiveServer, script_throttled_users_without_waits, serve_demo_app
+
+# An assertion waits up to 15 s (Playwright's default is 5 s): on a busy 2-core machine decoding
+# a photo for the crop can take longer; a real failure still fails.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The overview in Chromium: both pictures and the way to fix them, the attribute table, a
 SharePoint that is down, the helpdesk summary to copy.
 
-Every demo user's verdict: test_sign_in_e2e.py; axe on every page for every demo user:
-test_accessibility_e2e.py; phone and desktop screens: test_screens_e2e.py.
+Every demo user's verdict: test_sign_in_e2e.py; axe on every page for every demo user, phone
+and desktop screens, and each job one visible click away on a phone: test_screens_e2e.py.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from m365_emulator.faults import Fault
-from m365_emulator.seed import DEMO_USERS
-from tests.support.chromium import axe_report, demo_sign_in, in_app, tab_to
+from tests.support.chromium import TECHNICAL_TERMS, axe_report, demo_sign_in, in_app, tab_to
 from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -25,14 +24,6 @@ OLDER = "SharePoint still shows an older copy of your photo from its cache."
 ALL_IMAGES_SHOWN = """
 () => Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0)
 """
-# The three jobs (issue 15): change the photo, make SharePoint show the current one, edit the
-# profile. Users without a photo have nothing to copy to SharePoint: they are offered to add one.
-JOBS = {"photo": "/photo", "resync": "/photo/resync", "profile": "/profile"}
-WITHOUT_PHOTO = {"no-photo", "half-profile", "synced-onprem"}
-# SharePoint refuses every token of theirs: it takes no copy, so there is no button for it; a
-# new photo still reaches Outlook and Teams, and SharePoint shows it by itself.
-SHAREPOINT_REFUSES = {"no-sharepoint"}
-TECHNICAL_TERMS = ("SPS-", "ETag", "PictureURL", "Graph", "request id", "Microsoft's reference")
 
 
 def open_details(page: Page) -> None:
@@ -127,46 +118,6 @@ def test_helpdesk_summary_copies_with_the_ticket(page: Page, live_server: LiveSe
 
 
 PHONE = {"width": 360, "height": 740}
-
-
-@pytest.mark.parametrize("key", [user.key for user in DEMO_USERS])
-def test_on_a_phone_each_job_is_one_visible_click_away_and_the_verdicts_come_first(
-    page: Page, live_server: LiveServer, key: str
-) -> None:
-    page.set_viewport_size(PHONE)
-    open_overview(page, live_server, key)
-    for job, path in JOBS.items():
-        shown = [link for link in page.locator(f'a[href="{path}"]').all() if link.is_visible()]
-        if job == "resync" and key in WITHOUT_PHOTO:
-            assert shown == [], key  # nothing to copy: "Add a photo" instead
-            expect(page.get_by_role("link", name="Add a photo")).to_be_visible()
-            continue
-        if job == "resync" and key in SHAREPOINT_REFUSES:
-            assert shown == [], key  # no "Try again" either: signing in again did not help
-            expect(page.locator("#photo-area")).to_contain_text("signing in again did not help")
-            expect(page.get_by_role("link", name="Try again")).to_have_count(0)
-            continue
-        assert shown, (key, job)
-    # Each area opens with its verdict; nothing technical is on screen until the details open.
-    areas = page.locator("section.area")
-    expect(areas).to_have_count(2)
-    for area in areas.all():
-        first = area.locator("p").first
-        expect(first).to_have_class(re.compile("verdict-text"))
-        for term in TECHNICAL_TERMS:
-            assert term not in first.inner_text(), (key, term)
-            assert term not in area.inner_text(), (key, term)
-    details = page.locator("details.helpdesk-details")
-    assert details.evaluate("(d) => d.open") is False
-    expect(page.get_by_label("Summary for your helpdesk")).to_be_hidden()
-    visible = page.locator("main").inner_text()
-    assert not [term for term in TECHNICAL_TERMS if term in visible], key
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    # One click: the photo area's job opens its page.
-    target = JOBS["photo"] if key in WITHOUT_PHOTO | SHAREPOINT_REFUSES else JOBS["resync"]
-    page.locator(f'#photo-area a[href="{target}"]').click()
-    expect(page).to_have_url(f"{live_server.url}{target}")
-    page.context.clear_cookies()
 
 
 def test_the_in_sync_overview_fits_about_two_phone_screens(

@@ -2,6 +2,8 @@
 and Danish, each picture says whose it is and where it shows, and at phone (360×740) and
 desktop (1280×800) widths nothing scrolls sideways, every control is on screen and at least
 44 px tall (WCAG 2.5.8 asks for 24; phones want 44) and every time reads in the browser's zone.
+On the overview on a phone, each job (change the photo, make SharePoint show it, edit the
+profile) is one visible click away and each area opens with its verdict (issue 15).
 
 The screenshots are kept under test-artifacts/screens/ (git ignores it; $SCREENSHOT_DIR puts
 them elsewhere). One signed-in browser per user serves all its pages, both widths and both
@@ -20,7 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from m365_emulator.seed import DEMO_USERS
 from tests import imagegen
-from tests.support.chromium import axe_report, demo_sign_in, watched_page
+from tests.support.chromium import TECHNICAL_TERMS, axe_report, demo_sign_in, watched_page
 from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -51,6 +53,13 @@ CONTROLS = (
     " main input:not([type=hidden]), main .actions a"
 )
 MIN_HEIGHT = 44
+# The three jobs (issue 15): change the photo, make SharePoint show the current one, edit the
+# profile. Users without a photo have nothing to copy to SharePoint: they are offered to add one.
+JOBS = {"photo": "/photo", "resync": "/photo/resync", "profile": "/profile"}
+WITHOUT_PHOTO = {"no-photo", "half-profile", "synced-onprem"}
+# SharePoint refuses every token of theirs: it takes no copy, so there is no button for it; a
+# new photo still reaches Outlook and Teams, and SharePoint shows it by itself.
+SHAREPOINT_REFUSES = {"no-sharepoint"}
 # Not UTC, so that a time the page's script did not rewrite shows.
 ZONE = "Europe/Copenhagen"
 
@@ -146,8 +155,63 @@ def _both_screens(page: Page, shots: Path, name: str, controls: str | None = CON
     return problems
 
 
+# What a person sees of the overview on a phone, read in one round trip.
+_OVERVIEW = """(jobs) => {
+  const shown = (el) => el.checkVisibility({visibilityProperty: true});
+  const links = {};
+  for (const [job, path] of Object.entries(jobs)) {
+    const to = (a) => new URL(a.href).pathname === path;  // a helpdesk link's ?ticket stays on
+    links[job] = [...document.querySelectorAll("a[href]")].filter(to).filter(shown).length;
+  }
+  const visibleLinks = [...document.querySelectorAll("main a")].filter(shown);
+  return {
+    links,
+    names: visibleLinks.map((a) => a.textContent.trim()),
+    areas: [...document.querySelectorAll("section.area")].map((area) => ({
+      first: area.querySelector("p").className,
+      text: area.innerText,
+    })),
+    detailsOpen: document.querySelector("details.helpdesk-details").open,
+    main: document.querySelector("main").innerText,
+  };
+}"""
+
+
+def _jobs_on_a_phone(page: Page, key: str) -> list[str]:
+    """On a phone each job is one visible click away (where it applies to this person), each
+    area opens with its verdict, and nothing technical shows until the details open."""
+    page.set_viewport_size(SCREENS["phone"])
+    seen = page.evaluate(_OVERVIEW, JOBS)
+    problems = []
+    for job, count in seen["links"].items():
+        if job == "resync" and key in WITHOUT_PHOTO:
+            expected = "Add a photo" in seen["names"]  # nothing to copy: add one instead
+            problems += [] if count == 0 and expected else [f"{key}: {job} instead of Add a photo"]
+        elif job == "resync" and key in SHAREPOINT_REFUSES:
+            # No "Try again" either: signing in again did not help.
+            said = "signing in again did not help" in seen["areas"][0]["text"]
+            retry = "Try again" in seen["names"]
+            problems += [] if count == 0 and said and not retry else [f"{key}: {job} offered"]
+        elif count == 0:
+            problems.append(f"{key}: no visible link to {job}")
+    if len(seen["areas"]) != 2:
+        problems.append(f"{key}: {len(seen['areas'])} areas")
+    for area in seen["areas"]:
+        if "verdict-text" not in area["first"]:
+            problems.append(f"{key}: an area opens with {area['first']!r}, not its verdict")
+    if seen["detailsOpen"]:
+        problems.append(f"{key}: the details for the helpdesk are open")
+    problems += [f"{key}: {term!r} on screen" for term in TECHNICAL_TERMS if term in seen["main"]]
+    # One click: the photo area's job opens its page.
+    target = JOBS["photo"] if key in WITHOUT_PHOTO | SHAREPOINT_REFUSES else JOBS["resync"]
+    page.locator(f'#photo-area :is(a[href="{target}"], a[href^="{target}?"])').click()
+    expect(page).to_have_url(re.compile(f"{re.escape(target)}(\\?|$)"))
+    page.set_viewport_size(SCREENS["desktop"])
+    return problems
+
+
 @pytest.mark.parametrize("key", USER_KEYS)
-def test_every_page_is_clean_and_fits_both_screens_for_every_user(
+def test_every_page_is_clean_and_fits_both_screens_for_every_user_with_each_job_a_click_away(
     context: BrowserContext, live_server: LiveServer, shots: Path, key: str
 ) -> None:
     name = str(live_server.tenant.user(key).directory["displayName"])
@@ -163,6 +227,8 @@ def test_every_page_is_clean_and_fits_both_screens_for_every_user(
             problems += _check_pictures(page, name)
             if language == "en":
                 problems += _both_screens(page, shots, f"{key}-{_name(path)}")
+                if path == PAGES_OF_EACH_USER[0]:
+                    problems += _jobs_on_a_phone(page, key)
     assert page.csp_violations == []  # type: ignore[attr-defined]
     assert not report, report
     assert not problems, "\n".join(problems)
