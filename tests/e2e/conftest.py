@@ -2,8 +2,9 @@
 
 Every test gets a demo app of its own (a fresh demo tenant, sessions, sign-in rate limits and
 throttle holds; starting one takes a few milliseconds), so no test inherits another's state and
-nothing has to be reset between tests. The throttled demo users answer without a wait
-(tests/support/demo_app.py); Chromium is started once per session.
+nothing has to be reset between tests. The throttled demo users answer without a wait and
+every demo user has already consented to the app's permissions (tests/support/demo_app.py);
+Chromium is started once per session.
 """
 
 from __future__ import annotations

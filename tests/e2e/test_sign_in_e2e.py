@@ -81,6 +81,7 @@ def test_a_stronger_sign_in_is_asked_once_and_lands_on_the_page_asked_for(
     authentication context); the app sends them to Entra with those claims once, and back."""
     tenant = live_server.tenant
     user = tenant.user("step-up")
+    tenant.consents.clear()  # the first sign-in: the consent page too
     page.goto("/attributes?ticket=INC0012345")
     page.get_by_label(user.upn, exact=False).check()
     page.get_by_role("button", name="Sign in").click()

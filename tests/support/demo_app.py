@@ -3,6 +3,7 @@ werkzeug on a free loopback port in a thread of this process."""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterator
@@ -13,8 +14,10 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.serving import make_server
 
+from m365_emulator.entra import grant_consent
 from m365_emulator.seed import GRAPH_THROTTLED_CALLS
 from m365_emulator.tenant import Tenant
+from m365_emulator.tokens import SigningKey
 from webapp import create_app
 
 # Settings an outer environment might hold: any of them would take the app off the demo tenant.
@@ -47,10 +50,26 @@ def create_demo_app(instance_path: Path) -> Flask:
             os.environ["PROFILEFIX_ENV_FILE"] = saved_env_file
 
 
+@functools.cache
+def _signing_key() -> SigningKey:
+    """One token-signing key for every demo tenant of this process: an RSA key costs about
+    70 ms to generate, and every e2e test builds a tenant of its own."""
+    return SigningKey.generate()
+
+
 @contextmanager
 def serve_demo_app(instance_path: Path) -> Iterator[LiveServer]:
     """A fresh demo app (its own tenant, sessions, rate limits and throttle holds) on a port."""
     app = create_demo_app(instance_path)
+    tenant: Tenant = app.extensions["demo_tenant"]
+    tenant.signing_key = _signing_key()
+    # Every demo user has consented already, as in a tenant whose admin granted the app's
+    # permissions: a test's sign-in skips the consent page (tests/e2e/test_sign_in_e2e.py and
+    # test_screens_e2e.py clear these to walk it).
+    settings = app.extensions["settings"]
+    scopes = settings.graph_scopes + settings.sharepoint_scopes_for()
+    for user in tenant.users.values():
+        grant_consent(tenant, user.oid, settings.client_id, scopes)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     # `shutdown()` returns once the serving loop next looks, every `poll_interval` (0.5 s by
     # default): half a second at the end of every e2e test, about a minute over the suite.
