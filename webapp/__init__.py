@@ -34,7 +34,7 @@ from webapp.web import observability
 
 class _CompiledTemplates(BytecodeCache):
     """Templates compiled once per process and shared by every app built in it (the tests build
-    hundreds; compiling them again was a tenth of an integration test's time). Jinja keeps each
+    hundreds; compiling them again was a third of an integration test's CPU). Jinja keeps each
     template's source checksum with its code, so an edited template is compiled again."""
 
     def __init__(self) -> None:
