@@ -193,6 +193,9 @@ def test_helpdesk_summary_lists_the_fields_that_differ(
     assert "Fields that differ between Entra ID and SharePoint:" in text
     assert "Job title: Entra ID “Senior Program Manager”, SharePoint" in text
     assert "Department: Entra ID “Operations”, SharePoint" in text
+    # The summary is for the helpdesk: folded away below the fields, closed until asked for.
+    details = html.index('<details class="helpdesk-details" id="details">')
+    assert html.index('id="helpdesk-summary"') > details > html.index('name="about_me"')
 
 
 # -- saving -------------------------------------------------------------------------------------
