@@ -40,11 +40,20 @@ PAGES_OF_EACH_USER = (
     "/photo",
     "/photo/resync",
     "/photo/remove",
-    "/photo/caches",
     "/profile",
-    "/history",
 )
-PAGES_ALIKE_FOR_ALL = ("/helpdesk", "/old-link?ticket=INC0012345", "/pictures/no-such-picture")
+# The advice after a change is the same text for everyone, and a demo user's history starts
+# empty for everyone (the history with entries is shot in the photo-change tests below).
+PAGES_ALIKE_FOR_ALL = (
+    "/photo/caches",
+    "/history",
+    "/helpdesk",
+    "/old-link?ticket=INC0012345",
+    "/pictures/no-such-picture",
+)
+# Colours do not depend on the language: axe's contrast rule (its costliest) runs on the
+# English pass of each page, every other rule on both.
+SAME_IN_EVERY_LANGUAGE = ("color-contrast",)
 ONE_USER = "stale-photo"
 SERVICES = {"graph": re.compile("Outlook|Teams"), "sharepoint": re.compile("SharePoint")}
 SIGNED_OUT_PAGES = {"welcome": "/", "helpdesk": "/helpdesk", "signed-out": "/signed-out"}
@@ -144,10 +153,10 @@ def _name(path: str) -> str:
 
 
 def _both_screens(page: Page, shots: Path, name: str, controls: str | None = CONTROLS) -> list[str]:
-    """Shoot the page as it is at each width and check it; it ends at the desktop width."""
+    """Shoot the page at each width and check it, the width it has first (one resize less)."""
     problems = _local_times(page, name)
-    for size, viewport in SCREENS.items():
-        page.set_viewport_size(viewport)
+    for size in sorted(SCREENS, key=lambda size: SCREENS[size] != page.viewport_size):
+        page.set_viewport_size(SCREENS[size])
         path = shots / f"{name}-{size}.png"
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 0
@@ -206,7 +215,6 @@ def _jobs_on_a_phone(page: Page, key: str) -> list[str]:
     target = JOBS["photo"] if key in WITHOUT_PHOTO | SHAREPOINT_REFUSES else JOBS["resync"]
     page.locator(f'#photo-area :is(a[href="{target}"], a[href^="{target}?"])').click()
     expect(page).to_have_url(re.compile(f"{re.escape(target)}(\\?|$)"))
-    page.set_viewport_size(SCREENS["desktop"])
     return problems
 
 
@@ -223,7 +231,7 @@ def test_every_page_is_clean_and_fits_both_screens_for_every_user_with_each_job_
         for path in PAGES_OF_EACH_USER + (PAGES_ALIKE_FOR_ALL if key == ONE_USER else ()):
             page.goto(path)
             expect(page.locator("html")).to_have_attribute("lang", language)
-            report += axe_report(page)
+            report += axe_report(page, without=SAME_IN_EVERY_LANGUAGE if language != "en" else ())
             problems += _check_pictures(page, name)
             if language == "en":
                 problems += _both_screens(page, shots, f"{key}-{_name(path)}")
