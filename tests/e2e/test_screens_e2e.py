@@ -1,7 +1,8 @@
 """Every page, for every demo user, in Chromium: axe-core finds nothing (WCAG 2.2 AA) in English
-and Danish, each picture says whose it is and where it shows, and at phone (360×740) and
-desktop (1280×800) widths nothing scrolls sideways, every control is on screen and at least
-44 px tall (WCAG 2.5.8 asks for 24; phones want 44) and every time reads in the browser's zone.
+and Danish (its colour-contrast rule, which no language changes, on the English pass), each
+picture says whose it is and where it shows, and at phone (360×740) and desktop (1280×800)
+widths nothing scrolls sideways, every control is on screen and at least 44 px tall (WCAG
+2.5.8 asks for 24; phones want 44) and every time reads in the browser's zone.
 On the overview on a phone, each job (change the photo, make SharePoint show it, edit the
 profile) is one visible click away and each area opens with its verdict (issue 15).
 
