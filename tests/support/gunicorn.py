@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from tests.support.ports import ExitedError, free_port, wait_until
+from tests.support.ports import PortServer, free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -43,7 +43,7 @@ def clean_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
 
 
-class Instance:
+class Instance(PortServer):
     """One app instance: `gunicorn -c config/gunicorn.conf.py "webapp:create_app()"`.
 
     `env` holds its settings. `workers`/`threads` given here override the config file
@@ -69,7 +69,6 @@ class Instance:
         self.threads = threads
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
-        self.started_once = False
 
     @property
     def url(self) -> str:
@@ -82,16 +81,7 @@ class Instance:
     def start(self) -> None:
         """Start (again: on the same port) and wait until /healthz answers. A first start
         whose port another process took in the meantime moves to a free one."""
-        for _ in range(3):
-            try:
-                self._start()
-                self.started_once = True
-                return
-            except ExitedError:
-                if self.started_once:
-                    raise
-                self.port = free_port()
-        raise AssertionError(f"instance {self.name} found no free port")
+        self._start_on_a_free_port(f"instance {self.name}")
 
     def _start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

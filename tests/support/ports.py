@@ -21,6 +21,31 @@ class ExitedError(AssertionError):
     """The process that was to serve exited while it was being waited for."""
 
 
+class PortServer:
+    """A server process on a loopback port picked with `free_port()`. Its first start moves to
+    another free port when some process took that one in the meantime; a restart keeps the
+    port, which its clients know."""
+
+    port: int
+    started_once = False
+
+    def _start(self) -> None:
+        """Start the process on `self.port` and wait for it; ExitedError when it exits."""
+        raise NotImplementedError
+
+    def _start_on_a_free_port(self, what: str) -> None:
+        for _ in range(3):
+            try:
+                self._start()
+                self.started_once = True
+                return
+            except ExitedError:
+                if self.started_once:
+                    raise
+                self.port = free_port()
+        raise AssertionError(f"{what} found no free port")
+
+
 def wait_until(
     check: Callable[[], object],
     timeout: float,

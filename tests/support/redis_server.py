@@ -10,17 +10,16 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tests.support.ports import ExitedError, free_port, wait_until
+from tests.support.ports import PortServer, free_port, wait_until
 
 
-class RedisServer:
+class RedisServer(PortServer):
     """One redis-server process; `kill()` is the crash, `start()` brings it back on its port."""
 
     def __init__(self, directory: Path, port: int | None = None) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        self.started_once = False
 
     @property
     def url(self) -> str:
@@ -34,16 +33,7 @@ class RedisServer:
         start whose port another process took in the meantime moves to a free one."""
         if directory is not None:
             self.directory = directory
-        for _ in range(3):
-            try:
-                self._start()
-                self.started_once = True
-                return
-            except ExitedError:
-                if self.started_once:
-                    raise
-                self.port = free_port()
-        raise AssertionError("redis-server found no free port")
+        self._start_on_a_free_port("redis-server")
 
     def _start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
