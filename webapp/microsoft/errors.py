@@ -72,15 +72,37 @@ class ServiceUnavailableError(UpstreamError):
     """502/503/504 that persisted through the retries, or the connection was refused."""
 
 
-class AuthRequiredError(UpstreamError):
+class _RefusedTokenError(UpstreamError):
+    """The service refused the user's token: what both its forms below carry. `consent` says
+    that consent for the service's permissions is missing (AADSTS65001); `diagnostics` is
+    SharePoint's `x-ms-diagnostics` header, which says why it refused a token."""
+
+    def __init__(
+        self,
+        service: str,
+        status: int | None = None,
+        code: str | None = None,
+        message: str = "",
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        consent: bool = False,
+        diagnostics: str | None = None,
+    ) -> None:
+        self.consent = consent
+        self.diagnostics = diagnostics
+        super().__init__(service, status, code, message, request_id, retry_after)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (*super()._fields(), self.consent, self.diagnostics)
+
+
+class AuthRequiredError(_RefusedTokenError):
     """The user must go through sign-in (again) before this service can be called.
 
     Raised for a 401 that one silent refresh did not cure, and for a token that could not be
     had silently (expired session, missing consent). `claims_challenge` is the JSON of a
     Conditional Access / CAE claims challenge (`WWW-Authenticate: Bearer
-    error="insufficient_claims", claims="..."`, reference §9.2) to take to the sign-in;
-    `consent` says that consent for the service's permissions is missing (AADSTS65001);
-    `diagnostics` is SharePoint's `x-ms-diagnostics` header, which says why it refused a token.
+    error="insufficient_claims", claims="..."`, reference §9.2) to take to the sign-in.
     """
 
     def __init__(
@@ -91,20 +113,20 @@ class AuthRequiredError(UpstreamError):
         message: str = "",
         request_id: str | None = None,
         retry_after: float | None = None,
-        claims_challenge: str | None = None,
         consent: bool = False,
         diagnostics: str | None = None,
+        claims_challenge: str | None = None,
     ) -> None:
         self.claims_challenge = claims_challenge
-        self.consent = consent
-        self.diagnostics = diagnostics
-        super().__init__(service, status, code, message, request_id, retry_after)
+        super().__init__(
+            service, status, code, message, request_id, retry_after, consent, diagnostics
+        )
 
     def _fields(self) -> tuple[object, ...]:
-        return (*super()._fields(), self.claims_challenge, self.consent, self.diagnostics)
+        return (*super()._fields(), self.claims_challenge)
 
 
-class AccessRefusedError(UpstreamError):
+class AccessRefusedError(_RefusedTokenError):
     """The service still refuses the user's tokens although they signed in again moments ago.
 
     What a loop guard makes of an AuthRequiredError once the sign-in round it allows was
@@ -113,21 +135,6 @@ class AccessRefusedError(UpstreamError):
     """
 
     lasting = True
-
-    def __init__(
-        self,
-        service: str,
-        status: int | None = None,
-        code: str | None = None,
-        message: str = "",
-        request_id: str | None = None,
-        retry_after: float | None = None,
-        consent: bool = False,
-        diagnostics: str | None = None,
-    ) -> None:
-        self.consent = consent
-        self.diagnostics = diagnostics
-        super().__init__(service, status, code, message, request_id, retry_after)
 
     @classmethod
     def after(cls, error: AuthRequiredError) -> AccessRefusedError:
@@ -141,9 +148,6 @@ class AccessRefusedError(UpstreamError):
             consent=error.consent,
             diagnostics=error.diagnostics,
         )
-
-    def _fields(self) -> tuple[object, ...]:
-        return (*super()._fields(), self.consent, self.diagnostics)
 
 
 class ForbiddenError(UpstreamError):
