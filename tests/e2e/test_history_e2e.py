@@ -44,11 +44,13 @@ def _clean(page: Page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
-def _pictures_loaded(page: Page, change: str) -> int:
-    return page.evaluate(
-        "(s) => [...document.querySelectorAll(s + ' img')]"
-        ".filter((img) => img.complete && img.naturalWidth === 96).length",
-        change,
+def _wait_for_pictures(page: Page, change: str, count: int) -> None:
+    """Until `count` pictures of `change` have arrived, 96 px wide (shown is not yet loaded)."""
+    page.wait_for_function(
+        "([s, n]) => [...document.querySelectorAll(s + ' img')]"
+        ".filter((img) => img.complete && img.naturalWidth === 96).length === n",
+        arg=[change, count],
+        timeout=15_000,
     )
 
 
@@ -75,7 +77,7 @@ def test_a_person_sees_their_photo_change_puts_the_old_photo_back_and_downloads_
     expect(newest).to_contain_text("Outlook and Teams (Exchange and Entra ID): saved and checked")
     expect(newest.get_by_role("img", name="Your photo before this change")).to_be_visible()
     expect(newest.get_by_role("img", name="Your photo after this change")).to_be_visible()
-    assert _pictures_loaded(page, ".change:first-child") == 2
+    _wait_for_pictures(page, ".change:first-child", 2)
     # The time in Copenhagen's zone, written by the page's script over the UTC fallback.
     when = newest.locator("time")
     moment = datetime.fromisoformat(when.get_attribute("datetime").replace("Z", "+00:00"))
