@@ -97,6 +97,11 @@ def test_upload_and_crop_with_the_keyboard_alone(
     photo = tmp_path / "portrait.jpg"
     photo.write_bytes(imagegen.jpeg((1200, 900)))
     page = open_page(language)
+    # Playwright turns on Chromium's file-chooser interception when the first listener is
+    # added, without waiting for it (`fire_and_forget` in its channel_owner.py): a key pressed
+    # right after `expect_file_chooser` could open the headless, invisible native dialog
+    # instead. A listener from the start has it on long before (puppeteer/puppeteer#6040).
+    page.on("filechooser", lambda _: None)
     demo_sign_in(page, live_server, "stale-photo", start="/login")
     page.goto("/photo/resync")
     # To the upload page by keyboard: the re-sync page offers an upload instead.
