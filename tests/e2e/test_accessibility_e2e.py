@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.base import AxeResults
-from axe_playwright_python.sync_playwright import Axe
+from axe_playwright_python.base import AXE_SCRIPT, AxeResults
 from flask import g as flask_g
 from flask import render_template
 from playwright.sync_api import Browser, Page, Route, expect
@@ -53,7 +52,7 @@ def open_page(browser: Browser, live_server: LiveServer) -> Iterator[callable]:
 def _axe_report_on_a_paused_clock(page: Page) -> str:
     """`axe_report` on a page whose clock the test moves: axe schedules its own steps with
     timers, so the clock is moved on 1 s (fake) while it runs."""
-    page.evaluate(Axe().axe_script)
+    page.evaluate(AXE_SCRIPT)
     page.evaluate("() => { window.axeRun = axe.run({resultTypes: ['violations']}); }")
     page.clock.run_for(1000)
     results = AxeResults(page.evaluate("() => window.axeRun"))

@@ -12,11 +12,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from tests import imagegen
-from tests.support.chromium import demo_sign_in, new_context, watched_page
+from tests.support.chromium import axe_report, demo_sign_in, new_context, watched_page
 from tests.support.demo_app import LiveServer
 from webapp.imaging.fingerprint import same_picture
 
@@ -39,8 +38,8 @@ def phone(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
 def _clean(page: Page) -> None:
     """axe finds nothing on the whole page (navigation included), and nothing is wider than
     the phone."""
-    results = Axe().run(page)
-    assert results.violations_count == 0, results.generate_report()
+    report = axe_report(page)
+    assert not report, report
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 

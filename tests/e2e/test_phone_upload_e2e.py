@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from PIL import Image, ImageChops, ImageStat
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.formparser import parse_form_data
 
 from tests import imagegen
-from tests.support.chromium import demo_sign_in
+from tests.support.chromium import axe_report, demo_sign_in
 from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -272,8 +271,8 @@ def test_when_the_connection_breaks_the_same_copy_can_be_sent_again_with_the_key
     expect(page.locator("#upload-failed")).to_be_visible()
     expect(page.get_by_role("button", name="Try again")).to_be_focused()
     assert received == []
-    results = Axe().run(page, context="#upload-progress")
-    assert results.violations_count == 0, results.generate_report()
+    report = axe_report(page, within="#upload-progress")
+    assert not report, report
 
     cdp.send("Network.emulateNetworkConditions", {**PHONE_LINK, "offline": False})
     page.keyboard.press("Enter")

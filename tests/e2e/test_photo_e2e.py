@@ -9,11 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests import imagegen
-from tests.support.chromium import demo_sign_in
+from tests.support.chromium import axe_report, demo_sign_in
 from tests.support.demo_app import LiveServer
 from webapp.imaging.fingerprint import same_picture
 
@@ -27,8 +26,8 @@ COACH = "Still seeing your previous photo somewhere?"
 
 def _no_axe_violations(page: Page) -> None:
     # The page chrome (base.html) is checked by its own tests; this checks the photo pages.
-    results = Axe().run(page, context="#main")
-    assert results.violations_count == 0, results.generate_report()
+    report = axe_report(page, within="#main")
+    assert not report, report
 
 
 def _shown(live_server: LiveServer, key: str) -> tuple[bytes, bytes]:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.support.chromium import demo_sign_in
+from tests.support.chromium import axe_report, demo_sign_in
 from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -71,8 +70,8 @@ def test_profile_in_danish_passes_axe_and_fits_a_phone(page: Page, live_server: 
     expect(page.locator("html")).to_have_attribute("lang", "da")
     page.locator("details").evaluate_all("(all) => all.forEach((d) => { d.open = true; })")
 
-    results = Axe().run(page)
-    assert results.violations_count == 0, results.generate_report()
+    report = axe_report(page)
+    assert not report, report
 
     page.set_viewport_size({"width": 360, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth") <= 360

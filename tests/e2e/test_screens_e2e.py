@@ -158,8 +158,10 @@ def _both_screens(page: Page, shots: Path, name: str, controls: str | None = CON
     problems = _local_times(page, name)
     for size in sorted(SCREENS, key=lambda size: SCREENS[size] != page.viewport_size):
         page.set_viewport_size(SCREENS[size])
-        path = shots / f"{name}-{size}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # JPEG: a third faster to encode than PNG (measured 77 against 111 ms a page); the
+        # shots are for people to look at, not to compare pixels.
+        path = shots / f"{name}-{size}.jpg"
+        page.screenshot(path=str(path), full_page=True, quality=85)
         assert path.stat().st_size > 0
         problems += _check_layout(page, f"{name} {size}", controls)
     return problems
