@@ -191,7 +191,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     from webapp.overview import views as overview
     from webapp.photo import views as photo
     from webapp.profile import views as profile
-    from webapp.web import health, i18n, middleware, ticket
+    from webapp.web import health, i18n, middleware, static_files, ticket
 
     @app.context_processor
     def _page_context() -> dict[str, object]:
@@ -205,6 +205,7 @@ def _configure(app: Flask, settings: Settings, http: requests.Session) -> None:
     # Every moment a page shows, in the person's own time zone (webapp/wording.py).
     app.add_template_filter(wording.local_time, "local_time")
     middleware.init_app(app)
+    static_files.init_app(app)
     guard.init_app(app)
     errors.init_app(app)
     ticket.init_app(app)

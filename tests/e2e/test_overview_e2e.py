@@ -168,6 +168,25 @@ def test_the_navigation_works_with_the_keyboard_on_a_phone(
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
+def test_the_next_page_asks_the_app_for_no_stylesheet_or_script_it_already_has(
+    page: Page, live_server: LiveServer
+) -> None:
+    """Each stylesheet and script is kept until it changes (webapp/web/static_files.py); before,
+    every page asked again for each of its five to eight, a round trip each on a phone."""
+    open_overview(page, live_server, "in-sync")
+    page.wait_for_load_state("load")  # every file the overview names has been asked for
+    had = {path for path in live_server.paths if path.startswith("/static/")}
+    assert {"/static/css/app.css", "/static/js/localtime.js"} <= had
+    asked_before = len(live_server.paths)
+    page.goto("/attributes")  # the overview's stylesheets and scripts again
+    page.wait_for_load_state("load")
+    page.reload()  # a person reloading does not make the browser ask either
+    page.wait_for_load_state("load")
+    asked = live_server.paths[asked_before:]
+    assert asked.count("/attributes") == 2
+    assert [path for path in asked if path.startswith("/static/")] == []
+
+
 @pytest.mark.parametrize("language", ["en", "da"])
 def test_the_overview_with_its_details_open_has_no_axe_violations(
     page: Page, live_server: LiveServer, language: str

@@ -356,7 +356,7 @@ def test_page_shows_each_change_with_its_time_pictures_and_request_id(
     assert f'src="/history/pictures/{entry.id}/previous"' in page
     assert f'src="/history/pictures/{entry.id}/new"' in page
     assert f"<code>{entry.request_id}</code>" in page
-    assert '<script src="/static/js/localtime.js" defer></script>' in page
+    assert re.search(r'<script src="/static/js/localtime\.js\?v=\w+" defer></script>', page)
 
 
 def test_pictures_are_the_persons_own_and_served_like_every_photo(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask
@@ -28,6 +28,8 @@ _SETTINGS = ("CLIENT_ID", "CLIENT_SECRET", "SHAREPOINT_URL", "AUTHORITY", "REDIS
 class LiveServer:
     url: str
     app: Flask
+    # The path of every request that reached the app, in order, noted as it arrived.
+    paths: list[str] = field(default_factory=list)
 
     @property
     def tenant(self) -> Tenant:
@@ -70,7 +72,13 @@ def serve_demo_app(instance_path: Path) -> Iterator[LiveServer]:
     scopes = settings.graph_scopes + settings.sharepoint_scopes_for()
     for user in tenant.users.values():
         grant_consent(tenant, user.oid, settings.client_id, scopes)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    paths: list[str] = []
+
+    def noting_paths(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        paths.append(environ["PATH_INFO"])
+        return app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, noting_paths, threaded=True)
     # `shutdown()` returns once the serving loop next looks, every `poll_interval` (0.5 s by
     # default): half a second at the end of every e2e test, about a minute over the suite.
     thread = threading.Thread(
@@ -78,7 +86,7 @@ def serve_demo_app(instance_path: Path) -> Iterator[LiveServer]:
     )
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, paths)
     finally:
         server.shutdown()
         server.server_close()
