@@ -1,8 +1,8 @@
 """The overview in Chromium: both pictures and the way to fix them, the attribute table, a
 SharePoint that is down, the helpdesk summary to copy.
 
-Every demo user's verdict: test_sign_in_e2e.py; axe on every page for every demo user, phone
-and desktop screens, and each job one visible click away on a phone: test_screens_e2e.py.
+Every demo user's verdict, axe on every page for every demo user, phone and desktop screens,
+and each job one visible click away on a phone: test_screens_e2e.py.
 """
 
 from __future__ import annotations
