@@ -34,6 +34,12 @@ def test_every_stylesheet_and_script_a_page_names_is_kept_a_year(
         response = client.get(f"{file}?v={version}")
         assert response.status_code == 200
         assert response.headers["Cache-Control"] == KEPT
+        # A browser that asks whether its copy still holds is told to keep it just as long.
+        again = client.get(
+            f"{file}?v={version}", headers={"If-None-Match": response.headers["ETag"]}
+        )
+        assert again.status_code == 304
+        assert again.headers["Cache-Control"] == KEPT
 
 
 def test_a_file_asked_for_with_another_hash_or_none_is_not_kept(client: FlaskClient) -> None:

@@ -52,8 +52,9 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _kept_until_changed(response: Response) -> Response:
-        # Only a file Flask found and sent (inside the static folder) is hashed here.
-        if request.endpoint != "static" or response.status_code != 200:
+        # Only a file Flask found (inside the static folder) is hashed here; a 304 tells the
+        # browser the same as the file would.
+        if request.endpoint != "static" or response.status_code not in (200, 304):
             return response
         filename = str((request.view_args or {}).get("filename", ""))
         if request.args.get("v") == versions.of(filename):
