@@ -259,6 +259,12 @@ class Settings:
         origin = (origin or self.sharepoint_url).rstrip("/")
         return [f"{origin}/{name}" for name in self.sharepoint_scopes]
 
+    @property
+    def sign_in_scopes(self) -> list[str]:
+        """What one sign-in asks consent for: Graph's and SharePoint's scopes together (one
+        consent covers both resources, reference §2.2, §2.7)."""
+        return self.graph_scopes + self.sharepoint_scopes_for()
+
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests build their variants with it)."""
         return replace(self, **changes)  # replace() refuses names that are not fields

@@ -11,13 +11,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.base import AXE_SCRIPT, AxeResults
 from flask import g as flask_g
 from flask import render_template
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests import imagegen
-from tests.support.chromium import axe_report, demo_sign_in, tab_to, watched_page
+from tests.support.chromium import (
+    axe_report,
+    demo_sign_in,
+    load_axe,
+    tab_to,
+    violations_report,
+    watched_page,
+)
 from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -52,13 +58,10 @@ def open_page(browser: Browser, live_server: LiveServer) -> Iterator[callable]:
 def _axe_report_on_a_paused_clock(page: Page) -> str:
     """`axe_report` on a page whose clock the test moves: axe schedules its own steps with
     timers, so the clock is moved on 1 s (fake) while it runs."""
-    page.evaluate(AXE_SCRIPT)
-    page.evaluate("() => { window.axeRun = axe.run({resultTypes: ['violations']}); }")
+    load_axe(page)
+    page.evaluate("() => { window.axeRun = axe.run().then((r) => r.violations); }")
     page.clock.run_for(1000)
-    results = AxeResults(page.evaluate("() => window.axeRun"))
-    if results.violations_count == 0:
-        return ""
-    return f"\n== {page.url}\n" + results.generate_report()
+    return violations_report(page, page.evaluate("() => window.axeRun"))
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

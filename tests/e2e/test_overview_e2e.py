@@ -13,7 +13,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from m365_emulator.faults import Fault
-from tests.support.chromium import TECHNICAL_TERMS, axe_report, demo_sign_in, in_app, tab_to
+from tests.support.chromium import (
+    TECHNICAL_TERMS,
+    axe_report,
+    demo_sign_in,
+    in_app,
+    tab_to,
+    wait_for_every_picture,
+)
 from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -21,16 +28,12 @@ pytestmark = pytest.mark.e2e
 SAME = "SharePoint shows your current photo, the same as Outlook and Teams."
 OLDER = "SharePoint still shows an older copy of your photo from its cache."
 
-ALL_IMAGES_SHOWN = """
-() => Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0)
-"""
-
 
 def open_details(page: Page) -> None:
     """Open "Details for the helpdesk" as a person would, and let its pictures arrive."""
     page.get_by_text("Details for the helpdesk", exact=True).click()
     expect(page.locator("details.helpdesk-details")).to_have_attribute("open", "")
-    page.wait_for_function(ALL_IMAGES_SHOWN)
+    wait_for_every_picture(page)
 
 
 def open_overview(page: Page, live_server: LiveServer, key: str, start: str = "/") -> None:
@@ -198,7 +201,7 @@ def test_the_overview_with_its_details_open_has_no_axe_violations(
         page.get_by_text("Detaljer til helpdesken", exact=True).click()
     else:
         page.get_by_text("Details for the helpdesk", exact=True).click()
-    page.wait_for_function(ALL_IMAGES_SHOWN)
+    wait_for_every_picture(page)
     report = axe_report(page)
     assert not report, report
 

@@ -26,7 +26,13 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from m365_emulator.seed import DEMO_USERS
 from tests import imagegen
-from tests.support.chromium import TECHNICAL_TERMS, axe_report, demo_sign_in, watched_page
+from tests.support.chromium import (
+    TECHNICAL_TERMS,
+    axe_report,
+    demo_sign_in,
+    wait_for_every_picture,
+    watched_page,
+)
 from tests.support.demo_app import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -101,9 +107,6 @@ VERDICTS = {
     "step-up": SAME,
     "sharepoint-down": CANNOT_TELL,
 }
-ALL_IMAGES_SHOWN = """
-() => Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -265,7 +268,7 @@ def _every_picture_arrives_and_sign_out(page: Page, key: str) -> None:
     when opened; "no photo" is text); then signing out leaves the person signed out."""
     page.goto("/")
     page.get_by_text("Details for the helpdesk", exact=True).click()
-    page.wait_for_function(ALL_IMAGES_SHOWN)
+    wait_for_every_picture(page)
     if VERDICTS[key] == NO_PHOTO:
         assert page.locator("img").count() == 0
         expect(page.get_by_text("No photo. Outlook and Teams show your initials")).to_be_visible()

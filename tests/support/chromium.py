@@ -79,6 +79,13 @@ def demo_sign_in(page: Page, live_server: LiveServer, key: str, start: str = "/"
         page.wait_for_url(in_app)
 
 
+def wait_for_every_picture(page: Page) -> None:
+    """Until every picture on the page has arrived and none is broken."""
+    page.wait_for_function(
+        "() => Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0)"
+    )
+
+
 def keyboard_sign_in(page: Page, upn: str) -> None:
     """The emulator's own pages stay English (issue 7): pick the account, consent if asked,
     pressing the buttons with the keyboard as a person without a pointer would."""
@@ -100,6 +107,24 @@ _contexts_with_axe: WeakSet[BrowserContext] = WeakSet()
 _RUN_AXE = "([within, options]) => axe.run(within || document, options).then((r) => r.violations)"
 
 
+def load_axe(page: Page) -> None:
+    """axe-core in this page now and in every page its context opens from now on."""
+    if page.context not in _contexts_with_axe:
+        page.context.add_init_script(AXE_SCRIPT)
+        _contexts_with_axe.add(page.context)
+    if not page.evaluate("() => 'axe' in window"):
+        page.evaluate(AXE_SCRIPT)  # a page loaded before the context had the init script
+
+
+def violations_report(page: Page, violations: list[dict]) -> str:
+    """axe-core's violations on `page` as a readable report; "" when there are none."""
+    if not violations:
+        return ""
+    return f"\n== {page.url} ({page.locator('html').get_attribute('lang')})\n" + (
+        AxeResults({"violations": violations}).generate_report()
+    )
+
+
 def axe_report(page: Page, within: str | None = None, without: tuple[str, ...] = ()) -> str:
     """What axe-core finds wrong with the page as it is now (WCAG 2.2 AA); "" when nothing.
     `within`: a selector, to check only that part; `without`: axe rules another run already
@@ -107,17 +132,8 @@ def axe_report(page: Page, within: str | None = None, without: tuple[str, ...] =
     options: dict[str, object] = {"resultTypes": ["violations"]}
     if without:
         options["rules"] = {rule: {"enabled": False} for rule in without}
-    if page.context not in _contexts_with_axe:
-        page.context.add_init_script(AXE_SCRIPT)
-        _contexts_with_axe.add(page.context)
-    if not page.evaluate("() => 'axe' in window"):
-        page.evaluate(AXE_SCRIPT)  # a page loaded before the context had the init script
-    violations = page.evaluate(_RUN_AXE, [within, options])
-    if not violations:
-        return ""
-    return f"\n== {page.url} ({page.locator('html').get_attribute('lang')})\n" + (
-        AxeResults({"violations": violations}).generate_report()
-    )
+    load_axe(page)
+    return violations_report(page, page.evaluate(_RUN_AXE, [within, options]))
 
 
 def tab_to(page: Page, selector: str, limit: int = 60) -> None:

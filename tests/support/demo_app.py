@@ -8,7 +8,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
@@ -29,7 +29,7 @@ class LiveServer:
     url: str
     app: Flask
     # The path of every request that reached the app, in order, noted as it arrived.
-    paths: list[str] = field(default_factory=list)
+    paths: list[str]
 
     @property
     def tenant(self) -> Tenant:
@@ -69,9 +69,8 @@ def serve_demo_app(instance_path: Path) -> Iterator[LiveServer]:
     # permissions: a test's sign-in skips the consent page (tests/e2e/test_sign_in_e2e.py and
     # test_screens_e2e.py clear these to walk it).
     settings = app.extensions["settings"]
-    scopes = settings.graph_scopes + settings.sharepoint_scopes_for()
     for user in tenant.users.values():
-        grant_consent(tenant, user.oid, settings.client_id, scopes)
+        grant_consent(tenant, user.oid, settings.client_id, settings.sign_in_scopes)
     paths: list[str] = []
 
     def noting_paths(environ: dict, start_response: Callable) -> Iterable[bytes]:

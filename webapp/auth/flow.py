@@ -306,9 +306,8 @@ class Auth:
         resources (reference §2.2, §2.7). The flow dict is kept server-side by the caller.
         """
         app, _ = self._msal()
-        scopes = self.settings.graph_scopes + self.settings.sharepoint_scopes_for()
         flow: dict[str, Any] = app.initiate_auth_code_flow(
-            scopes,
+            self.settings.sign_in_scopes,
             redirect_uri=redirect_uri,
             # Our own CSPRNG state even though msal>=1.36 uses secrets (security.md §0.3).
             state=secrets.token_urlsafe(32),
